@@ -1,0 +1,283 @@
+// Package nixinfo finds out what is deployed on a NixOS or nix-darwin machine:
+// the running system's store path, its generation, label and configuration
+// revision, the host, and the system deployed before it.
+package nixinfo
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Platform is the kind of system: NixOS or nix-darwin.
+type Platform string
+
+// The platforms nixinfo recognises.
+const (
+	NixOS  Platform = "nixos"
+	Darwin Platform = "darwin"
+)
+
+// ErrNotNixSystem is returned when the current system is neither a NixOS nor
+// a nix-darwin system.
+var ErrNotNixSystem = errors.New("not a NixOS or nix-darwin system")
+
+// Options say where to look.
+type Options struct {
+	// CurrentSystem is the link to the running system, /run/current-system.
+	CurrentSystem string
+	// Profile is the system profile, /nix/var/nix/profiles/system; its
+	// generations are the system-N-link entries beside it.
+	Profile string
+	// Hostname is the host's name; empty means the short host name.
+	Hostname string
+	// Previous is the store path of the system deployed before, as recorded
+	// by an earlier run; empty means the generation before the current one.
+	Previous string
+	// Log receives warnings about what could not be read; nil discards them.
+	Log *slog.Logger
+}
+
+// Generation is what is deployed.
+type Generation struct {
+	// Number is the generation number, nil when no generation of the profile
+	// is the current system (after nixos-rebuild test, or a boot-menu pick).
+	Number    *int   `json:"number"`
+	StorePath string `json:"storePath"`
+	Hostname  string `json:"hostname"`
+	// Revision is the configuration's revision without a "-dirty" suffix;
+	// Dirty says whether it had one.
+	Revision string `json:"revision"`
+	Dirty    bool   `json:"dirty"`
+	Label    string `json:"label"`
+	// Previous is the store path of the system deployed before, empty when
+	// none is known.
+	Previous string   `json:"previous"`
+	Platform Platform `json:"platform"`
+	// NixpkgsRevision is the nixpkgs revision, where the system records it.
+	NixpkgsRevision string `json:"nixpkgsRevision,omitempty"`
+	// Rollback says that the profile has a newer generation than this one:
+	// a rollback or a boot into an older generation.
+	Rollback bool `json:"rollback"`
+}
+
+// versionTimeout bounds running the system's nixos-version command.
+const versionTimeout = 5 * time.Second
+
+// Discover finds out what is deployed.
+func Discover(ctx context.Context, opts Options) (*Generation, error) {
+	log := opts.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	store, err := filepath.EvalSymlinks(opts.CurrentSystem)
+	if err != nil {
+		return nil, fmt.Errorf("current system %s: %w", opts.CurrentSystem, unwrapPathError(err))
+	}
+	platform, err := detect(store)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", store, err)
+	}
+	host := opts.Hostname
+	if host == "" {
+		if host, err = ShortHostname(); err != nil {
+			return nil, err
+		}
+	}
+	g := &Generation{StorePath: store, Hostname: host, Platform: platform}
+
+	var info VersionInfo
+	switch platform {
+	case NixOS:
+		info, err = nixosVersion(ctx, store)
+		if g.Label = info.Label; g.Label == "" {
+			g.Label = readTrimmed(filepath.Join(store, "nixos-version"))
+		}
+	case Darwin:
+		info, err = darwinVersion(store)
+		if g.Label = info.Label; g.Label == "" {
+			g.Label = readTrimmed(filepath.Join(store, "darwin-version"))
+		}
+	}
+	if err != nil {
+		log.Warn("revision unknown", "err", err)
+	}
+	g.Revision, g.Dirty = strings.CutSuffix(info.Revision, "-dirty")
+	g.NixpkgsRevision = info.NixpkgsRevision
+
+	gens := generations(opts.Profile, log)
+	for i := len(gens) - 1; i >= 0; i-- {
+		if gens[i].path == store {
+			n := gens[i].number
+			g.Number = &n
+			g.Rollback = i < len(gens)-1
+			break
+		}
+	}
+	switch {
+	case opts.Previous != "" && opts.Previous != store:
+		g.Previous = opts.Previous
+	case g.Number != nil:
+		for i := len(gens) - 1; i >= 0; i-- {
+			if gens[i].number < *g.Number && gens[i].path != store {
+				g.Previous = gens[i].path
+				break
+			}
+		}
+	default:
+		// Not a generation (nixos-rebuild test): the system before is the
+		// one the profile chose.
+		if p, err := filepath.EvalSymlinks(opts.Profile); err == nil && p != store {
+			g.Previous = p
+		}
+	}
+	return g, nil
+}
+
+// ShortHostname is the host name up to its first dot.
+func ShortHostname() (string, error) {
+	h, err := os.Hostname()
+	if err != nil {
+		return "", fmt.Errorf("host name: %w", err)
+	}
+	h, _, _ = strings.Cut(h, ".")
+	return h, nil
+}
+
+func detect(store string) (Platform, error) {
+	exists := func(name string) bool {
+		_, err := os.Lstat(filepath.Join(store, name))
+		return err == nil
+	}
+	switch {
+	case exists("darwin-version.json") || exists("darwin-version"):
+		return Darwin, nil
+	case exists("nixos-version") || exists("sw/bin/nixos-version"):
+		return NixOS, nil
+	}
+	return "", fmt.Errorf("%w (neither nixos-version nor darwin-version is there)", ErrNotNixSystem)
+}
+
+// VersionInfo is what a system records of its version.
+type VersionInfo struct {
+	Label           string
+	Revision        string
+	NixpkgsRevision string
+}
+
+// ParseNixOSVersion reads the output of nixos-version --json.
+func ParseNixOSVersion(b []byte) (VersionInfo, error) {
+	var v struct {
+		NixosVersion          string `json:"nixosVersion"`
+		NixpkgsRevision       string `json:"nixpkgsRevision"`
+		ConfigurationRevision string `json:"configurationRevision"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return VersionInfo{}, fmt.Errorf("nixos-version --json: %w", err)
+	}
+	return VersionInfo{v.NixosVersion, v.ConfigurationRevision, v.NixpkgsRevision}, nil
+}
+
+// ParseDarwinVersion reads darwin-version.json.
+func ParseDarwinVersion(b []byte) (VersionInfo, error) {
+	var v struct {
+		DarwinLabel           string `json:"darwinLabel"`
+		NixpkgsRevision       string `json:"nixpkgsRevision"`
+		ConfigurationRevision string `json:"configurationRevision"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return VersionInfo{}, fmt.Errorf("darwin-version.json: %w", err)
+	}
+	return VersionInfo{v.DarwinLabel, v.ConfigurationRevision, v.NixpkgsRevision}, nil
+}
+
+func nixosVersion(ctx context.Context, store string) (VersionInfo, error) {
+	bin := filepath.Join(store, "sw", "bin", "nixos-version")
+	if _, err := os.Stat(bin); err != nil {
+		return VersionInfo{}, fmt.Errorf("no nixos-version in the system: %w", unwrapPathError(err))
+	}
+	ctx, cancel := context.WithTimeout(ctx, versionTimeout)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, bin, "--json").Output()
+	if err != nil {
+		return VersionInfo{}, fmt.Errorf("%s --json: %w", bin, err)
+	}
+	return ParseNixOSVersion(out)
+}
+
+func darwinVersion(store string) (VersionInfo, error) {
+	b, err := os.ReadFile(filepath.Join(store, "darwin-version.json"))
+	if err != nil {
+		return VersionInfo{}, fmt.Errorf("darwin-version.json: %w", unwrapPathError(err))
+	}
+	return ParseDarwinVersion(b)
+}
+
+func readTrimmed(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil || len(b) > 4096 {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+type generation struct {
+	number int
+	path   string
+}
+
+// generations lists the profile's system-N-link entries that resolve to a
+// store path, oldest first. Dangling or looping links are passed over with a
+// warning.
+func generations(profile string, log *slog.Logger) []generation {
+	dir, base := filepath.Split(profile)
+	if dir == "" {
+		dir = "."
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		log.Warn("profile generations unreadable", "dir", dir, "err", unwrapPathError(err))
+		return nil
+	}
+	re := regexp.MustCompile(`^` + regexp.QuoteMeta(base) + `-([0-9]+)-link$`)
+	var gens []generation
+	for _, e := range entries {
+		m := re.FindStringSubmatch(e.Name())
+		if m == nil {
+			continue
+		}
+		n, err := strconv.Atoi(m[1])
+		if err != nil {
+			continue
+		}
+		p, err := filepath.EvalSymlinks(filepath.Join(dir, e.Name()))
+		if err != nil {
+			log.Warn("generation link passed over", "link", e.Name(), "err", unwrapPathError(err))
+			continue
+		}
+		gens = append(gens, generation{n, p})
+	}
+	sort.Slice(gens, func(i, j int) bool { return gens[i].number < gens[j].number })
+	return gens
+}
+
+// unwrapPathError drops the *fs.PathError wrapper, whose path the caller
+// already names.
+func unwrapPathError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
