@@ -1,0 +1,162 @@
+// Package fakeotlp is an OTLP/HTTP traces receiver on loopback for tests. It
+// decodes what it receives with the official OTLP protobuf types and keeps
+// the spans with their resource, and the headers each export came with.
+package fakeotlp
+
+import (
+	"encoding/hex"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strconv"
+	"sync"
+
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/protobuf/proto"
+)
+
+// Span is one received span with its resource's attributes.
+type Span struct {
+	Name     string
+	TraceID  string
+	SpanID   string
+	ParentID string
+	Attrs    map[string]*commonpb.AnyValue
+	Resource map[string]*commonpb.AnyValue
+	Status   *tracepb.Status
+	Events   []*tracepb.Span_Event
+}
+
+// Attr is a span attribute as a string ("" when absent).
+func (s Span) Attr(key string) string { return str(s.Attrs[key]) }
+
+// ResourceAttr is a resource attribute as a string ("" when absent).
+func (s Span) ResourceAttr(key string) string { return str(s.Resource[key]) }
+
+func str(v *commonpb.AnyValue) string {
+	if v == nil {
+		return ""
+	}
+	switch x := v.Value.(type) {
+	case *commonpb.AnyValue_StringValue:
+		return x.StringValue
+	case *commonpb.AnyValue_IntValue:
+		return strconv.FormatInt(x.IntValue, 10)
+	case *commonpb.AnyValue_BoolValue:
+		if x.BoolValue {
+			return "true"
+		}
+		return "false"
+	}
+	return v.String()
+}
+
+// Receiver is the fake.
+type Receiver struct {
+	*httptest.Server
+	// Hang holds every export until the client gives up.
+	Hang bool
+
+	mu      sync.Mutex
+	spans   []Span
+	headers []http.Header
+	bad     []string
+}
+
+// New starts a receiver.
+func New() *Receiver {
+	r := &Receiver{}
+	r.Server = httptest.NewServer(http.HandlerFunc(r.serve))
+	return r
+}
+
+// Endpoint is the traces URL, as --traces-endpoint takes it.
+func (r *Receiver) Endpoint() string { return r.URL + "/v1/traces" }
+
+// Spans is every span received.
+func (r *Receiver) Spans() []Span {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.spans)
+}
+
+// Headers is the headers of every export request.
+func (r *Receiver) Headers() []http.Header {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.headers)
+}
+
+// Bad lists what was wrong with requests it could not take.
+func (r *Receiver) Bad() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.bad)
+}
+
+func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
+	if r.Hang {
+		<-req.Context().Done()
+		return
+	}
+	fail := func(msg string) {
+		r.mu.Lock()
+		r.bad = append(r.bad, msg)
+		r.mu.Unlock()
+		http.Error(w, msg, http.StatusBadRequest)
+	}
+	if req.Method != http.MethodPost || req.URL.Path != "/v1/traces" {
+		fail(req.Method + " " + req.URL.Path)
+		return
+	}
+	if ct := req.Header.Get("Content-Type"); ct != "application/x-protobuf" {
+		fail("content type " + ct)
+		return
+	}
+	body, err := io.ReadAll(req.Body)
+	if err != nil {
+		fail(err.Error())
+		return
+	}
+	var msg coltracepb.ExportTraceServiceRequest
+	if err := proto.Unmarshal(body, &msg); err != nil {
+		fail("protobuf: " + err.Error())
+		return
+	}
+	var got []Span
+	for _, rs := range msg.ResourceSpans {
+		res := attrs(rs.GetResource().GetAttributes())
+		for _, ss := range rs.ScopeSpans {
+			for _, sp := range ss.Spans {
+				got = append(got, Span{
+					Name:     sp.Name,
+					TraceID:  hex.EncodeToString(sp.TraceId),
+					SpanID:   hex.EncodeToString(sp.SpanId),
+					ParentID: hex.EncodeToString(sp.ParentSpanId),
+					Attrs:    attrs(sp.Attributes),
+					Resource: res,
+					Status:   sp.Status,
+					Events:   sp.Events,
+				})
+			}
+		}
+	}
+	r.mu.Lock()
+	r.spans = append(r.spans, got...)
+	r.headers = append(r.headers, req.Header.Clone())
+	r.mu.Unlock()
+	out, _ := proto.Marshal(&coltracepb.ExportTraceServiceResponse{})
+	w.Header().Set("Content-Type", "application/x-protobuf")
+	w.Write(out)
+}
+
+func attrs(kvs []*commonpb.KeyValue) map[string]*commonpb.AnyValue {
+	m := make(map[string]*commonpb.AnyValue, len(kvs))
+	for _, kv := range kvs {
+		m[kv.Key] = kv.Value
+	}
+	return m
+}
