@@ -1,0 +1,50 @@
+{
+  lib,
+  buildGoModule,
+}:
+
+buildGoModule (finalAttrs: {
+  pname = "axiom-deploy-annotation";
+  version = "0.1.0";
+
+  # Only what `go build` and `go mod vendor` read, so editing the Nix files or
+  # the documentation does not rebuild the package. A local, untracked vendor/
+  # is left out: buildGoModule makes its own from vendorHash.
+  src = lib.fileset.toSource {
+    root = ../.;
+    fileset = lib.fileset.difference (lib.fileset.unions [
+      ../go.mod
+      ../go.sum
+      (lib.fileset.fileFilter (file: file.hasExt "go") ../.)
+    ]) (lib.fileset.maybeMissing ../vendor);
+  };
+
+  # The NAR hash of the vendor/ folder `go mod vendor` makes. nix/nix_test.go
+  # recomputes it from go.mod and go.sum and fails when this line is stale.
+  vendorHash = "sha256-wMF3oxLg2PDXdcMgR81yoPbUN4NLpwxdLfTjaPGC8Qc=";
+
+  subPackages = [ "cmd/axiom-deploy-annotate" ];
+
+  # A static binary: it runs under systemd's and launchd's minimal
+  # environments and in the build-time config check without a C toolchain.
+  env.CGO_ENABLED = 0;
+
+  ldflags = [
+    "-s"
+    "-w"
+    "-X main.version=${finalAttrs.version}"
+  ];
+
+  # The tests build real Nix store paths and generations with nix-build and
+  # nix-env, which the build sandbox has neither the binaries nor a store for.
+  # They run in CI with `go test ./...` instead.
+  doCheck = false;
+
+  meta = {
+    description = "Post an Axiom annotation and OpenTelemetry traces for every NixOS or nix-darwin deploy";
+    homepage = "https://github.com/bdsqqq/axiom-deploy-annotation";
+    license = lib.licenses.mit;
+    mainProgram = "axiom-deploy-annotate";
+    platforms = lib.platforms.linux ++ lib.platforms.darwin;
+  };
+})
