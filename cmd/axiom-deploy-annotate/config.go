@@ -115,8 +115,11 @@ func (f *datasetsFlag) Set(v string) error {
 	return nil
 }
 
-// errUsage marks errors that come with the usage text.
-var errUsage = errors.New("usage")
+// usageError is an error in the command line itself, which the hint to
+// --help follows.
+type usageError struct{ error }
+
+func (e usageError) Unwrap() error { return e.error }
 
 // parseArgs reads the flags, the --config file they name, and checks the
 // result. Flags win over the file.
@@ -150,10 +153,10 @@ func parseArgs(args []string, stderr io.Writer) (config, error) {
 		if errors.Is(err, flag.ErrHelp) {
 			return c, err
 		}
-		return c, fmt.Errorf("%w: %v", errUsage, err)
+		return c, usageError{err}
 	}
 	if fs.NArg() > 0 {
-		return c, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+		return c, usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
 	}
 
 	if f.configFile != "" {

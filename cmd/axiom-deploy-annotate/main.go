@@ -67,7 +67,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	case err != nil:
 		fmt.Fprintf(stderr, "axiom-deploy-annotate: %v\n", err)
-		if errors.Is(err, errUsage) {
+		if errors.As(err, new(usageError)) {
 			fmt.Fprintln(stderr, "Run axiom-deploy-annotate --help for usage.")
 		}
 		return exitUsage

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"errors"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/fakeaxiom"
+)
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"axiom-deploy-annotate": main,
+	})
+}
+
+// testToken is the token the fake Axiom accepts in the scripts.
+const testToken = "xaat-script-0000-token"
+
+// TestScripts runs testdata/*.txtar: the command's behaviour as a user sees
+// it. Each script gets a fake Axiom on loopback at $API, and these commands:
+//
+//	status N PROG ARGS...    run PROG and expect exit status N
+//	annotations N            the fake holds N annotations
+//	annotation I FIELD RE    annotation I's field (title, description, url,
+//	                         type, datasets) matches RE
+//	fail STATUS N            the fake answers the next N requests with STATUS
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir: "testdata",
+		Setup: func(env *testscript.Env) error {
+			fake := fakeaxiom.New(testToken)
+			env.Defer(fake.Close)
+			env.Values["axiom"] = fake
+			env.Setenv("API", fake.Endpoint())
+			env.Setenv("TOKEN", testToken)
+			env.Setenv("AXIOM_TOKEN", "")
+			env.Setenv("OTEL_SDK_DISABLED", "")
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"status": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) < 2 {
+					ts.Fatalf("usage: status N PROG ARGS...")
+				}
+				want, err := strconv.Atoi(args[0])
+				if err != nil {
+					ts.Fatalf("status: %v", err)
+				}
+				err = ts.Exec(args[1], args[2:]...)
+				got := 0
+				var ee *exec.ExitError
+				if errors.As(err, &ee) {
+					got = ee.ExitCode()
+				} else if err != nil {
+					ts.Fatalf("status: %v", err)
+				}
+				if got != want {
+					ts.Fatalf("exit status %d, want %d", got, want)
+				}
+			},
+			"fail": func(ts *testscript.TestScript, neg bool, args []string) {
+				fake := ts.Value("axiom").(*fakeaxiom.Server)
+				status, _ := strconv.Atoi(args[0])
+				n, _ := strconv.Atoi(args[1])
+				for range n {
+					fake.Fail(fakeaxiom.Fault{Status: status})
+				}
+			},
+			"annotations": func(ts *testscript.TestScript, neg bool, args []string) {
+				fake := ts.Value("axiom").(*fakeaxiom.Server)
+				want, _ := strconv.Atoi(args[0])
+				if got := len(fake.Annotations()); got != want {
+					ts.Fatalf("fake Axiom holds %d annotations, want %d", got, want)
+				}
+			},
+			"annotation": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 3 {
+					ts.Fatalf("usage: annotation I FIELD REGEXP")
+				}
+				fake := ts.Value("axiom").(*fakeaxiom.Server)
+				i, _ := strconv.Atoi(args[0])
+				all := fake.Annotations()
+				if i >= len(all) {
+					ts.Fatalf("no annotation %d among %d", i, len(all))
+				}
+				a := all[i]
+				var got string
+				switch args[1] {
+				case "title":
+					got = a.Title
+				case "description":
+					got = a.Description
+				case "url":
+					got = a.URL
+				case "type":
+					got = a.Type
+				case "datasets":
+					got = strings.Join(a.Datasets, ",")
+				default:
+					ts.Fatalf("unknown field %q", args[1])
+				}
+				re, err := regexp.Compile(args[2])
+				if err != nil {
+					ts.Fatalf("%v", err)
+				}
+				if re.MatchString(got) == neg {
+					ts.Fatalf("annotation %d %s = %q; match %q: %v", i, args[1], got, args[2], !neg)
+				}
+			},
+		},
+	})
+}
