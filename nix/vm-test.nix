@@ -1,0 +1,120 @@
+# A NixOS VM with the module and a fake Axiom on loopback: one annotation
+# after boot, one more after switching to a specialisation. The flake adds the
+# module (checks.<linux system>.nixos); running it needs KVM.
+{
+  name = "axiom-deploy-annotation";
+
+  nodes.machine =
+    { config, pkgs, ... }:
+    let
+      # Records every POST /v2/annotations body, one JSON object a line, and
+      # answers as Axiom does: 201 with the annotation and an ann_ id. It tells
+      # systemd it is ready once it listens, so nothing can post too early.
+      fakeAxiom = pkgs.writeText "fake-axiom.py" ''
+        import http.server, json, os, socket
+
+        LOG = "/var/lib/fake-axiom/annotations.jsonl"
+        open(LOG, "a").close()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                if self.path != "/v2/annotations":
+                    self.send_error(404)
+                    return
+                with open(LOG, "ab") as f:
+                    f.write(json.dumps(json.loads(body)).encode() + b"\n")
+                with open(LOG) as f:
+                    n = sum(1 for _ in f)
+                reply = json.dumps(dict(json.loads(body), id=f"ann_{n}")).encode()
+                self.send_response(201)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(reply)))
+                self.end_headers()
+                self.wfile.write(reply)
+
+        server = http.server.HTTPServer(("127.0.0.1", 8080), Handler)
+        notify = os.environ["NOTIFY_SOCKET"]
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
+            s.sendto(b"READY=1", "\0" + notify[1:] if notify.startswith("@") else notify)
+        server.serve_forever()
+      '';
+    in
+    {
+      services.axiom-deploy-annotation = {
+        enable = true;
+        apiEndpoint = "http://127.0.0.1:8080/v2/annotations";
+        tokenPath = "/etc/axiom-token";
+      };
+      # A test secret only: a real token must never be written into the store.
+      environment.etc."axiom-token".text = "xaat-00000000-0000-0000-0000-000000000000";
+
+      systemd.services.fake-axiom = {
+        wantedBy = [ "multi-user.target" ];
+        serviceConfig = {
+          Type = "notify";
+          NotifyAccess = "main";
+          DynamicUser = true;
+          StateDirectory = "fake-axiom";
+          ExecStart = "${pkgs.python3.interpreter} ${fakeAxiom}";
+        };
+      };
+
+      # A test VM boots its system straight from the kernel command line and
+      # has no system profile; give it the one an installed machine has, once:
+      # the switch below is a `test`, which leaves the profile alone.
+      systemd.services.system-profile = {
+        wantedBy = [ "multi-user.target" ];
+        serviceConfig = {
+          Type = "oneshot";
+          RemainAfterExit = true;
+        };
+        script = "${config.nix.package}/bin/nix-env -p /nix/var/nix/profiles/system --set \"$(readlink -f /run/current-system)\"";
+      };
+
+      systemd.services.axiom-deploy-annotation = {
+        wants = [
+          "fake-axiom.service"
+          "system-profile.service"
+        ];
+        after = [
+          "fake-axiom.service"
+          "system-profile.service"
+        ];
+      };
+
+      specialisation.other.configuration.environment.etc."deploy-flavour".text = "other";
+    };
+
+  testScript = ''
+    import json
+
+    def annotations():
+        out = machine.succeed("cat /var/lib/fake-axiom/annotations.jsonl")
+        return [json.loads(line) for line in out.splitlines()]
+
+    # multi-user.target orders itself after the oneshot it wants, so the boot
+    # run is over once the target is reached.
+    machine.wait_for_unit("multi-user.target")
+
+    with subtest("boot posts one annotation"):
+        got = annotations()
+        assert len(got) == 1, got
+        assert got[0]["datasets"] == ["deployments"], got
+        assert got[0]["type"] == "nix-deploy", got
+        # Not Result: the unit counts the command's failures as success.
+        status = machine.succeed("systemctl show --property=ExecMainStatus --value axiom-deploy-annotation.service")
+        assert status.strip() == "0", status
+
+    with subtest("switching to a specialisation posts one more"):
+        # switch-to-configuration waits for the oneshot it starts.
+        machine.succeed("/run/current-system/specialisation/other/bin/switch-to-configuration test")
+        got = annotations()
+        assert len(got) == 2, got
+
+    with subtest("a manual flush finds nothing left to deliver"):
+        machine.succeed("axiom-deploy-annotate flush")
+        assert len(annotations()) == 2
+        machine.fail("find /var/lib/private/axiom-deploy-annotation -user root | grep .")
+  '';
+}
