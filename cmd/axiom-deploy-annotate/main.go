@@ -151,7 +151,13 @@ func (r *runner) run() error {
 		return fail(exitInternal, err)
 	}
 	defer func() {
-		ctx, cancel := context.WithDeadline(context.Background(), deadline)
+		// Exporting what is left may take the reserve, never past the
+		// run's deadline.
+		end := time.Now().Add(exportReserve(time.Duration(c.Timeout)))
+		if end.After(deadline) {
+			end = deadline
+		}
+		ctx, cancel := context.WithDeadline(context.Background(), end)
 		defer cancel()
 		if err := tel.Shutdown(ctx); err != nil {
 			r.log.Warn("traces not exported", "err", err)

@@ -99,6 +99,9 @@ func (r *Receiver) Bad() []string {
 
 func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 	if r.Hang {
+		// Read the body first: only then does the server notice the
+		// client going away and cancel the request's context.
+		io.Copy(io.Discard, req.Body)
 		<-req.Context().Done()
 		return
 	}
