@@ -24,6 +24,10 @@ const (
 	MaxDescription = 512
 )
 
+// maxField bounds what one value from the system (host name, label,
+// revision) may take of the description, so that the rest still fits.
+const maxField = 80
+
 // typePattern is what Axiom accepts as an annotation type.
 var typePattern = regexp.MustCompile(`^[a-z0-9-]+$`)
 
@@ -63,10 +67,9 @@ func (s Settings) Validate() error {
 // Deploy is what the annotation describes.
 type Deploy struct {
 	Generation *nixinfo.Generation
-	// Changes summarises what changed; empty means none or unknown.
-	Changes string
-	// FirstDeploy says that no earlier system is known.
-	FirstDeploy bool
+	// Diff is what changed since the previous system; nil when there is no
+	// previous system or the difference could not be found.
+	Diff *nixinfo.Diff
 	// TraceID is the run's trace, when it is exported.
 	TraceID string
 	// Time is when the deploy was first seen.
@@ -96,7 +99,7 @@ func Build(d Deploy, s Settings) *axiom.AnnotationCreateRequest {
 // system is no generation, or "<host> rollback to gen <N> (…)".
 func Title(g *nixinfo.Generation) string {
 	var b strings.Builder
-	b.WriteString(Clean(g.Hostname))
+	b.WriteString(Truncate(Clean(g.Hostname), maxField))
 	switch {
 	case g.Number == nil:
 		b.WriteString(" test")
@@ -143,12 +146,12 @@ func description(d Deploy) string {
 	if g.Platform == nixinfo.Darwin {
 		platform = "nix-darwin"
 	}
-	fmt.Fprintf(&head, "%s %s", Clean(g.Hostname), what)
+	fmt.Fprintf(&head, "%s %s", Truncate(Clean(g.Hostname), maxField), what)
 	if g.Label != "" {
-		fmt.Fprintf(&head, ", %s %s", platform, Clean(g.Label))
+		fmt.Fprintf(&head, ", %s %s", platform, Truncate(Clean(g.Label), maxField))
 	}
 	head.WriteString(".\n")
-	switch rev := Clean(g.Revision); {
+	switch rev := Truncate(Clean(g.Revision), maxField); {
 	case rev == "":
 		head.WriteString("Commit: unknown\n")
 	case g.Dirty:
@@ -157,19 +160,15 @@ func description(d Deploy) string {
 		fmt.Fprintf(&head, "Commit: %s\n", rev)
 	}
 	fmt.Fprintf(&head, "System: %s\n", Clean(g.StorePath))
+	if d.Diff != nil && d.Diff.SizeBefore > 0 && d.Diff.SizeAfter > 0 {
+		fmt.Fprintf(&head, "Closure: %s (%s)\n", bytesIEC(d.Diff.SizeAfter), signedBytes(d.Diff.SizeAfter-d.Diff.SizeBefore))
+	}
 
 	var tail strings.Builder
 	if d.TraceID != "" {
 		fmt.Fprintf(&tail, "\nTrace: %s", d.TraceID)
 	}
 
-	changes := "Changes: " + d.Changes
-	switch {
-	case d.FirstDeploy:
-		changes = "Changes: first deploy, nothing to compare with"
-	case d.Changes == "":
-		changes = "Changes: no package changes"
-	}
 	previous := ""
 	if g.Previous != "" {
 		previous = "Previous: " + Clean(g.Previous) + "\n"
@@ -177,10 +176,46 @@ func description(d Deploy) string {
 	// The changes get what the rest leaves; the previous system is the
 	// first to go when space is short.
 	room := MaxDescription - head.Len() - tail.Len()
+	const label = "Changes: "
+	var changes string
+	switch {
+	case g.Previous == "":
+		changes = label + "first deploy, nothing to compare with"
+	case d.Diff == nil:
+		changes = label + "unknown"
+	case len(d.Diff.Changes) == 0:
+		changes = label + "no package changes"
+	default:
+		if room-len(previous)-len(label) < 120 {
+			previous = ""
+		}
+		changes = label + SummarizeChanges(d.Diff.Changes, room-len(previous)-len(label))
+	}
 	if len(previous)+len(changes) > room {
 		previous = ""
 	}
 	return Truncate(head.String()+previous+Truncate(changes, room-len(previous))+tail.String(), MaxDescription)
+}
+
+// bytesIEC writes a size as "1.2 GiB".
+func bytesIEC(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+func signedBytes(n int64) string {
+	if n < 0 {
+		return "-" + bytesIEC(-n)
+	}
+	return "+" + bytesIEC(n)
 }
 
 // Clean makes a string from the system safe to show on one line: control

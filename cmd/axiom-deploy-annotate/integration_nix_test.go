@@ -262,11 +262,31 @@ func TestAnnotateGenerationsNix(t *testing.T) {
 	if len(h.axiom.Annotations()) != 1 {
 		t.Errorf("the dry run sent an annotation")
 	}
+	if want := `[{"name":"hello","before":["2.12"],"after":["2.13"]},{"name":"nixos-system-web1","before":["24.05.1"],"after":["24.05.2"]}]`; compactJSON(t, dry.Changes) != want {
+		t.Errorf("dry run changes = %s, want %s", dry.Changes, want)
+	}
+	if d, _ := dry.Annotation["description"].(string); !strings.Contains(d, "hello 2.12→2.13") {
+		t.Errorf("dry run description lacks the change: %q", d)
+	}
 
 	// Generation 2, then a test activation, then a rollback.
 	r = h.mustRun()
 	if !strings.Contains(r.stdout, `annotated "web1 gen 2 (89abcde-dirty)"`) {
 		t.Errorf("gen 2: %q", r.stdout)
+	}
+	var events []string
+	for _, s := range h.otlp.Spans() {
+		if s.Name == "discover" && s.Attr("nix.generation") == "2" {
+			for _, e := range s.Events {
+				events = append(events, e.Name)
+			}
+			if s.Attr("nix.changes.count") != "2" || s.Attr("nix.changes.upgrades") != "2" {
+				t.Errorf("discover change counts: %s, %s upgrades", s.Attr("nix.changes.count"), s.Attr("nix.changes.upgrades"))
+			}
+		}
+	}
+	if strings.Join(events, ",") != "package.change,package.change" {
+		t.Errorf("discover span events = %v", events)
 	}
 	h.m.Activate(p[2])
 	r = h.mustRun()
@@ -326,4 +346,13 @@ func TestTraceparentNix(t *testing.T) {
 	if run.TraceID != "4bf92f3577b34da6a3ce929d0e0e4736" || run.ParentID != "00f067aa0ba902b7" {
 		t.Errorf("run span trace %s parent %s", run.TraceID, run.ParentID)
 	}
+}
+
+func compactJSON(t *testing.T, b []byte) string {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, b); err != nil {
+		t.Fatal(err)
+	}
+	return buf.String()
 }

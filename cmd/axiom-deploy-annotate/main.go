@@ -252,17 +252,30 @@ func (r *runner) deploy(ctx context.Context, host, token string, tokenErr error,
 			return outcome{outcome: "error"}, fail(code, err)
 		}
 		dspan.SetAttributes(generationAttributes(g, c.RepositoryURL)...)
+		var diff *nixinfo.Diff
+		if g.Previous != "" {
+			if diff, err = nixinfo.DiffSystems(dctx, g.Previous, g.StorePath); err != nil {
+				r.log.Warn("package changes unknown", "previous", g.Previous, "err", err)
+				dspan.RecordError(err)
+			} else {
+				recordChanges(dspan, diff)
+			}
+		}
 		dspan.End()
 
 		req := annotator.Build(annotator.Deploy{
-			Generation:  g,
-			FirstDeploy: g.Previous == "",
-			TraceID:     traceID,
-			Time:        time.Now(),
+			Generation: g,
+			Diff:       diff,
+			TraceID:    traceID,
+			Time:       time.Now(),
 		}, c.settings())
 
 		if c.dryRun {
-			return outcome{outcome: "dry-run"}, r.printDryRun(req, g)
+			changes := []nixinfo.Change{}
+			if diff != nil {
+				changes = diff.Changes
+			}
+			return outcome{outcome: "dry-run"}, r.printDryRun(req, g, changes)
 		}
 		if g.StorePath == last.StorePath && !c.force {
 			r.log.Info("already annotated: this system is the one annotated last; --force sends anyway",
@@ -353,8 +366,43 @@ type dryRun struct {
 	Changes    []nixinfo.Change               `json:"changes"`
 }
 
-func (r *runner) printDryRun(req *axiom.AnnotationCreateRequest, g *nixinfo.Generation) error {
+func (r *runner) printDryRun(req *axiom.AnnotationCreateRequest, g *nixinfo.Generation, changes []nixinfo.Change) error {
 	enc := json.NewEncoder(r.stdout)
 	enc.SetIndent("", "  ")
-	return enc.Encode(dryRun{Annotation: req, Generation: g, Changes: []nixinfo.Change{}})
+	return enc.Encode(dryRun{Annotation: req, Generation: g, Changes: changes})
+}
+
+// maxChangeEvents bounds the span events listing package changes, at the
+// SDK's default event limit.
+const maxChangeEvents = 128
+
+// recordChanges puts the package changes on the discovery span: counts by
+// kind as attributes, and one event per change, up to maxChangeEvents.
+func recordChanges(span trace.Span, d *nixinfo.Diff) {
+	counts := map[nixinfo.ChangeKind]int{}
+	for i, c := range d.Changes {
+		counts[c.Kind()]++
+		if i < maxChangeEvents {
+			span.AddEvent("package.change", trace.WithAttributes(
+				attribute.String("package.name", c.Name),
+				attribute.StringSlice("package.before", c.Before),
+				attribute.StringSlice("package.after", c.After),
+				attribute.String("package.change", c.Kind().String()),
+			))
+		}
+	}
+	span.SetAttributes(
+		attribute.Int("nix.changes.count", len(d.Changes)),
+		attribute.Int("nix.changes.upgrades", counts[nixinfo.Upgrade]),
+		attribute.Int("nix.changes.downgrades", counts[nixinfo.Downgrade]),
+		attribute.Int("nix.changes.added", counts[nixinfo.Added]),
+		attribute.Int("nix.changes.removed", counts[nixinfo.Removed]),
+		attribute.Int("nix.changes.events_dropped", max(0, len(d.Changes)-maxChangeEvents)),
+	)
+	if d.SizeBefore > 0 && d.SizeAfter > 0 {
+		span.SetAttributes(
+			attribute.Int64("nix.closure.size_before", d.SizeBefore),
+			attribute.Int64("nix.closure.size_after", d.SizeAfter),
+		)
+	}
 }
