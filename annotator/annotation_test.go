@@ -10,8 +10,6 @@ import (
 	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo"
 )
 
-
-
 const rev40 = "0123456789abcdef0123456789abcdef01234567"
 
 func TestTitle(t *testing.T) {
