@@ -1,0 +1,298 @@
+package nixtest
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// bigExpr makes the same toplevels as Build, but each package is a file
+// added to the store at evaluation (builtins.toFile) that names a few of the
+// packages before it, as a package refers to its dependencies. Building
+// thousands of one-line derivations instead takes most of an hour with
+// Nix 2.8, and the list of thousands of paths overflows an environment
+// variable unless passed as a file.
+const bigExpr = `
+let
+  specs = builtins.fromJSON (builtins.readFile (builtins.getEnv "NIXTEST_SPEC"));
+  storeName = p: if p.version == "" then p.name else "${p.name}-${p.version}";
+  mod = a: b: a - (a / b) * b;
+  files = ps:
+    let
+      fs = builtins.genList (i:
+        let
+          p = builtins.elemAt ps i;
+          deps = if i == 0 then [ ]
+            else map (k: builtins.elemAt fs (mod k i)) [ (i * 7919) (i * 104729 + 1) (i / 2) ];
+        in builtins.toFile (storeName p) (builtins.concatStringsSep "\n" ([ (storeName p) ] ++ deps) + "\n")
+      ) (builtins.length ps);
+    in fs;
+  sys = s: derivation {
+    name = if s.name != "" then s.name
+      else if s.darwin then "darwin-system-${s.label}"
+      else "nixos-system-${s.host}-${s.label}";
+    system = builtins.currentSystem;
+    builder = "/bin/sh";
+    PATH = "/bin:/usr/bin";
+    inherit (s) label versionJson salt;
+    darwin = if s.darwin then "1" else "";
+    noVersionInfo = if s.noVersionInfo then "1" else "";
+    pkgs = files s.packages;
+    passAsFile = [ "versionJson" "label" "pkgs" ];
+    args = [ "-c" ''
+      set -e
+      mkdir -p $out/sw/bin
+      tr ' ' '\n' < "$pkgsPath" > $out/sw/packages
+      echo "$salt" > $out/salt
+      if [ -n "$darwin" ]; then
+        cp "$labelPath" $out/darwin-version
+        [ -n "$noVersionInfo" ] || cp "$versionJsonPath" $out/darwin-version.json
+      else
+        cp "$labelPath" $out/nixos-version
+        if [ -z "$noVersionInfo" ]; then
+          cp "$versionJsonPath" $out/sw/version.json
+          printf '#!/bin/sh\n[ "$1" = --json ] || { echo "%s"; exit 0; }\nexec cat %s\n' "$(cat $labelPath)" "$out/sw/version.json" > $out/sw/bin/nixos-version
+          chmod +x $out/sw/bin/nixos-version
+        fi
+      fi
+    '' ];
+  };
+in map sys specs
+`
+
+// BuildBig builds systems as Build does, for systems of thousands of
+// packages: each package is a store file referring to a few others rather
+// than a derivation, which takes seconds instead of most of an hour. It
+// returns the systems' store paths in order.
+func BuildBig(t testing.TB, systems ...System) []string {
+	t.Helper()
+	dir := t.TempDir()
+	specs := make([]systemSpec, len(systems))
+	for i, s := range systems {
+		if s.Host == "" {
+			s.Host = "host"
+		}
+		if s.Label == "" {
+			s.Label = "24.05"
+		}
+		if s.Packages == nil {
+			s.Packages = []Package{}
+		}
+		specs[i] = systemSpec{System: s, VersionJSON: s.versionJSON()}
+	}
+	b, err := json.Marshal(specs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := filepath.Join(dir, "spec.json")
+	exprFile := filepath.Join(dir, "systems.nix")
+	if err := os.WriteFile(spec, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(exprFile, []byte(bigExpr), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("nix-build", "--no-out-link", exprFile)
+	cmd.Env = append(os.Environ(), "NIXTEST_SPEC="+spec)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("nix-build: %v\n%s", err, stderr.String())
+	}
+	paths := strings.Fields(string(out))
+	if len(paths) != len(systems) {
+		t.Fatalf("nix-build returned %d paths for %d systems", len(paths), len(systems))
+	}
+	return paths
+}
+
+// BigSystems returns two NixOS systems of about n store paths each that look
+// like two consecutive deploys of a real machine: packages with several
+// outputs (-dev, -lib, -man, …), unversioned paths (unit files, etc),
+// python3.12- and perl5.38.2- prefixed names, dated versions, two versions of
+// a package side by side, and between the two about 5% of the packages at
+// another version (one in five of them older), 1% removed, 1% added and a
+// newer kernel. The same n always gives the same pair.
+//
+// Build them with BuildBig(t, before, after), once per test process.
+func BigSystems(n int) (before, after System) {
+	r := rand.New(rand.NewPCG(uint64(n), 0x5eed))
+	g := &bigGen{r: r, used: map[string]bool{}}
+
+	core := []bigPkg{
+		{name: "linux", version: "6.6.30", outputs: []string{"", "modules", "modules-shrunk"}},
+		{name: "glibc", version: "2.39-52", outputs: []string{"", "bin", "dev"}},
+		{name: "openssl", version: "3.0.13", outputs: []string{"", "bin", "dev", "man"}},
+		{name: "openssl", version: "1.1.1w", outputs: []string{""}},
+		{name: "python3", version: "3.11.9", outputs: []string{""}},
+		{name: "python3", version: "3.12.3", outputs: []string{""}},
+		{name: "systemd", version: "255.4", outputs: []string{"", "dev", "man"}},
+		{name: "bash", version: "5.2p26", outputs: []string{"", "man"}},
+		{name: "coreutils", version: "9.5", outputs: []string{""}},
+		{name: "zlib", version: "1.3.1", outputs: []string{"", "dev"}},
+		{name: "gcc", version: "13.2.0", outputs: []string{"", "lib"}},
+		{name: "etc", outputs: []string{""}},
+		{name: "system-path", outputs: []string{""}},
+		{name: "unit-dbus.service", outputs: []string{""}},
+		{name: "initrd-linux", version: "6.6.30", outputs: []string{""}},
+	}
+	for _, p := range core {
+		g.used[p.name+"\x00"+p.version] = true
+	}
+	pkgs := append([]bigPkg(nil), core...)
+	paths := 1 // the toplevel
+	for _, p := range pkgs {
+		paths += len(p.outputs)
+	}
+	for paths < n {
+		p := g.pkg()
+		pkgs = append(pkgs, p)
+		paths += len(p.outputs)
+	}
+
+	var next []bigPkg
+	for i, p := range pkgs {
+		switch {
+		case p.name == "linux" || p.name == "initrd-linux":
+			p.version = "6.6.31"
+		case p.name == "python3" && p.version == "3.11.9":
+			p.version = "3.11.10"
+		case i < len(core) || p.version == "":
+		default:
+			switch x := r.IntN(100); {
+			case x < 1:
+				continue // removed
+			case x < 5:
+				p.version = bump(p.version, 1)
+			case x < 6:
+				p.version = bump(p.version, -1)
+			}
+		}
+		next = append(next, p)
+	}
+	for added := 0; added < len(pkgs)/100; added++ {
+		next = append(next, g.pkg())
+	}
+
+	before = System{Host: "big", Label: "24.05.20240601.aaaaaaa", Packages: expand(pkgs)}
+	after = System{Host: "big", Label: "24.05.20240608.bbbbbbb", Packages: expand(next)}
+	return before, after
+}
+
+type bigPkg struct {
+	name, version string
+	outputs       []string // "" is the default output
+}
+
+func expand(pkgs []bigPkg) []Package {
+	var out []Package
+	for _, p := range pkgs {
+		for _, o := range p.outputs {
+			switch {
+			case o == "":
+				out = append(out, Package{Name: p.name, Version: p.version})
+			case p.version == "":
+				out = append(out, Package{Name: p.name + "-" + o})
+			default:
+				out = append(out, Package{Name: p.name, Version: p.version + "-" + o})
+			}
+		}
+	}
+	return out
+}
+
+// bump changes the last number in a version by d, keeping it at 0 or more.
+func bump(v string, d int) string {
+	end := len(v)
+	for end > 0 && (v[end-1] < '0' || v[end-1] > '9') {
+		end--
+	}
+	start := end
+	for start > 0 && v[start-1] >= '0' && v[start-1] <= '9' {
+		start--
+	}
+	if start == end {
+		return v + ".1"
+	}
+	var x int
+	fmt.Sscanf(v[start:end], "%d", &x)
+	if x+d < 0 {
+		return v + ".1"
+	}
+	return v[:start] + fmt.Sprint(x+d) + v[end:]
+}
+
+type bigGen struct {
+	r    *rand.Rand
+	used map[string]bool
+}
+
+var syllables = strings.Fields("ba ko ri ne lu tam sor vex gil dra mon pix qua zen fy lo trab nim ost ul ker pa go jin wed rus hel cat mi ox")
+
+func (g *bigGen) word() string {
+	var b strings.Builder
+	for i, k := 0, 2+g.r.IntN(2); i < k; i++ {
+		b.WriteString(syllables[g.r.IntN(len(syllables))])
+	}
+	return b.String()
+}
+
+func (g *bigGen) version() string {
+	r := g.r
+	switch x := r.IntN(20); {
+	case x == 0:
+		return fmt.Sprintf("%d%02d%02d", 2020+r.IntN(5), 1+r.IntN(12), 1+r.IntN(28))
+	case x == 1:
+		return fmt.Sprintf("%d.%drc%d", r.IntN(3), r.IntN(10), 1+r.IntN(3))
+	case x == 2:
+		return fmt.Sprintf("%d.%d-pre%d", 1+r.IntN(3), r.IntN(10), 1+r.IntN(3))
+	case x < 8:
+		return fmt.Sprintf("%d.%d", r.IntN(5), r.IntN(30))
+	default:
+		return fmt.Sprintf("%d.%d.%d", r.IntN(5), r.IntN(30), r.IntN(20))
+	}
+}
+
+func (g *bigGen) pkg() bigPkg {
+	for {
+		p := g.try()
+		if key := p.name + "\x00" + p.version; !g.used[key] {
+			g.used[key] = true
+			return p
+		}
+	}
+}
+
+func (g *bigGen) try() bigPkg {
+	r := g.r
+	one := []string{""}
+	switch x := r.IntN(100); {
+	case x < 15:
+		return bigPkg{name: "python3.12-" + g.word(), version: g.version(), outputs: one}
+	case x < 22:
+		w := g.word()
+		return bigPkg{name: "perl5.38.2-" + strings.ToUpper(w[:1]) + w[1:] + "-" + g.word(), version: g.version(), outputs: one}
+	case x < 27:
+		return bigPkg{name: "unit-" + g.word() + ".service", outputs: one}
+	case x < 30:
+		return bigPkg{name: "etc-" + g.word(), outputs: one}
+	case x < 33:
+		return bigPkg{name: g.word() + "-unstable", version: fmt.Sprintf("2024-%02d-%02d", 1+r.IntN(12), 1+r.IntN(28)), outputs: one}
+	case x < 50:
+		outs := []string{""}
+		for _, o := range []string{"dev", "lib", "man", "bin", "doc"} {
+			if r.IntN(3) == 0 {
+				outs = append(outs, o)
+			}
+		}
+		return bigPkg{name: "lib" + g.word(), version: g.version(), outputs: outs}
+	default:
+		return bigPkg{name: g.word(), version: g.version(), outputs: one}
+	}
+}
