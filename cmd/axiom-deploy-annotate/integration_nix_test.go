@@ -23,7 +23,7 @@ var (
 )
 
 // binary builds the command once for the tests that run it as a process.
-func binary(t *testing.T) string {
+func binary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "axiom-deploy-annotate-bin")
