@@ -1,8 +1,9 @@
 // Package fakeaxiom is an Axiom annotations API on loopback for tests. It
 // checks requests the way Axiom's API documents them (bearer token, JSON body,
 // required fields, limits), keeps what it accepted, and can be told to
-// misbehave for the next requests: answer an error status, hang, or store an
-// annotation and drop the connection before answering.
+// misbehave for the next requests: answer an error status, hang, send its
+// answer slowly, or store an annotation and lose the answer. It can also play
+// a token that lacks a permission (Deny).
 package fakeaxiom
 
 import (
@@ -38,8 +39,17 @@ type Fault struct {
 	Status int
 	// Header is added to a Status answer (Retry-After, say).
 	Header http.Header
+	// Body replaces the error body of a Status answer.
+	Body []byte
 	// Hang holds the request until the client gives up.
 	Hang bool
+	// SlowBody answers normally, but sends the body one byte every
+	// SlowEvery (100ms when zero) until it is sent or the client gives up.
+	SlowBody  bool
+	SlowEvery time.Duration
+	// Store makes a POST store its annotation before the fault: a proxy's
+	// 502 or a hang after Axiom stored it.
+	Store bool
 	// StoreThenDrop stores the annotation, then closes the connection
 	// without an answer: a POST whose answer was lost.
 	StoreThenDrop bool
@@ -55,7 +65,11 @@ type Request struct {
 	Authorization string
 	Header        http.Header
 	Body          []byte
-	Status        int
+	// Status is what the fake answered; 0 when it answered nothing or the
+	// request is still being answered.
+	Status int
+	// Time is when the request arrived.
+	Time time.Time
 }
 
 // Server is the fake API.
@@ -68,6 +82,7 @@ type Server struct {
 	annotations []Annotation
 	faults      []Fault
 	requests    []Request
+	denied      []string
 	next        int
 }
 
@@ -76,6 +91,23 @@ func New(token string) *Server {
 	s := &Server{Token: token}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
+}
+
+// NewTLS starts a fake that accepts token over https, with a certificate
+// that only the fake's Client trusts.
+func NewTLS(token string) *Server {
+	s := &Server{Token: token}
+	s.Server = httptest.NewTLSServer(http.HandlerFunc(s.serve))
+	return s
+}
+
+// Deny takes permissions from the token, as an Axiom API token made
+// without them: "create" (POST) and "read" (GET) of annotations. Requests
+// that need one are answered 403. Deny() gives every permission back.
+func (s *Server) Deny(permissions ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.denied = slices.Clone(permissions)
 }
 
 // Endpoint is the annotations endpoint, as --api-endpoint takes it.
@@ -121,19 +153,53 @@ func (s *Server) takeFault(method string) (Fault, bool) {
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	arrived := time.Now()
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	s.mu.Lock()
-	rec := Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), Authorization: r.Header.Get("Authorization"), Header: r.Header.Clone(), Body: body}
+	s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), Authorization: r.Header.Get("Authorization"), Header: r.Header.Clone(), Body: body, Time: arrived})
+	i := len(s.requests) - 1
 	fault, faulty := s.takeFault(r.Method)
 	s.mu.Unlock()
-	status := s.handle(w, r, body, fault, faulty)
-	rec.Status = status
+	s.handle(&statusWriter{ResponseWriter: w, s: s, i: i}, r, body, fault, faulty)
+}
+
+// statusWriter records the status of an answer as soon as it is sent, so
+// that a slow body's status is known while the body is still going.
+type statusWriter struct {
+	http.ResponseWriter
+	s *Server
+	i int
+}
+
+func (w *statusWriter) WriteHeader(status int) {
+	w.s.mu.Lock()
+	w.s.requests[w.i].Status = status
+	w.s.mu.Unlock()
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// store keeps an annotation as Axiom would and gives it an id.
+func (s *Server) store(a Annotation) Annotation {
 	s.mu.Lock()
-	s.requests = append(s.requests, rec)
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	s.next++
+	a.ID = fmt.Sprintf("ann_%06d", s.next)
+	s.annotations = append(s.annotations, a)
+	return a
 }
 
 func (s *Server) handle(w http.ResponseWriter, r *http.Request, body []byte, fault Fault, faulty bool) int {
+	var stored *Annotation
+	if faulty && fault.Store && r.Method == http.MethodPost && r.URL.Path == "/v2/annotations" && s.may(r) {
+		// What a proxy in front of Axiom sees: the request went through,
+		// and what comes back is the fault.
+		if a, err := validate(r, body); err == nil {
+			a = s.store(a)
+			stored = &a
+		}
+	}
 	if faulty {
 		switch {
 		case fault.Hang:
@@ -143,7 +209,13 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, body []byte, fau
 			for k, v := range fault.Header {
 				w.Header()[k] = v
 			}
-			writeError(w, fault.Status, http.StatusText(fault.Status))
+			if fault.Body != nil {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(fault.Status)
+				w.Write(fault.Body)
+			} else {
+				writeError(w, fault.Status, http.StatusText(fault.Status))
+			}
 			return fault.Status
 		}
 	}
@@ -155,30 +227,31 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, body []byte, fau
 		writeError(w, http.StatusUnauthorized, "invalid token")
 		return http.StatusUnauthorized
 	}
+	if !s.may(r) {
+		writeError(w, http.StatusForbidden, "forbidden")
+		return http.StatusForbidden
+	}
+	slow := faulty && fault.SlowBody
 	switch r.Method {
 	case http.MethodPost:
+		if stored != nil {
+			writeJSON(w, r, http.StatusCreated, *stored, slow, fault.SlowEvery)
+			return http.StatusCreated
+		}
 		a, err := validate(r, body)
 		if err != nil {
 			writeError(w, http.StatusBadRequest, err.Error())
 			return http.StatusBadRequest
 		}
-		s.mu.Lock()
-		s.next++
-		a.ID = fmt.Sprintf("ann_%06d", s.next)
-		s.annotations = append(s.annotations, a)
-		s.mu.Unlock()
+		a = s.store(a)
 		if faulty && fault.StoreThenDrop {
-			if hj, ok := w.(http.Hijacker); ok {
-				if conn, _, err := hj.Hijack(); err == nil {
-					conn.Close()
-					return 0
-				}
+			if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+				conn.Close()
+				return 0
 			}
 			panic(http.ErrAbortHandler)
 		}
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusCreated)
-		json.NewEncoder(w).Encode(a)
+		writeJSON(w, r, http.StatusCreated, a, slow, fault.SlowEvery)
 		return http.StatusCreated
 	case http.MethodGet:
 		q := r.URL.Query()
@@ -200,12 +273,64 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, body []byte, fau
 			out = append(out, a)
 		}
 		s.mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(out)
+		writeJSON(w, r, http.StatusOK, out, slow, fault.SlowEvery)
 		return http.StatusOK
 	}
 	writeError(w, http.StatusMethodNotAllowed, "method not allowed")
 	return http.StatusMethodNotAllowed
+}
+
+// may says whether the request's token may do what it asks.
+func (s *Server) may(r *http.Request) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return r.Header.Get("Authorization") == "Bearer "+s.Token && !slices.Contains(s.denied, permission(r.Method))
+}
+
+// permission is what a request needs of the token.
+func permission(method string) string {
+	switch method {
+	case http.MethodPost:
+		return "create"
+	case http.MethodGet:
+		return "read"
+	}
+	return ""
+}
+
+// writeJSON answers v, slowly when asked to: the status and headers at
+// once, then the body a byte at a time until it is sent or the client
+// gives up.
+func writeJSON(w http.ResponseWriter, r *http.Request, status int, v any, slow bool, every time.Duration) {
+	b, _ := json.Marshal(v)
+	b = append(b, '\n')
+	w.Header().Set("Content-Type", "application/json")
+	if !slow {
+		w.WriteHeader(status)
+		w.Write(b)
+		return
+	}
+	if every <= 0 {
+		every = 100 * time.Millisecond
+	}
+	w.Header().Set("Content-Length", fmt.Sprint(len(b)))
+	w.WriteHeader(status)
+	rc := http.NewResponseController(w)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for i := range b {
+		if _, err := w.Write(b[i : i+1]); err != nil {
+			return
+		}
+		if rc.Flush() != nil {
+			return
+		}
+		select {
+		case <-r.Context().Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 func parseTime(s string) (time.Time, error) {
