@@ -119,17 +119,21 @@ func (s *Store) Close() error {
 	return s.lock.Close()
 }
 
-// LastDeployed is the newest deploy recorded: the newest spooled entry,
-// else what was annotated last; a zero Record when there is none.
+// LastDeployed is the newest deploy recorded, spooled or annotated; a zero
+// Record when there is none. An older entry still spooled (one Axiom keeps
+// rejecting, say) does not hide a newer annotated deploy.
 func (s *Store) LastDeployed() Record {
+	var rec Record
+	if last := s.Last(); last != nil {
+		rec = *last
+	}
 	if pending, err := s.Pending(); err == nil && len(pending) > 0 {
 		e := pending[len(pending)-1]
-		return Record{StorePath: e.StorePath, Generation: e.Generation, Time: e.Request.Time, Title: e.Request.Title}
+		if rec.StorePath == "" || e.Request.Time.After(rec.Time) {
+			rec = Record{StorePath: e.StorePath, Generation: e.Generation, Time: e.Request.Time, Title: e.Request.Title}
+		}
 	}
-	if last := s.Last(); last != nil {
-		return *last
-	}
-	return Record{}
+	return rec
 }
 
 func (s *Store) statePath() string { return filepath.Join(s.dir, "state.json") }
