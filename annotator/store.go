@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -92,7 +93,7 @@ func OpenStore(ctx context.Context, dir string, log *slog.Logger) (*Store, error
 	}
 	t := time.NewTicker(lockPoll)
 	defer t.Stop()
-	for {
+	for try := 0; ; try++ {
 		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 		if err == nil {
 			break
@@ -101,6 +102,9 @@ func OpenStore(ctx context.Context, dir string, log *slog.Logger) (*Store, error
 			f.Close()
 			return nil, fmt.Errorf("state directory lock: %w", err)
 		}
+		if try == 0 {
+			log.Info("another run holds the state directory, waiting for it", "lock", f.Name())
+		}
 		select {
 		case <-ctx.Done():
 			f.Close()
@@ -108,7 +112,30 @@ func OpenStore(ctx context.Context, dir string, log *slog.Logger) (*Store, error
 		case <-t.C:
 		}
 	}
-	return &Store{dir: dir, lock: f, log: log}, nil
+	s := &Store{dir: dir, lock: f, log: log}
+	s.removeTemporary()
+	return s, nil
+}
+
+// removeTemporary removes what a run that stopped while writing a file left
+// behind; with the lock held, no other run is writing.
+func (s *Store) removeTemporary() {
+	for _, dir := range []string{s.dir, s.spoolDir()} {
+		des, err := os.ReadDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, de := range des {
+			if de.Type().IsRegular() && isTemporary(de.Name()) {
+				os.Remove(filepath.Join(dir, de.Name()))
+			}
+		}
+	}
+}
+
+// isTemporary says whether a name is one writeAtomic makes.
+func isTemporary(name string) bool {
+	return strings.HasPrefix(name, ".") && strings.Contains(name, ".json.")
 }
 
 // Close releases the lock.
@@ -116,7 +143,9 @@ func (s *Store) Close() error {
 	if s.lock == nil {
 		return nil
 	}
-	return s.lock.Close()
+	err := s.lock.Close()
+	s.lock = nil
+	return err
 }
 
 // LastDeployed is the newest deploy recorded, spooled or annotated; a zero
@@ -157,8 +186,12 @@ func ParseState(b []byte) (*Record, error) {
 // Last is what was annotated last, nil when nothing was. A corrupt state
 // file is set aside with a warning and counts as nothing.
 func (s *Store) Last() *Record {
-	b, err := os.ReadFile(s.statePath())
+	b, err := readSmall(s.statePath())
 	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil && !errors.Is(err, errTooLarge) {
+		s.log.Warn("state unreadable", "file", s.statePath(), "err", err)
 		return nil
 	}
 	if err == nil {
@@ -212,12 +245,15 @@ func (s *Store) Pending() ([]*Entry, error) {
 			continue
 		}
 		path := filepath.Join(s.spoolDir(), name)
-		b, err := os.ReadFile(path)
-		if err != nil {
+		b, err := readSmall(path)
+		if err != nil && !errors.Is(err, errTooLarge) {
 			s.log.Warn("spool entry unreadable", "file", path, "err", err)
 			continue
 		}
-		e, err := ParseEntry(b)
+		var e *Entry
+		if err == nil {
+			e, err = ParseEntry(b)
+		}
 		if err != nil {
 			s.setAside(path, err)
 			continue
@@ -251,13 +287,24 @@ func (s *Store) Enqueue(e *Entry, limit int) error {
 	return nil
 }
 
-// Save writes an entry to the spool.
+// Save writes an entry to the spool, durably: once it returns, a crash
+// does not bring the earlier version back.
 func (s *Store) Save(e *Entry) error {
+	return s.save(e, true)
+}
+
+// update writes an entry to the spool whole, but may leave the earlier
+// version in its place after a crash: for what it does not matter to lose.
+func (s *Store) update(e *Entry) error {
+	return s.save(e, false)
+}
+
+func (s *Store) save(e *Entry, durable bool) error {
 	b, err := json.MarshalIndent(e, "", "  ")
 	if err != nil {
 		return err
 	}
-	return writeAtomic(filepath.Join(s.spoolDir(), e.ID+".json"), b)
+	return writeAtomic(filepath.Join(s.spoolDir(), e.ID+".json"), b, durable)
 }
 
 // Remove takes an entry out of the spool.
@@ -266,6 +313,8 @@ func (s *Store) Remove(e *Entry) error {
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
+	// Not synced: should a crash bring the file back, the state says it
+	// was delivered (Flush checks), or the lookup finds it.
 	return err
 }
 
@@ -290,14 +339,39 @@ func (s *Store) Delivered(e *Entry, id string) error {
 	if err != nil {
 		return err
 	}
-	if err := writeAtomic(s.statePath(), b); err != nil {
+	if err := writeAtomic(s.statePath(), b, true); err != nil {
 		return err
 	}
 	return s.Remove(e)
 }
 
-// writeAtomic writes a file whole or not at all.
-func writeAtomic(path string, b []byte) error {
+// maxFile bounds what is read of a state or spool file: an entry is a few
+// kilobytes, and a file much larger is not one this program wrote.
+const maxFile = 1 << 20
+
+var errTooLarge = fmt.Errorf("larger than %d bytes", maxFile)
+
+// readSmall reads a file of at most maxFile bytes.
+func readSmall(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxFile+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxFile {
+		return nil, errTooLarge
+	}
+	return b, nil
+}
+
+// writeAtomic writes a file whole or not at all. Durable, it syncs the
+// directory too, so that the new file is there after a crash, and the
+// state's and spool's changes stay in the order they were made.
+func writeAtomic(path string, b []byte, durable bool) error {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return err
@@ -314,5 +388,20 @@ func writeAtomic(path string, b []byte) error {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	return os.Rename(f.Name(), path)
+	if err := os.Rename(f.Name(), path); err != nil {
+		return err
+	}
+	if !durable {
+		return nil
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
