@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -104,7 +105,7 @@ func NewSender(cfg SenderConfig, log *slog.Logger) (*Sender, error) {
 		axiom.SetNoRetry(),
 		axiom.SetURL(base),
 		axiom.SetToken(token),
-		axiom.SetClient(&http.Client{Transport: retryAfterTransport{transport}}),
+		axiom.SetClient(&http.Client{Transport: answerTransport{transport}}),
 		axiom.SetUserAgent("axiom-deploy-annotation"),
 	}
 	if cfg.OrgID != "" {
@@ -162,20 +163,25 @@ func (s *Sender) Deliver(ctx context.Context, e *Entry) (id string, err error) {
 				span.SetAttributes(attribute.Bool("axiom.annotation.found", true))
 				return found, nil
 			}
+			// Axiom does not hold it: sending it is safe.
+			e.MaybeSent = false
 		}
-		var rc reqContext
+		var a answer
 		e.Attempts++
-		ann, err := s.client.Annotations.Create(rc.attach(ctx), &e.Request)
+		ann, err := s.client.Annotations.Create(a.attach(ctx), &e.Request)
 		if err == nil {
 			return ann.ID, nil
 		}
-		e.MaybeSent = rc.wrote.Load()
-		err = s.classify(err, rc.retryAfter)
+		// Only an answer that says Axiom did not take the request settles
+		// it; without one, what reached Axiom may be stored.
+		status := a.statusOf(err)
+		e.MaybeSent = a.wrote.Load() && !refused(status)
+		err = s.classify(err, status, &a, permCreate)
 		var wait429 retryAfterError
 		switch {
 		case errors.As(err, &wait429):
 			if !s.sleep(ctx, wait429.after) {
-				return "", fmt.Errorf("%w: Axiom asked to wait %s, past the deadline", ErrRateLimited, wait429.after)
+				return "", fmt.Errorf("%w: Axiom asked to wait %s, past the deadline", ErrRateLimited, wait429.after.Round(time.Second))
 			}
 		case errors.Is(err, ErrUnavailable) && try < s.retries:
 			s.log.Warn("axiom unavailable, trying again", "err", err, "in", wait)
@@ -187,6 +193,13 @@ func (s *Sender) Deliver(ctx context.Context, e *Entry) (id string, err error) {
 			return "", err
 		}
 	}
+}
+
+// refused says whether an answer's status says that Axiom did not take the
+// request: a 4xx other than 408, which a proxy may send after passing the
+// request on.
+func refused(status int) bool {
+	return status >= 400 && status < 500 && status != http.StatusRequestTimeout
 }
 
 // sleep waits d, or returns false at once when the deadline is closer than d.
@@ -212,25 +225,44 @@ type retryAfterError struct {
 func (e retryAfterError) Error() string { return e.err.Error() }
 func (e retryAfterError) Unwrap() error { return e.err }
 
-func (s *Sender) classify(err error, retryAfter *time.Duration) error {
+// What a request needs of the token.
+const (
+	permCreate = "create"
+	permRead   = "read"
+)
+
+// statusOf is the status of the answer to a failed request, 0 when none
+// came: the SDK's typed errors carry it, except when an error body could
+// not be read.
+func (a *answer) statusOf(err error) int {
 	var le axiom.LimitError
 	var he axiom.HTTPError
-	status := 0
 	switch {
 	case errors.As(err, &le):
-		status = le.Status
+		return le.Status
 	case errors.As(err, &he):
-		status = he.Status
+		return he.Status
 	}
+	if status := int(a.status.Load()); status >= 400 {
+		return status
+	}
+	return 0
+}
+
+func (s *Sender) classify(err error, status int, a *answer, perm string) error {
 	switch {
 	case status == http.StatusTooManyRequests || status == 430:
 		e := fmt.Errorf("%w (%d)", ErrRateLimited, status)
-		if retryAfter != nil && *retryAfter > 0 {
-			return retryAfterError{*retryAfter, e}
+		if after := time.Duration(a.retryAfter.Load()); after > 0 {
+			return retryAfterError{after, e}
 		}
 		return e
-	case status == http.StatusUnauthorized || status == http.StatusForbidden:
-		return fmt.Errorf("%w (%d): the token needs the annotations create permission", ErrUnauthorized, status)
+	case status == http.StatusUnauthorized:
+		return fmt.Errorf("%w (401): Axiom does not know the token (wrong, expired, or another organisation's); use an API token with the annotations create permission", ErrUnauthorized)
+	case status == http.StatusForbidden && perm == permRead:
+		return fmt.Errorf("%w (403): the token lacks the annotations read permission, needed to look up an annotation whose answer was lost before sending it again", ErrUnauthorized)
+	case status == http.StatusForbidden:
+		return fmt.Errorf("%w (403): the token lacks the annotations create permission", ErrUnauthorized)
 	case status == http.StatusRequestTimeout || status >= 500:
 		return fmt.Errorf("%w: %v", ErrUnavailable, err)
 	case status != 0:
@@ -239,9 +271,9 @@ func (s *Sender) classify(err error, retryAfter *time.Duration) error {
 	return fmt.Errorf("%w: %v", ErrUnavailable, err)
 }
 
-// lookup finds an annotation Axiom already holds with the same type, title
-// and time. The SDK's List sends its end bound under the name "start", so
-// the query is built here and sent with the SDK's Call.
+// lookup finds an annotation Axiom already holds with the same type,
+// datasets, title and time. The SDK's List sends its end bound under the
+// name "start", so the query is built here and sent with the SDK's Call.
 func (s *Sender) lookup(ctx context.Context, req *axiom.AnnotationCreateRequest) (string, error) {
 	ctx, span := tracer.Start(ctx, "lookup")
 	defer span.End()
@@ -252,47 +284,60 @@ func (s *Sender) lookup(ctx context.Context, req *axiom.AnnotationCreateRequest)
 	q.Set("start", req.Time.Add(-time.Minute).Format(time.RFC3339Nano))
 	q.Set("end", req.Time.Add(time.Minute).Format(time.RFC3339Nano))
 	var list []*axiom.Annotation
-	if err := s.client.Call(ctx, http.MethodGet, "/v2/annotations?"+q.Encode(), nil, &list); err != nil {
-		err = s.classify(err, nil)
+	var ans answer
+	if err := s.client.Call(ans.attach(ctx), http.MethodGet, "/v2/annotations?"+q.Encode(), nil, &list); err != nil {
+		err = s.classify(err, ans.statusOf(err), &ans, permRead)
 		span.RecordError(err)
 		span.SetStatus(codes.Error, err.Error())
 		return "", err
 	}
 	for _, a := range list {
+		if a == nil {
+			continue
+		}
 		d := a.Time.Sub(req.Time)
-		if a.Type == req.Type && a.Title == req.Title && d < time.Second && d > -time.Second {
+		if a.Type == req.Type && a.Title == req.Title && d < time.Second && d > -time.Second && sameSet(a.Datasets, req.Datasets) {
 			return a.ID, nil
 		}
 	}
 	return "", nil
 }
 
-// reqContext learns what happened to one request: whether it was written
-// to the connection, and what Retry-After a 429 carried.
-type reqContext struct {
-	wrote      atomic.Bool
-	retryAfter *time.Duration
+// sameSet says whether a and b hold the same names, in any order.
+func sameSet(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(slices.Compact(a), slices.Compact(b))
 }
 
-type retryAfterKey struct{}
+// answer learns what happened to one request, which the SDK's errors do
+// not all say: whether it was written to the connection, the status that
+// came back, and what Retry-After a 429 carried.
+type answer struct {
+	wrote      atomic.Bool
+	status     atomic.Int64
+	retryAfter atomic.Int64 // a time.Duration
+}
 
-func (rc *reqContext) attach(ctx context.Context) context.Context {
-	rc.retryAfter = new(time.Duration)
-	ctx = context.WithValue(ctx, retryAfterKey{}, rc.retryAfter)
+type answerKey struct{}
+
+func (a *answer) attach(ctx context.Context) context.Context {
+	ctx = context.WithValue(ctx, answerKey{}, a)
 	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-		WroteRequest: func(httptrace.WroteRequestInfo) { rc.wrote.Store(true) },
+		WroteRequest: func(httptrace.WroteRequestInfo) { a.wrote.Store(true) },
 	})
 }
 
-// retryAfterTransport records a 429's Retry-After, which the SDK's errors
-// do not carry.
-type retryAfterTransport struct{ base http.RoundTripper }
+// answerTransport fills in the answer of a request made with one attached.
+type answerTransport struct{ base http.RoundTripper }
 
-func (t retryAfterTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+func (t answerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := t.base.RoundTrip(req)
-	if err == nil && resp.StatusCode == http.StatusTooManyRequests {
-		if p, ok := req.Context().Value(retryAfterKey{}).(*time.Duration); ok {
-			*p = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+	if a, ok := req.Context().Value(answerKey{}).(*answer); ok && err == nil {
+		a.status.Store(int64(resp.StatusCode))
+		if resp.StatusCode == http.StatusTooManyRequests {
+			a.retryAfter.Store(int64(parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())))
 		}
 	}
 	return resp, err
