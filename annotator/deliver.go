@@ -70,7 +70,11 @@ type Sender struct {
 func APIBase(endpoint string) (string, error) {
 	u, err := url.Parse(endpoint)
 	if err != nil {
-		return "", fmt.Errorf("invalid API endpoint %q", endpoint)
+		return "", errors.New("invalid API endpoint: not a URL")
+	}
+	if u.User != nil {
+		// Whatever is there may be a token: never repeat it.
+		return "", errors.New("invalid API endpoint: it holds credentials; the token goes in the token file")
 	}
 	path := strings.TrimSuffix(u.Path, "/")
 	if path != "" && path != "/v2/annotations" {
@@ -140,7 +144,7 @@ func (s *Sender) Deliver(ctx context.Context, e *Entry) (id string, err error) {
 	defer func() {
 		span.SetAttributes(attribute.Int("axiom.annotation.attempts", e.Attempts))
 		if err != nil {
-			e.LastError = err.Error()
+			e.LastError = errText(err)
 			span.RecordError(err)
 			span.SetStatus(codes.Error, err.Error())
 		} else {
@@ -250,6 +254,7 @@ func (a *answer) statusOf(err error) int {
 }
 
 func (s *Sender) classify(err error, status int, a *answer, perm string) error {
+	why := errText(err)
 	switch {
 	case status == http.StatusTooManyRequests || status == 430:
 		e := fmt.Errorf("%w (%d)", ErrRateLimited, status)
@@ -264,11 +269,20 @@ func (s *Sender) classify(err error, status int, a *answer, perm string) error {
 	case status == http.StatusForbidden:
 		return fmt.Errorf("%w (403): the token lacks the annotations create permission", ErrUnauthorized)
 	case status == http.StatusRequestTimeout || status >= 500:
-		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+		return fmt.Errorf("%w: %s", ErrUnavailable, why)
 	case status != 0:
-		return fmt.Errorf("%w: %v", ErrRejected, err)
+		return fmt.Errorf("%w: %s", ErrRejected, why)
 	}
-	return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	return fmt.Errorf("%w: %s", ErrUnavailable, why)
+}
+
+// maxErrText bounds what an error carries of an answer: Axiom's message, or
+// whatever a proxy sent instead, goes to the journal and the spool.
+const maxErrText = 300
+
+// errText is an error's text on one line and bounded.
+func errText(err error) string {
+	return Truncate(Clean(Truncate(err.Error(), 4*maxErrText)), maxErrText)
 }
 
 // lookup finds an annotation Axiom already holds with the same type,
