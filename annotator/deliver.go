@@ -2,9 +2,12 @@ package annotator
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
@@ -180,6 +183,7 @@ func (s *Sender) Deliver(ctx context.Context, e *Entry) (id string, err error) {
 		// it; without one, what reached Axiom may be stored.
 		status := a.statusOf(err)
 		e.MaybeSent = a.wrote.Load() && !refused(status)
+		cause := err
 		err = s.classify(err, status, &a, permCreate)
 		var wait429 retryAfterError
 		switch {
@@ -187,7 +191,7 @@ func (s *Sender) Deliver(ctx context.Context, e *Entry) (id string, err error) {
 			if !s.sleep(ctx, wait429.after) {
 				return "", fmt.Errorf("%w: Axiom asked to wait %s, past the deadline", ErrRateLimited, wait429.after.Round(time.Second))
 			}
-		case errors.Is(err, ErrUnavailable) && try < s.retries:
+		case errors.Is(err, ErrUnavailable) && try < s.retries && !hopeless(cause) && fits(ctx, wait):
 			s.log.Warn("axiom unavailable, trying again", "err", err, "in", wait)
 			if !s.sleep(ctx, wait) {
 				return "", err
@@ -206,9 +210,31 @@ func refused(status int) bool {
 	return status >= 400 && status < 500 && status != http.StatusRequestTimeout
 }
 
+// hopeless says whether trying again within this run cannot help: the
+// server's certificate is not trusted, or its name does not exist. The
+// entry stays spooled all the same, for a run after the fix.
+func hopeless(err error) bool {
+	var cv *tls.CertificateVerificationError
+	var ua x509.UnknownAuthorityError
+	var hn x509.HostnameError
+	var ci x509.CertificateInvalidError
+	var dns *net.DNSError
+	return errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &hn) || errors.As(err, &ci) ||
+		(errors.As(err, &dns) && dns.IsNotFound)
+}
+
+// fits says whether a wait of d ends before ctx does.
+func fits(ctx context.Context, d time.Duration) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	dl, ok := ctx.Deadline()
+	return !ok || time.Until(dl) >= d
+}
+
 // sleep waits d, or returns false at once when the deadline is closer than d.
 func (s *Sender) sleep(ctx context.Context, d time.Duration) bool {
-	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
+	if !fits(ctx, d) {
 		return false
 	}
 	t := time.NewTimer(d)
@@ -254,11 +280,19 @@ func (a *answer) statusOf(err error) int {
 }
 
 func (s *Sender) classify(err error, status int, a *answer, perm string) error {
+	var reset time.Time
+	if le := (axiom.LimitError{}); errors.As(err, &le) {
+		reset = le.Limit.Reset
+	}
 	why := errText(err)
 	switch {
 	case status == http.StatusTooManyRequests || status == 430:
 		e := fmt.Errorf("%w (%d)", ErrRateLimited, status)
-		if after := time.Duration(a.retryAfter.Load()); after > 0 {
+		after := time.Duration(a.retryAfter.Load())
+		if after <= 0 && !reset.IsZero() {
+			after = time.Until(reset)
+		}
+		if after > 0 {
 			return retryAfterError{after, e}
 		}
 		return e
