@@ -3,6 +3,7 @@ package annotator
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 )
 
@@ -41,15 +42,30 @@ func Flush(ctx context.Context, store *Store, sender *Sender, log *slog.Logger) 
 		if last != nil && e.StorePath == last.StorePath && e.Request.Time.Equal(last.Time) {
 			if err := store.Remove(e); err != nil {
 				res.Err = err
-				res.Pending = len(pending) - i
+				res.Pending += len(pending) - i
 				return res
 			}
 			continue
 		}
+		// Should this run stop while a request is out, the next one must
+		// look the annotation up before sending it again: say so on disk
+		// first (unless it says so already, or nothing can be sent).
+		// Without that record nothing is sent.
+		if sender.token && !e.MaybeSent {
+			ahead := *e
+			ahead.MaybeSent = true
+			if err := store.Save(&ahead); err != nil {
+				res.Err = fmt.Errorf("spool: %w", err)
+				res.Pending += len(pending) - i
+				return res
+			}
+		}
 		id, err := sender.Deliver(ctx, e)
 		if err != nil {
 			res.Err = err
-			if serr := store.Save(e); serr != nil {
+			// Losing this update to a crash leaves the record written
+			// ahead, which errs on the safe side.
+			if serr := store.update(e); serr != nil {
 				log.Warn("spool entry not updated", "err", serr)
 			}
 			if errors.Is(err, ErrRejected) {
@@ -65,7 +81,7 @@ func Flush(ctx context.Context, store *Store, sender *Sender, log *slog.Logger) 
 			e.MaybeSent = true
 			_ = store.Save(e)
 			res.Err = err
-			res.Pending = len(pending) - i
+			res.Pending += len(pending) - i
 			return res
 		}
 		res.Delivered = append(res.Delivered, Delivery{Entry: e, ID: id})
