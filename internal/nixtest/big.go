@@ -1,12 +1,8 @@
 package nixtest
 
 import (
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -71,45 +67,7 @@ in map sys specs
 // returns the systems' store paths in order.
 func BuildBig(t testing.TB, systems ...System) []string {
 	t.Helper()
-	dir := t.TempDir()
-	specs := make([]systemSpec, len(systems))
-	for i, s := range systems {
-		if s.Host == "" {
-			s.Host = "host"
-		}
-		if s.Label == "" {
-			s.Label = "24.05"
-		}
-		if s.Packages == nil {
-			s.Packages = []Package{}
-		}
-		specs[i] = systemSpec{System: s, VersionJSON: s.versionJSON()}
-	}
-	b, err := json.Marshal(specs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	spec := filepath.Join(dir, "spec.json")
-	exprFile := filepath.Join(dir, "systems.nix")
-	if err := os.WriteFile(spec, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(exprFile, []byte(bigExpr), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("nix-build", "--no-out-link", exprFile)
-	cmd.Env = append(os.Environ(), "NIXTEST_SPEC="+spec)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("nix-build: %v\n%s", err, stderr.String())
-	}
-	paths := strings.Fields(string(out))
-	if len(paths) != len(systems) {
-		t.Fatalf("nix-build returned %d paths for %d systems", len(paths), len(systems))
-	}
-	return paths
+	return build(t, bigExpr, systems)
 }
 
 // BigSystems returns two NixOS systems of about n store paths each that look

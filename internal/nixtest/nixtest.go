@@ -129,6 +129,13 @@ in map sys specs
 // in order.
 func Build(t testing.TB, systems ...System) []string {
 	t.Helper()
+	return build(t, expr, systems)
+}
+
+// build evaluates a Nix expression that maps the systems' specs, read from
+// the file $NIXTEST_SPEC names, to toplevels, and builds them.
+func build(t testing.TB, expr string, systems []System) []string {
+	t.Helper()
 	dir := t.TempDir()
 	specs := make([]systemSpec, len(systems))
 	for i, s := range systems {
