@@ -163,6 +163,15 @@ func (s *Sender) Deliver(ctx context.Context, e *Entry) (id string, err error) {
 		if e.MaybeSent {
 			found, err := s.lookup(ctx, &e.Request)
 			if err != nil {
+				// The list API unavailable is as passing as the create API
+				// unavailable: try again within the deadline.
+				if errors.Is(err, ErrUnavailable) && try < s.retries && fits(ctx, wait) {
+					s.log.Warn("axiom unavailable, trying again", "err", err, "in", wait)
+					if s.sleep(ctx, wait) {
+						wait *= 2
+						continue
+					}
+				}
 				return "", err
 			}
 			if found != "" {

@@ -1000,3 +1000,27 @@ func TestHostileStrings(t *testing.T) {
 		t.Errorf("state %+v, want the title kept as it was", last)
 	}
 }
+
+// A lookup that finds the list API unavailable is tried again within the
+// deadline, like a create: the entry is then sent once.
+func TestDeliverRetriesUnavailableLookup(t *testing.T) {
+	log, _ := testLog(t)
+	fake := fakeaxiom.New(testToken)
+	defer fake.Close()
+	fake.Fail(fakeaxiom.Fault{Status: http.StatusServiceUnavailable, Method: http.MethodGet})
+	s := newSender(t, fake.Endpoint(), senderOpts{token: testToken, retries: 2}, log)
+	e := testEntry(deployTime, "0123456789abcdef-host")
+	e.MaybeSent = true
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	id, err := s.Deliver(ctx, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.Join(requests(fake), ","), "GET 503,GET 200,POST 201"; got != want {
+		t.Errorf("requests %s, want %s", got, want)
+	}
+	if stored := storedOnce(t, fake, e); stored != id {
+		t.Errorf("stored %s, Deliver returned %s", stored, id)
+	}
+}
