@@ -319,7 +319,8 @@ Flags:
   --traces-token-file FILE  token for traces (the annotation token)
   --timeout DURATION        deadline for the whole run (30s)
   --spool-limit N           undelivered annotations kept (100)
-  --dry-run                 print what would be sent as JSON; send nothing
+  --dry-run                 print what would be sent as JSON (with flush:
+                            what is spooled); send nothing, write nothing
   --force                   annotate even if this system was annotated last
   --version                 print the version
   --help                    print this help

@@ -301,6 +301,9 @@ func (r *runner) deploy(ctx context.Context, host, token string, tokenErr error,
 		return outcome{outcome: "spooled", line: fmt.Sprintf("not delivered, spooled for the next run: %q", req.Title), err: res.Err}, nil
 	}
 
+	if c.dryRun {
+		return outcome{outcome: "dry-run"}, r.printPending(store)
+	}
 	res := r.flush(ctx, store, token, tokenErr)
 	line := fmt.Sprintf("delivered %d, %d still spooled", len(res.Delivered), res.Pending)
 	if res.Err != nil {
@@ -370,6 +373,22 @@ func (r *runner) printDryRun(req *axiom.AnnotationCreateRequest, g *nixinfo.Gene
 	enc := json.NewEncoder(r.stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(dryRun{Annotation: req, Generation: g, Changes: changes})
+}
+
+// printPending prints what flush would send, oldest first, as one JSON
+// object: {"pending": [annotation, …]}.
+func (r *runner) printPending(store *annotator.Store) error {
+	entries, err := store.Pending()
+	if err != nil {
+		return fail(exitState, err)
+	}
+	pending := make([]*axiom.AnnotationCreateRequest, 0, len(entries))
+	for _, e := range entries {
+		pending = append(pending, &e.Request)
+	}
+	enc := json.NewEncoder(r.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(map[string]any{"pending": pending})
 }
 
 // maxChangeEvents bounds the span events listing package changes, at the
