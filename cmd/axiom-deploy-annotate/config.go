@@ -123,7 +123,7 @@ func (e usageError) Unwrap() error { return e.error }
 
 // parseArgs reads the flags, the --config file they name, and checks the
 // result. Flags win over the file.
-func parseArgs(args []string, stderr io.Writer) (config, error) {
+func parseArgs(args []string) (config, error) {
 	c := defaults()
 	fs := flag.NewFlagSet("axiom-deploy-annotate", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)

@@ -60,7 +60,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		mode, args = args[0], args[1:]
 	}
-	c, err := parseArgs(args, stderr)
+	c, err := parseArgs(args)
 	switch {
 	case errors.Is(err, flag.ErrHelp):
 		fmt.Fprint(stdout, usage)
@@ -104,6 +104,7 @@ type runner struct {
 	mode   string
 	stdout io.Writer
 	log    *slog.Logger
+	tracer trace.Tracer
 }
 
 // exportReserve is the part of the deadline kept for exporting the trace.
@@ -167,7 +168,8 @@ func (r *runner) run() error {
 	ctx, cancel := context.WithDeadline(context.Background(), deadline.Add(-exportReserve(time.Duration(c.Timeout))))
 	defer cancel()
 	ctx = telemetry.FromEnvironment(ctx)
-	ctx, span := tel.Tracer().Start(ctx, "run", trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(
+	r.tracer = tel.Tracer()
+	ctx, span := r.tracer.Start(ctx, "run", trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(
 		attribute.String("deploy.mode", r.mode),
 		semconv.HostName(host),
 		attribute.Bool("deploy.dry_run", c.dryRun),
@@ -236,33 +238,10 @@ func (r *runner) deploy(ctx context.Context, host, token string, tokenErr error,
 
 	if r.mode == "annotate" {
 		last := store.LastDeployed()
-		dctx, dspan := trace.SpanFromContext(ctx).TracerProvider().Tracer("github.com/bdsqqq/axiom-deploy-annotation").Start(ctx, "discover")
-		g, err := nixinfo.Discover(dctx, nixinfo.Options{
-			CurrentSystem: c.CurrentSystem,
-			Profile:       c.Profile,
-			Hostname:      host,
-			Previous:      last.StorePath,
-			Log:           r.log,
-		})
+		g, diff, err := r.discover(ctx, host, last.StorePath)
 		if err != nil {
-			dspan.RecordError(err)
-			dspan.SetStatus(codes.Error, err.Error())
-			dspan.End()
-			code := exitNotNix
-			return outcome{outcome: "error"}, fail(code, err)
+			return outcome{outcome: "error"}, fail(exitNotNix, err)
 		}
-		dspan.SetAttributes(generationAttributes(g, c.RepositoryURL)...)
-		var diff *nixinfo.Diff
-		if g.Previous != "" {
-			if diff, err = nixinfo.DiffSystems(dctx, g.Previous, g.StorePath); err != nil {
-				r.log.Warn("package changes unknown", "previous", g.Previous, "err", err)
-				dspan.RecordError(err)
-			} else {
-				recordChanges(dspan, diff)
-			}
-		}
-		dspan.End()
-
 		req := annotator.Build(annotator.Deploy{
 			Generation: g,
 			Diff:       diff,
@@ -310,6 +289,38 @@ func (r *runner) deploy(ctx context.Context, host, token string, tokenErr error,
 		return outcome{outcome: "spooled", line: line, err: res.Err}, nil
 	}
 	return outcome{outcome: "flushed", line: line}, nil
+}
+
+// discover finds what is deployed and what changed since previous, under
+// the span "discover". A failure to find the changes is a warning: the
+// annotation says they are unknown.
+func (r *runner) discover(ctx context.Context, host, previous string) (*nixinfo.Generation, *nixinfo.Diff, error) {
+	ctx, span := r.tracer.Start(ctx, "discover")
+	defer span.End()
+	g, err := nixinfo.Discover(ctx, nixinfo.Options{
+		CurrentSystem: r.c.CurrentSystem,
+		Profile:       r.c.Profile,
+		Hostname:      host,
+		Previous:      previous,
+		Log:           r.log,
+	})
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+		return nil, nil, err
+	}
+	span.SetAttributes(generationAttributes(g, r.c.RepositoryURL)...)
+	if g.Previous == "" {
+		return g, nil, nil
+	}
+	diff, err := nixinfo.DiffSystems(ctx, g.Previous, g.StorePath)
+	if err != nil {
+		r.log.Warn("package changes unknown", "previous", g.Previous, "err", err)
+		span.RecordError(err)
+		return g, nil, nil
+	}
+	recordChanges(span, diff)
+	return g, diff, nil
 }
 
 func (r *runner) flush(ctx context.Context, store *annotator.Store, token string, tokenErr error) annotator.FlushResult {
