@@ -13,8 +13,9 @@ import (
 // thousands of one-line derivations instead takes most of an hour with
 // Nix 2.8, and the list of thousands of paths overflows an environment
 // variable unless passed as a file.
-const bigExpr = `
+var bigExpr = `
 let
+` + mkSystemNix + `
   specs = builtins.fromJSON (builtins.readFile (builtins.getEnv "NIXTEST_SPEC"));
   storeName = p: if p.version == "" then p.name else "${p.name}-${p.version}";
   mod = a: b: a - (a / b) * b;
@@ -28,36 +29,7 @@ let
         in builtins.toFile (storeName p) (builtins.concatStringsSep "\n" ([ (storeName p) ] ++ deps) + "\n")
       ) (builtins.length ps);
     in fs;
-  sys = s: derivation {
-    name = if s.name != "" then s.name
-      else if s.darwin then "darwin-system-${s.label}"
-      else "nixos-system-${s.host}-${s.label}";
-    system = builtins.currentSystem;
-    builder = "/bin/sh";
-    PATH = "/bin:/usr/bin";
-    inherit (s) label versionJson salt;
-    darwin = if s.darwin then "1" else "";
-    noVersionInfo = if s.noVersionInfo then "1" else "";
-    pkgs = files s.packages;
-    passAsFile = [ "versionJson" "label" "pkgs" ];
-    args = [ "-c" ''
-      set -e
-      mkdir -p $out/sw/bin
-      tr ' ' '\n' < "$pkgsPath" > $out/sw/packages
-      echo "$salt" > $out/salt
-      if [ -n "$darwin" ]; then
-        cp "$labelPath" $out/darwin-version
-        [ -n "$noVersionInfo" ] || cp "$versionJsonPath" $out/darwin-version.json
-      else
-        cp "$labelPath" $out/nixos-version
-        if [ -z "$noVersionInfo" ]; then
-          cp "$versionJsonPath" $out/sw/version.json
-          printf '#!/bin/sh\n[ "$1" = --json ] || { echo "%s"; exit 0; }\nexec cat %s\n' "$(cat $labelPath)" "$out/sw/version.json" > $out/sw/bin/nixos-version
-          chmod +x $out/sw/bin/nixos-version
-        fi
-      fi
-    '' ];
-  };
+  sys = s: mkSystem (files s.packages) s;
 in map sys specs
 `
 

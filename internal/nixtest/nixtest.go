@@ -83,16 +83,11 @@ type systemSpec struct {
 	VersionJSON string `json:"versionJson"`
 }
 
-const expr = `
-let
-  specs = builtins.fromJSON (builtins.readFile (builtins.getEnv "NIXTEST_SPEC"));
-  pkg = p: derivation {
-    name = if p.version == "" then p.name else "${p.name}-${p.version}";
-    system = builtins.currentSystem;
-    builder = "/bin/sh";
-    args = [ "-c" "echo ${p.name} > $out" ];
-  };
-  sys = s: derivation {
+// mkSystemNix is the Nix function both expressions build toplevels with:
+// mkSystem takes the package store paths and a system's spec, and lays the
+// toplevel out as NixOS or nix-darwin does.
+const mkSystemNix = `
+  mkSystem = pkgs: s: derivation {
     name = if s.name != "" then s.name
       else if s.darwin then "darwin-system-${s.label}"
       else "nixos-system-${s.host}-${s.label}";
@@ -102,12 +97,12 @@ let
     inherit (s) label versionJson salt;
     darwin = if s.darwin then "1" else "";
     noVersionInfo = if s.noVersionInfo then "1" else "";
-    pkgs = map pkg s.packages;
-    passAsFile = [ "versionJson" "label" ];
+    inherit pkgs;
+    passAsFile = [ "versionJson" "label" "pkgs" ];
     args = [ "-c" ''
       set -e
       mkdir -p $out/sw/bin
-      for p in $pkgs; do echo "$p"; done > $out/sw/packages
+      tr ' ' '\n' < "$pkgsPath" > $out/sw/packages
       echo "$salt" > $out/salt
       if [ -n "$darwin" ]; then
         cp "$labelPath" $out/darwin-version
@@ -122,6 +117,19 @@ let
       fi
     '' ];
   };
+`
+
+var expr = `
+let
+` + mkSystemNix + `
+  specs = builtins.fromJSON (builtins.readFile (builtins.getEnv "NIXTEST_SPEC"));
+  pkg = p: derivation {
+    name = if p.version == "" then p.name else "${p.name}-${p.version}";
+    system = builtins.currentSystem;
+    builder = "/bin/sh";
+    args = [ "-c" "echo ${p.name} > $out" ];
+  };
+  sys = s: mkSystem (map pkg s.packages) s;
 in map sys specs
 `
 
