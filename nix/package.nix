@@ -21,7 +21,7 @@ buildGoModule (finalAttrs: {
 
   # The NAR hash of the vendor/ folder `go mod vendor` makes. nix/nix_test.go
   # recomputes it from go.mod and go.sum and fails when this line is stale.
-  vendorHash = "sha256-lf7/VmY+wfqDbIfXbhbRnFBptpPWpMIRQZAZTTmAbU0=";
+  vendorHash = "sha256-NqKC+0xDWN0aSY5onJYij0BCtjB3p3oVeOwedn8LRsQ=";
 
   subPackages = [ "cmd/axiom-deploy-annotate" ];
 
