@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -86,20 +87,29 @@ func Build(d Deploy, s Settings) *axiom.AnnotationCreateRequest {
 		Time:     t,
 		// A point in time. The SDK would otherwise send a zero endTime.
 		EndTime:     t,
-		Title:       Truncate(Title(g), MaxTitle),
+		Title:       truncate(title(g), MaxTitle),
 		Description: description(d),
 	}
 	if s.RepositoryURL != "" && commitPattern.MatchString(g.Revision) {
-		req.URL, _ = CommitURL(s.RepositoryURL, g.Revision)
+		req.URL, _ = commitURL(s.RepositoryURL, g.Revision)
 	}
 	return req
 }
 
-// Title is "<host> gen <N> (<short rev>)", or "<host> test (…)" when the
+// title is "<host> gen <N> (<short rev>)", or "<host> test (…)" when the
 // system is no generation, or "<host> rollback to gen <N> (…)".
-func Title(g *nixinfo.Generation) string {
+func title(g *nixinfo.Generation) string {
+	t := deployName(g)
+	if rev := shortRevision(g); rev != "" {
+		t += " (" + rev + ")"
+	}
+	return t
+}
+
+// deployName is the title without the revision: "web-1 gen 42".
+func deployName(g *nixinfo.Generation) string {
 	var b strings.Builder
-	b.WriteString(Truncate(Clean(g.Hostname), maxField))
+	b.WriteString(truncate(clean(g.Hostname), maxField))
 	switch {
 	case g.Number == nil:
 		b.WriteString(" test")
@@ -108,22 +118,19 @@ func Title(g *nixinfo.Generation) string {
 	default:
 		fmt.Fprintf(&b, " gen %d", *g.Number)
 	}
-	if rev := ShortRevision(g); rev != "" {
-		fmt.Fprintf(&b, " (%s)", rev)
-	}
 	return b.String()
 }
 
-// ShortRevision is the revision's first seven characters, "-dirty" kept.
-func ShortRevision(g *nixinfo.Generation) string {
-	rev := Clean(g.Revision)
+// shortRevision is the revision's first seven characters, "-dirty" kept.
+func shortRevision(g *nixinfo.Generation) string {
+	rev := clean(g.Revision)
 	if rev == "" {
 		return ""
 	}
 	if commitPattern.MatchString(rev) && len(rev) > 7 {
 		rev = rev[:7]
 	} else {
-		rev = Truncate(rev, 40)
+		rev = truncate(rev, 40)
 	}
 	if g.Dirty {
 		rev += "-dirty"
@@ -146,12 +153,12 @@ func description(d Deploy) string {
 	if g.Platform == nixinfo.Darwin {
 		platform = "nix-darwin"
 	}
-	fmt.Fprintf(&head, "%s %s", Truncate(Clean(g.Hostname), maxField), what)
+	fmt.Fprintf(&head, "%s %s", truncate(clean(g.Hostname), maxField), what)
 	if g.Label != "" {
-		fmt.Fprintf(&head, ", %s %s", platform, Truncate(Clean(g.Label), maxField))
+		fmt.Fprintf(&head, ", %s %s", platform, truncate(clean(g.Label), maxField))
 	}
 	head.WriteString(".\n")
-	switch rev := Truncate(Clean(g.Revision), maxField); {
+	switch rev := truncate(clean(g.Revision), maxField); {
 	case rev == "":
 		head.WriteString("Commit: unknown\n")
 	case g.Dirty:
@@ -159,7 +166,7 @@ func description(d Deploy) string {
 	default:
 		fmt.Fprintf(&head, "Commit: %s\n", rev)
 	}
-	fmt.Fprintf(&head, "System: %s\n", Clean(g.StorePath))
+	fmt.Fprintf(&head, "System: %s\n", clean(g.StorePath))
 	if d.Diff != nil && d.Diff.SizeBefore > 0 && d.Diff.SizeAfter > 0 {
 		fmt.Fprintf(&head, "Closure: %s (%s)\n", bytesIEC(d.Diff.SizeAfter), signedBytes(d.Diff.SizeAfter-d.Diff.SizeBefore))
 	}
@@ -171,7 +178,7 @@ func description(d Deploy) string {
 
 	previous := ""
 	if g.Previous != "" {
-		previous = "Previous: " + Clean(g.Previous) + "\n"
+		previous = "Previous: " + clean(g.Previous) + "\n"
 	}
 	// The changes get what the rest leaves; the previous system is the
 	// first to go when space is short.
@@ -189,12 +196,12 @@ func description(d Deploy) string {
 		if room-len(previous)-len(label) < 120 {
 			previous = ""
 		}
-		changes = label + SummarizeChanges(d.Diff.Changes, room-len(previous)-len(label))
+		changes = label + summarizeChanges(d.Diff.Changes, room-len(previous)-len(label))
 	}
 	if len(previous)+len(changes) > room {
 		previous = ""
 	}
-	return Truncate(head.String()+previous+Truncate(changes, room-len(previous))+tail.String(), MaxDescription)
+	return truncate(head.String()+previous+truncate(changes, room-len(previous))+tail.String(), MaxDescription)
 }
 
 // bytesIEC writes a size as "1.2 GiB".
@@ -218,9 +225,9 @@ func signedBytes(n int64) string {
 	return "+" + bytesIEC(n)
 }
 
-// Clean makes a string from the system safe to show on one line: control
+// clean makes a string from the system safe to show on one line: control
 // characters and invalid UTF-8 become spaces, and it is trimmed.
-func Clean(s string) string {
+func clean(s string) string {
 	s = strings.ToValidUTF8(s, " ")
 	return strings.TrimSpace(strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) || r == utf8.RuneError {
@@ -230,9 +237,9 @@ func Clean(s string) string {
 	}, s))
 }
 
-// Truncate cuts s to at most max bytes on a UTF-8 boundary, ending it with
+// truncate cuts s to at most max bytes on a UTF-8 boundary, ending it with
 // "…" when cut.
-func Truncate(s string, max int) string {
+func truncate(s string, max int) string {
 	if len(s) <= max {
 		return s
 	}
@@ -247,9 +254,9 @@ func Truncate(s string, max int) string {
 	return s[:cut] + ellipsis
 }
 
-// CommitURL is the page of a commit in a repository: …/commit/<rev> for
+// commitURL is the page of a commit in a repository: …/commit/<rev> for
 // GitHub, Codeberg, Gitea, Forgejo and sourcehut, …/-/commit/<rev> for GitLab.
-func CommitURL(repository, rev string) (string, error) {
+func commitURL(repository, rev string) (string, error) {
 	base, err := repositoryBase(repository)
 	if err != nil {
 		return "", err
@@ -280,5 +287,17 @@ func repositoryBase(repository string) (*url.URL, error) {
 	}
 	u.Path = strings.TrimSuffix(strings.TrimSuffix(u.Path, "/"), ".git")
 	u.RawPath = ""
+	if parts := strings.Split(strings.Trim(u.Path, "/"), "/"); len(parts) < 2 || slices.Contains(parts, "") {
+		return nil, fmt.Errorf("invalid repository URL %q: name the repository, as in https://host/owner/repo or github:owner/repo", repository)
+	}
 	return u, nil
+}
+
+// CheckHostname says what is wrong with a host name given for the
+// annotation, nil when nothing is.
+func CheckHostname(h string) error {
+	if h != clean(h) || len(h) > maxField {
+		return fmt.Errorf("invalid host name %q: want at most %d characters, no control characters and no surrounding spaces", h, maxField)
+	}
+	return nil
 }

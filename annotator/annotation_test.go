@@ -24,8 +24,8 @@ func TestTitle(t *testing.T) {
 		{nixinfo.Generation{Hostname: "web1", Number: intp(7), Rollback: true, Revision: "abc"}, "web1 rollback to gen 7 (abc)"},
 		{nixinfo.Generation{Hostname: "we\nb1", Number: intp(1), Revision: "v1.0\x1b"}, "we b1 gen 1 (v1.0)"},
 	} {
-		if got := Title(&tc.g); got != tc.want {
-			t.Errorf("Title(%+v) = %q, want %q", tc.g, got, tc.want)
+		if got := title(&tc.g); got != tc.want {
+			t.Errorf("title(%+v) = %q, want %q", tc.g, got, tc.want)
 		}
 	}
 }
@@ -42,14 +42,14 @@ func TestCommitURL(t *testing.T) {
 		{"https://git.sr.ht/~me/dots", "https://git.sr.ht/~me/dots/commit/" + rev40},
 		{"sourcehut:~me/dots", "https://git.sr.ht/~me/dots/commit/" + rev40},
 	} {
-		got, err := CommitURL(tc.repo, rev40)
+		got, err := commitURL(tc.repo, rev40)
 		if err != nil || got != tc.want {
-			t.Errorf("CommitURL(%q) = %q, %v; want %q", tc.repo, got, err, tc.want)
+			t.Errorf("commitURL(%q) = %q, %v; want %q", tc.repo, got, err, tc.want)
 		}
 	}
 	for _, bad := range []string{"ftp://x/y", "me/dots", "https://user:pw@github.com/me/dots", "https://github.com/me/dots?x=1", "github"} {
-		if _, err := CommitURL(bad, rev40); err == nil {
-			t.Errorf("CommitURL(%q) accepted", bad)
+		if _, err := commitURL(bad, rev40); err == nil {
+			t.Errorf("commitURL(%q) accepted", bad)
 		}
 	}
 }
@@ -135,12 +135,12 @@ func FuzzTruncate(f *testing.F) {
 		if max < 0 || max > 1000 {
 			return
 		}
-		got := Truncate(s, max)
+		got := truncate(s, max)
 		if len(got) > max {
-			t.Fatalf("Truncate(%q, %d) = %q, longer than %d", s, max, got, max)
+			t.Fatalf("truncate(%q, %d) = %q, longer than %d", s, max, got, max)
 		}
 		if utf8.ValidString(s) && !utf8.ValidString(got) {
-			t.Fatalf("Truncate(%q, %d) = %q, not valid UTF-8", s, max, got)
+			t.Fatalf("truncate(%q, %d) = %q, not valid UTF-8", s, max, got)
 		}
 		if len(s) <= max && got != s {
 			t.Fatalf("Truncate cut %q though it fits", s)
@@ -151,13 +151,13 @@ func FuzzTruncate(f *testing.F) {
 func FuzzClean(f *testing.F) {
 	f.Add("a\nb\x1b[31m\xffc")
 	f.Fuzz(func(t *testing.T, s string) {
-		got := Clean(s)
+		got := clean(s)
 		if !utf8.ValidString(got) {
-			t.Fatalf("Clean(%q) = %q, not valid UTF-8", s, got)
+			t.Fatalf("clean(%q) = %q, not valid UTF-8", s, got)
 		}
 		for _, r := range got {
 			if r < 0x20 || r == 0x7f {
-				t.Fatalf("Clean(%q) = %q keeps control character %U", s, got, r)
+				t.Fatalf("clean(%q) = %q keeps control character %U", s, got, r)
 			}
 		}
 	})

@@ -25,6 +25,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/fakeaxiom"
+	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo"
 )
 
 const testToken = "xaat-00000000-test-0000-0000-000000000000"
@@ -40,7 +41,8 @@ func testEntry(at time.Time, system string) *Entry {
 	return &Entry{
 		StorePath:  "/nix/store/" + system,
 		Generation: intp(42),
-		Request: axiom.AnnotationCreateRequest{
+		Time:       at,
+		Request: &axiom.AnnotationCreateRequest{
 			Datasets:    []string{"deployments", "infra"},
 			Type:        "nix-deploy",
 			Time:        at,
@@ -106,6 +108,7 @@ func newSender(t *testing.T, endpoint string, o senderOpts, log *slog.Logger) *S
 		Transport: o.transport,
 		Retries:   o.retries,
 		Backoff:   20 * time.Millisecond,
+		Tracer:    otel.Tracer("test"),
 	}, log)
 	if err != nil {
 		t.Fatal(err)
@@ -115,14 +118,29 @@ func newSender(t *testing.T, endpoint string, o senderOpts, log *slog.Logger) *S
 
 func openStore(t *testing.T, dir string, log *slog.Logger) *Store {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	s, err := OpenStore(ctx, dir, log)
+	s, err := OpenStore(dir, log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
+}
+
+var testSettings = Settings{Datasets: []string{"deployments", "infra"}, Type: "nix-deploy"}
+
+// testGeneration is a deployed system as discovery finds it.
+func testGeneration(storePath string) *nixinfo.Generation {
+	return &nixinfo.Generation{Number: intp(42), StorePath: storePath, Hostname: "host", Platform: nixinfo.NixOS, Label: "25.11"}
+}
+
+// flushWith delivers the spool as a run of the command does, waiting for
+// the delivery lock.
+func flushWith(ctx context.Context, store *Store, sender *Sender, log *slog.Logger) FlushResult {
+	res, err := New(store, Options{Sender: sender, Log: log, Tracer: otel.Tracer("test")}).Deliver(ctx, true)
+	if err != nil {
+		res.Err = err
+	}
+	return res
 }
 
 // requests is what the fake saw, one "METHOD STATUS" each.
@@ -418,7 +436,7 @@ func TestFlushFaults(t *testing.T) {
 
 			store := openStore(t, t.TempDir(), log)
 			e := testEntry(deployTime, "0123456789abcdefghijklmnopqrstuv-nixos-system-host")
-			if err := store.Enqueue(e, 100); err != nil {
+			if err := store.Add(e, 100); err != nil {
 				t.Fatal(err)
 			}
 
@@ -442,7 +460,7 @@ func TestFlushFaults(t *testing.T) {
 			// The first run.
 			ctx, cancel := context.WithTimeout(context.Background(), timeout)
 			start := time.Now()
-			res := Flush(ctx, store, newSender(t, endpoint, senderOpts{token: token, retries: tc.retries}, log), log)
+			res := flushWith(ctx, store, newSender(t, endpoint, senderOpts{token: token, retries: tc.retries}, log), log)
 			elapsed := time.Since(start)
 			cancel()
 			if elapsed > timeout+margin {
@@ -482,7 +500,7 @@ func TestFlushFaults(t *testing.T) {
 					t.Fatalf("spool holds %d entries after delivery", len(left))
 				}
 				id := storedOnce(t, fake, e)
-				if last := store.Last(); last == nil || last.AnnotationID != id || !last.Time.Equal(deployTime) {
+				if last := store.LastAnnotated(); last == nil || last.AnnotationID != id || !last.Time.Equal(deployTime) {
 					t.Errorf("state %+v, want the annotation %s at %s", last, id, deployTime)
 				}
 				return
@@ -506,7 +524,7 @@ func TestFlushFaults(t *testing.T) {
 			}
 			ctx, cancel = context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			res = Flush(ctx, store, newSender(t, fake.Endpoint(), o, log), log)
+			res = flushWith(ctx, store, newSender(t, fake.Endpoint(), o, log), log)
 			if res.Err != nil || len(res.Delivered) != 1 || res.Pending != 0 {
 				t.Fatalf("second run: %+v, want the annotation delivered", res)
 			}
@@ -520,7 +538,7 @@ func TestFlushFaults(t *testing.T) {
 			if left := spooled(t, store); len(left) != 0 {
 				t.Errorf("spool holds %d entries after delivery", len(left))
 			}
-			if last := store.Last(); last == nil || last.AnnotationID != id || !last.Time.Equal(deployTime) {
+			if last := store.LastAnnotated(); last == nil || last.AnnotationID != id || !last.Time.Equal(deployTime) {
 				t.Errorf("state %+v, want the annotation %s at %s", last, id, deployTime)
 			}
 		})
@@ -541,7 +559,7 @@ func TestDeliverHangEndsAtDeadline(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), deadline)
 	defer cancel()
 	start := time.Now()
-	_, err := s.Deliver(ctx, e)
+	_, err := s.deliver(ctx, e)
 	if elapsed := time.Since(start); elapsed > deadline+margin {
 		t.Errorf("Deliver took %s, past its %s deadline", elapsed, deadline)
 	}
@@ -565,13 +583,13 @@ func TestDeliverLookupNeedsReadPermission(t *testing.T) {
 	log, _ := testLog(t)
 	store := openStore(t, t.TempDir(), log)
 	e := testEntry(deployTime, "0123456789abcdefghijklmnopqrstuv-nixos-system-host")
-	if err := store.Enqueue(e, 100); err != nil {
+	if err := store.Add(e, 100); err != nil {
 		t.Fatal(err)
 	}
 	flush := func() FlushResult {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		defer cancel()
-		return Flush(ctx, store, newSender(t, fake.Endpoint(), senderOpts{token: testToken}, log), log)
+		return flushWith(ctx, store, newSender(t, fake.Endpoint(), senderOpts{token: testToken}, log), log)
 	}
 
 	fake.Fail(fakeaxiom.Fault{StoreThenDrop: true})
@@ -626,7 +644,7 @@ func TestDeliverLookupMatches(t *testing.T) {
 			defer cancel()
 
 			// Axiom already holds a similar annotation.
-			other := e.Request
+			other := *e.Request
 			other.Datasets = slices.Clone(other.Datasets)
 			tc.other(&other)
 			if _, err := s.client.Annotations.Create(ctx, &other); err != nil {
@@ -634,7 +652,7 @@ func TestDeliverLookupMatches(t *testing.T) {
 			}
 			mine := *e
 			mine.MaybeSent = true
-			if _, err := s.Deliver(ctx, &mine); err != nil {
+			if _, err := s.deliver(ctx, &mine); err != nil {
 				t.Fatal(err)
 			}
 			want := 2
@@ -659,13 +677,13 @@ func TestFlushRejectedStaysOthersGo(t *testing.T) {
 	bad.Request.Title = strings.Repeat("x", MaxTitle+1)
 	good := testEntry(deployTime.Add(time.Hour), "abcdefghijklmnopqrstuv0123456789-nixos-system-good")
 	for _, e := range []*Entry{bad, good} {
-		if err := store.Enqueue(e, 100); err != nil {
+		if err := store.Add(e, 100); err != nil {
 			t.Fatal(err)
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	res := Flush(ctx, store, newSender(t, fake.Endpoint(), senderOpts{token: testToken, retries: 2}, log), log)
+	res := flushWith(ctx, store, newSender(t, fake.Endpoint(), senderOpts{token: testToken, retries: 2}, log), log)
 	if !errors.Is(res.Err, ErrRejected) || len(res.Delivered) != 1 || res.Pending != 1 {
 		t.Fatalf("%+v: want the bad one rejected and kept, the good one delivered", res)
 	}
@@ -677,7 +695,7 @@ func TestFlushRejectedStaysOthersGo(t *testing.T) {
 		t.Errorf("spool %+v, want the rejected entry, not maybe sent", left)
 	}
 	// The newer deploy, annotated, is the last one, not the stuck older one.
-	if got := store.LastDeployed(); got.StorePath != good.StorePath {
+	if got := latest(t, store); got.StorePath != good.StorePath {
 		t.Errorf("last deployed %s, want %s", got.StorePath, good.StorePath)
 	}
 }
@@ -705,12 +723,12 @@ func TestFlushHostileAnswer(t *testing.T) {
 			log, logs := testLog(t)
 			store := openStore(t, t.TempDir(), log)
 			e := testEntry(deployTime, "0123456789abcdefghijklmnopqrstuv-nixos-system-host")
-			if err := store.Enqueue(e, 100); err != nil {
+			if err := store.Add(e, 100); err != nil {
 				t.Fatal(err)
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 			defer cancel()
-			res := Flush(ctx, store, newSender(t, fake.Endpoint(), senderOpts{token: testToken, retries: 2}, log), log)
+			res := flushWith(ctx, store, newSender(t, fake.Endpoint(), senderOpts{token: testToken, retries: 2}, log), log)
 			if !errors.Is(res.Err, ErrRejected) {
 				t.Fatalf("error %v, want ErrRejected", res.Err)
 			}
@@ -761,7 +779,7 @@ func TestFlushRecordsBeforeSending(t *testing.T) {
 	dir := t.TempDir()
 	store := openStore(t, dir, log)
 	e := testEntry(deployTime, "0123456789abcdefghijklmnopqrstuv-nixos-system-host")
-	if err := store.Enqueue(e, 100); err != nil {
+	if err := store.Add(e, 100); err != nil {
 		t.Fatal(err)
 	}
 	checked := false
@@ -772,14 +790,14 @@ func TestFlushRecordsBeforeSending(t *testing.T) {
 			t.Errorf("spool entry while sending: %v", err)
 			return
 		}
-		got, err := ParseEntry(b)
+		got, err := parseEntry(b)
 		if err != nil || !got.MaybeSent {
 			t.Errorf("spool entry while sending: %+v, %v; want it marked maybe sent", got, err)
 		}
 	}}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	res := Flush(ctx, store, newSender(t, fake.Endpoint(), senderOpts{token: testToken, transport: tr}, log), log)
+	res := flushWith(ctx, store, newSender(t, fake.Endpoint(), senderOpts{token: testToken, transport: tr}, log), log)
 	if !checked || res.Err != nil || len(res.Delivered) != 1 {
 		t.Fatalf("%+v (checked %v): want delivered", res, checked)
 	}
@@ -864,7 +882,7 @@ func TestTokenNeverLeaks(t *testing.T) {
 		s := newSender(t, fake.Endpoint(), senderOpts{token: token, retries: 1, transport: otelhttp.NewTransport(http.DefaultTransport)}, log)
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		res := Flush(ctx, store, s, log)
+		res := flushWith(ctx, store, s, log)
 		seen = append(seen, fmt.Sprintf("%+v", res))
 		if res.Err != nil {
 			seen = append(seen, res.Err.Error())
@@ -890,7 +908,7 @@ func TestTokenNeverLeaks(t *testing.T) {
 	} {
 		if step.enqueue {
 			e := testEntry(deployTime.Add(time.Duration(i)*time.Minute), fmt.Sprintf("%032d-nixos-system-host", i))
-			if err := store.Enqueue(e, 100); err != nil {
+			if err := store.Add(e, 100); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -927,12 +945,12 @@ func TestTokenNeverLeaks(t *testing.T) {
 		names[s.Name] = true
 		fmt.Fprintf(&all, "%s %+v %+v\n", s.Name, s.Status, s)
 		for _, kv := range append(slices.Clone(s.Attributes), s.Resource.Attributes()...) {
-			fmt.Fprintf(&all, "%s=%s\n", kv.Key, kv.Value.Emit())
+			fmt.Fprintf(&all, "%s=%s\n", kv.Key, kv.Value.String())
 		}
 		for _, ev := range s.Events {
 			fmt.Fprintf(&all, "%s\n", ev.Name)
 			for _, kv := range ev.Attributes {
-				fmt.Fprintf(&all, "%s=%s\n", kv.Key, kv.Value.Emit())
+				fmt.Fprintf(&all, "%s=%s\n", kv.Key, kv.Value.String())
 			}
 		}
 	}
@@ -974,16 +992,16 @@ func TestHostileStrings(t *testing.T) {
 	log, _ := testLog(t)
 	store := openStore(t, t.TempDir(), log)
 	e := testEntry(deployTime, "0123456789abcdefghijklmnopqrstuv-nixos-system-host")
-	e.Request.Title = `"host" ‮gen 1‬ <script>alert(1)</script> \ %s %!v`
+	e.Request.Title = "\"host\" \u202egen 1\u202c <script>alert(1)</script> \\ %s %!v"
 	e.Request.Description = "line\nline\r\n\ttab \x1b[31mred\x1b[0m \u2028 {\"json\":true} ../../etc/passwd"
 	e.Request.Datasets = []string{"déploiements", "a\"b", "../spool"}
-	if err := store.Enqueue(e, 100); err != nil {
+	if err := store.Add(e, 100); err != nil {
 		t.Fatal(err)
 	}
 	flush := func() FlushResult {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		defer cancel()
-		return Flush(ctx, store, newSender(t, fake.Endpoint(), senderOpts{token: testToken}, log), log)
+		return flushWith(ctx, store, newSender(t, fake.Endpoint(), senderOpts{token: testToken}, log), log)
 	}
 	fake.Fail(fakeaxiom.Fault{StoreThenDrop: true})
 	if res := flush(); !errors.Is(res.Err, ErrUnavailable) {
@@ -996,7 +1014,7 @@ func TestHostileStrings(t *testing.T) {
 		t.Errorf("sent %q, want %q", got, want)
 	}
 	storedOnce(t, fake, e)
-	if last := store.Last(); last == nil || last.Title != e.Request.Title {
+	if last := store.LastAnnotated(); last == nil || last.Title != e.Request.Title {
 		t.Errorf("state %+v, want the title kept as it was", last)
 	}
 }
@@ -1013,7 +1031,7 @@ func TestDeliverRetriesUnavailableLookup(t *testing.T) {
 	e.MaybeSent = true
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	id, err := s.Deliver(ctx, e)
+	id, err := s.deliver(ctx, e)
 	if err != nil {
 		t.Fatal(err)
 	}

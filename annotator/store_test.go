@@ -50,10 +50,42 @@ const waitingForLock = "another run holds the state directory"
 
 // TestLockWaitsForClose: a second run on the same state directory waits for
 // the first to close it, then gets it.
+// lockStore opens the state directory and takes the delivery lock, waiting
+// for it until ctx is done.
+func lockStore(ctx context.Context, dir string, log *slog.Logger) (*Store, error) {
+	s, err := OpenStore(dir, log)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.LockDelivery(ctx, true); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// latest is the newest deploy recorded, spooled or annotated, as a Record.
+func latest(t *testing.T, s *Store) Record {
+	t.Helper()
+	last, pending, err := s.Latest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	switch {
+	case pending != nil:
+		return Record{Seq: pending.Seq, StorePath: pending.StorePath, Generation: pending.Generation, Time: pending.Time}
+	case last != nil:
+		return *last
+	}
+	return Record{}
+}
+
 func TestLockWaitsForClose(t *testing.T) {
 	dir := t.TempDir()
 	log, _ := testLog(t)
-	first := openStore(t, dir, log)
+	first, err := lockStore(context.Background(), dir, log)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	waitLog, waiting := notifyLog(t, waitingForLock)
 	var released atomic.Bool
@@ -66,7 +98,7 @@ func TestLockWaitsForClose(t *testing.T) {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		s, err := OpenStore(ctx, dir, waitLog)
+		s, err := lockStore(ctx, dir, waitLog)
 		got <- result{s, err, released.Load()}
 	}()
 	<-waiting // the second run found the lock taken
@@ -91,16 +123,20 @@ func TestLockWaitsForClose(t *testing.T) {
 func TestLockTimeout(t *testing.T) {
 	dir := t.TempDir()
 	log, _ := testLog(t)
-	openStore(t, dir, log)
+	held, err := lockStore(context.Background(), dir, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
 
 	const deadline = 300 * time.Millisecond
 	ctx, cancel := context.WithTimeout(context.Background(), deadline)
 	defer cancel()
 	start := time.Now()
-	s, err := OpenStore(ctx, dir, log)
+	s, err := lockStore(ctx, dir, log)
 	elapsed := time.Since(start)
-	if !errors.Is(err, ErrLockTimeout) || s != nil {
-		t.Fatalf("got %v, %v; want ErrLockTimeout", s, err)
+	if !errors.Is(err, ErrBusy) || s != nil {
+		t.Fatalf("got %v, %v; want ErrBusy", s, err)
 	}
 	if elapsed < deadline || elapsed > deadline+margin {
 		t.Errorf("gave up after %s, want at its %s deadline", elapsed, deadline)
@@ -140,10 +176,10 @@ func TestLockAcrossProcesses(t *testing.T) {
 
 	log, _ := testLog(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-	_, err = OpenStore(ctx, dir, log)
+	_, err = lockStore(ctx, dir, log)
 	cancel()
-	if !errors.Is(err, ErrLockTimeout) {
-		t.Fatalf("while another process holds it: %v, want ErrLockTimeout", err)
+	if !errors.Is(err, ErrBusy) {
+		t.Fatalf("while another process holds it: %v, want ErrBusy", err)
 	}
 
 	waitLog, waiting := notifyLog(t, waitingForLock)
@@ -151,7 +187,7 @@ func TestLockAcrossProcesses(t *testing.T) {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		s, err := OpenStore(ctx, dir, waitLog)
+		s, err := lockStore(ctx, dir, waitLog)
 		if err == nil {
 			s.Close()
 		}
@@ -175,7 +211,7 @@ func TestHelperHoldLock(t *testing.T) {
 	if dir == "" {
 		t.Skip("run by TestLockAcrossProcesses")
 	}
-	s, err := OpenStore(context.Background(), dir, nil)
+	s, err := lockStore(context.Background(), dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,26 +229,26 @@ func TestTwoRunsOneAnnotation(t *testing.T) {
 	const system = "/nix/store/0123456789abcdefghijklmnopqrstuv-nixos-system-host"
 	log, _ := testLog(t)
 
-	// run is what the command does: take the state directory, skip the
-	// system annotated (or spooled) last, else spool and deliver it.
+	// run is what the command does: record the deploy unless it is the
+	// newest recorded already, then deliver.
 	run := func(now time.Time) (string, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		s, err := OpenStore(ctx, dir, log)
+		s, err := OpenStore(dir, log)
 		if err != nil {
 			return "", err
 		}
-		defer s.Close()
-		if s.LastDeployed().StorePath == system {
-			return "already annotated", nil
-		}
-		e := testEntry(now, system[len("/nix/store/"):])
-		if err := s.Enqueue(e, 100); err != nil {
+		a := New(s, Options{Sender: newSender(t, fake.Endpoint(), senderOpts{token: testToken}, log), Log: log, Settings: testSettings})
+		rec, err := a.Record(ctx, testGeneration(system), now, false)
+		if err != nil {
 			return "", err
 		}
-		res := Flush(ctx, s, newSender(t, fake.Endpoint(), senderOpts{token: testToken}, log), log)
-		if res.Err != nil || len(res.Delivered) != 1 {
-			return "", fmt.Errorf("flush: %+v", res)
+		if rec.Entry == nil {
+			return "already recorded", nil
+		}
+		res, err := a.Deliver(ctx, true)
+		if err != nil || res.Err != nil || len(res.Delivered) != 1 {
+			return "", fmt.Errorf("deliver: %+v, %v", res, err)
 		}
 		return "annotated", nil
 	}
@@ -235,7 +271,7 @@ func TestTwoRunsOneAnnotation(t *testing.T) {
 	close(start)
 	wg.Wait()
 	slices.Sort(outcomes)
-	if want := []string{"already annotated", "annotated"}; !slices.Equal(outcomes, want) {
+	if want := []string{"already recorded", "annotated"}; !slices.Equal(outcomes, want) {
 		t.Errorf("outcomes %q, want %q", outcomes, want)
 	}
 	if n := len(fake.Annotations()); n != 1 {
@@ -243,10 +279,11 @@ func TestTwoRunsOneAnnotation(t *testing.T) {
 	}
 }
 
-// TestSpoolOldestFirst: the spool gives entries back oldest first whatever
-// the order they came in, and the next run delivers them in that order,
-// each with its own time, then removes them.
-func TestSpoolOldestFirst(t *testing.T) {
+// TestSpoolInRecordingOrder: the spool gives entries back in the order
+// they were recorded, whatever their clocks said, and the next run delivers
+// them in that order, each with its own time, then removes them. The newest
+// recorded becomes the last annotated.
+func TestSpoolInRecordingOrder(t *testing.T) {
 	fake := fakeaxiom.New(testToken)
 	defer fake.Close()
 	log, _ := testLog(t)
@@ -255,11 +292,10 @@ func TestSpoolOldestFirst(t *testing.T) {
 	for _, h := range []int{5, 1, 3, 2, 4} {
 		at := deployTime.Add(time.Duration(h) * time.Hour)
 		times = append(times, at)
-		if err := store.Enqueue(testEntry(at, fmt.Sprintf("%032d-nixos-system-host", h)), 100); err != nil {
+		if err := store.Add(testEntry(at, fmt.Sprintf("%032d-nixos-system-host", h)), 100); err != nil {
 			t.Fatal(err)
 		}
 	}
-	slices.SortFunc(times, func(a, b time.Time) int { return a.Compare(b) })
 	var got []time.Time
 	for _, e := range spooled(t, store) {
 		got = append(got, e.Request.Time)
@@ -270,7 +306,7 @@ func TestSpoolOldestFirst(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	res := Flush(ctx, store, newSender(t, fake.Endpoint(), senderOpts{token: testToken}, log), log)
+	res := flushWith(ctx, store, newSender(t, fake.Endpoint(), senderOpts{token: testToken}, log), log)
 	if res.Err != nil || len(res.Delivered) != 5 || res.Pending != 0 {
 		t.Fatalf("%+v: want all 5 delivered", res)
 	}
@@ -284,8 +320,51 @@ func TestSpoolOldestFirst(t *testing.T) {
 	if left := spooled(t, store); len(left) != 0 {
 		t.Errorf("%d entries left", len(left))
 	}
-	if last := store.Last(); last == nil || !last.Time.Equal(times[4]) {
-		t.Errorf("last %+v, want the newest deploy", last)
+	if last := store.LastAnnotated(); last == nil || !last.Time.Equal(times[4]) {
+		t.Errorf("last %+v, want the deploy recorded last", last)
+	}
+}
+
+// TestClockBehindRecordedTime: a state whose last time is in the future (a
+// clock set back, a machine restored) neither duplicates the annotation on
+// every run nor keeps the state from moving on.
+func TestClockBehindRecordedTime(t *testing.T) {
+	fake := fakeaxiom.New(testToken)
+	defer fake.Close()
+	dir := t.TempDir()
+	log, _ := testLog(t)
+	future := deployTime.Add(24 * time.Hour)
+	state := fmt.Sprintf(`{"version":1,"last":{"storePath":"/nix/store/%s","generation":41,"time":%q,"annotationId":"ann_old","title":"host gen 41"}}`,
+		"abcdefghijklmnopqrstuv0123456789-nixos-system-old", future.Format(time.RFC3339Nano))
+	if err := os.WriteFile(filepath.Join(dir, "state.json"), []byte(state), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const system = "/nix/store/0123456789abcdefghijklmnopqrstuv-nixos-system-host"
+	for i := range 3 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		s, err := OpenStore(dir, log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := New(s, Options{Sender: newSender(t, fake.Endpoint(), senderOpts{token: testToken}, log), Log: log, Settings: testSettings})
+		rec, err := a.Record(ctx, testGeneration(system), deployTime.Add(time.Duration(i)*time.Minute), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.Deliver(ctx, true); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		if i > 0 && rec.Entry != nil {
+			t.Errorf("run %d recorded the same system again", i+1)
+		}
+	}
+	if n := len(fake.Annotations()); n != 1 {
+		t.Errorf("three runs left %d annotations, want 1", n)
+	}
+	s, _ := OpenStore(dir, log)
+	if last := s.LastAnnotated(); last == nil || last.StorePath != system {
+		t.Errorf("state %+v, want the system just annotated", last)
 	}
 }
 
@@ -297,7 +376,7 @@ func TestSpoolLimit(t *testing.T) {
 	for i := range 5 {
 		e := testEntry(deployTime.Add(time.Duration(i)*time.Hour), fmt.Sprintf("%032d-nixos-system-host", i))
 		e.Request.Title = fmt.Sprintf("host gen %d", i)
-		if err := store.Enqueue(e, 3); err != nil {
+		if err := store.Add(e, 3); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -373,10 +452,10 @@ func TestCorruptState(t *testing.T) {
 			}
 			logs := &logBuffer{}
 			store := openStore(t, dir, newLog(logs))
-			if last := store.Last(); last != nil {
+			if last := store.LastAnnotated(); last != nil {
 				t.Errorf("Last() = %+v from a corrupt file", last)
 			}
-			if got := store.LastDeployed(); got.StorePath != "" {
+			if got := latest(t, store); got.StorePath != "" {
 				t.Errorf("LastDeployed() = %+v from a corrupt file", got)
 			}
 			if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "corrupt") {
@@ -390,13 +469,13 @@ func TestCorruptState(t *testing.T) {
 			}
 
 			e := testEntry(deployTime, "0123456789abcdefghijklmnopqrstuv-nixos-system-host")
-			if err := store.Enqueue(e, 100); err != nil {
+			if err := store.Add(e, 100); err != nil {
 				t.Fatal(err)
 			}
-			if err := store.Delivered(e, "ann_000002"); err != nil {
+			if err := store.MarkDelivered(e, "ann_000002"); err != nil {
 				t.Fatal(err)
 			}
-			if last := store.Last(); last == nil || last.AnnotationID != "ann_000002" {
+			if last := store.LastAnnotated(); last == nil || last.AnnotationID != "ann_000002" {
 				t.Errorf("after a delivery, last = %+v", last)
 			}
 		})
@@ -421,7 +500,7 @@ func TestCorruptSpool(t *testing.T) {
 			before := testEntry(deployTime.Add(-time.Hour), "0123456789abcdefghijklmnopqrstuv-nixos-system-before")
 			after := testEntry(deployTime.Add(time.Hour), "abcdefghijklmnopqrstuv0123456789-nixos-system-after")
 			for _, e := range []*Entry{before, after} {
-				if err := store.Enqueue(e, 100); err != nil {
+				if err := store.Add(e, 100); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -432,7 +511,7 @@ func TestCorruptSpool(t *testing.T) {
 
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			res := Flush(ctx, store, newSender(t, fake.Endpoint(), senderOpts{token: testToken}, log), log)
+			res := flushWith(ctx, store, newSender(t, fake.Endpoint(), senderOpts{token: testToken}, log), log)
 			if res.Err != nil || len(res.Delivered) != 2 || res.Pending != 0 {
 				t.Fatalf("%+v: want the two good entries delivered", res)
 			}
@@ -466,7 +545,7 @@ func TestReadStorePassesOverCorrupt(t *testing.T) {
 	}
 	logs := &logBuffer{}
 	s := ReadStore(dir, newLog(logs))
-	if got := s.LastDeployed(); got.StorePath != "" {
+	if got := latest(t, s); got.StorePath != "" {
 		t.Errorf("LastDeployed() = %+v", got)
 	}
 	if !strings.Contains(logs.String(), "passed over") {
@@ -477,7 +556,7 @@ func TestReadStorePassesOverCorrupt(t *testing.T) {
 			t.Errorf("a dry run moved %s: %v", p, err)
 		}
 	}
-	if s := ReadStore(filepath.Join(dir, "missing"), nil); s.LastDeployed().StorePath != "" {
+	if s := ReadStore(filepath.Join(dir, "missing"), nil); latest(t, s).StorePath != "" {
 		t.Error("a missing state directory holds something")
 	}
 }
@@ -491,10 +570,10 @@ func TestCrashAfterState(t *testing.T) {
 	log, _ := testLog(t)
 	store := openStore(t, t.TempDir(), log)
 	e := testEntry(deployTime, "0123456789abcdefghijklmnopqrstuv-nixos-system-host")
-	if err := store.Enqueue(e, 100); err != nil {
+	if err := store.Add(e, 100); err != nil {
 		t.Fatal(err)
 	}
-	if err := store.Delivered(e, "ann_000007"); err != nil {
+	if err := store.MarkDelivered(e, "ann_000007"); err != nil {
 		t.Fatal(err)
 	}
 	if err := store.Save(e); err != nil { // the spool file the crash left
@@ -503,7 +582,7 @@ func TestCrashAfterState(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	res := Flush(ctx, store, newSender(t, fake.Endpoint(), senderOpts{token: testToken}, log), log)
+	res := flushWith(ctx, store, newSender(t, fake.Endpoint(), senderOpts{token: testToken}, log), log)
 	if res.Err != nil || res.Pending != 0 {
 		t.Fatalf("%+v", res)
 	}
@@ -516,30 +595,31 @@ func TestCrashAfterState(t *testing.T) {
 	if left := spooled(t, store); len(left) != 0 {
 		t.Errorf("%d entries left", len(left))
 	}
-	if last := store.Last(); last == nil || last.AnnotationID != "ann_000007" {
+	if last := store.LastAnnotated(); last == nil || last.AnnotationID != "ann_000007" {
 		t.Errorf("last %+v", last)
 	}
 }
 
-// TestDeliveredKeepsNewest: an older deploy delivered late does not replace
-// the newer one as the last annotated.
+// TestDeliveredKeepsNewest: a deploy recorded earlier but delivered late
+// does not replace the one recorded after it as the last annotated, even
+// when its clock said later.
 func TestDeliveredKeepsNewest(t *testing.T) {
 	log, _ := testLog(t)
 	store := openStore(t, t.TempDir(), log)
 	newer := testEntry(deployTime, "abcdefghijklmnopqrstuv0123456789-nixos-system-newer")
-	older := testEntry(deployTime.Add(-time.Hour), "0123456789abcdefghijklmnopqrstuv-nixos-system-older")
-	for _, e := range []*Entry{newer, older} {
-		if err := store.Enqueue(e, 100); err != nil {
+	older := testEntry(deployTime.Add(time.Hour), "0123456789abcdefghijklmnopqrstuv-nixos-system-older")
+	for _, e := range []*Entry{older, newer} {
+		if err := store.Add(e, 100); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := store.Delivered(newer, "ann_000002"); err != nil {
+	if err := store.MarkDelivered(newer, "ann_000002"); err != nil {
 		t.Fatal(err)
 	}
-	if err := store.Delivered(older, "ann_000001"); err != nil {
+	if err := store.MarkDelivered(older, "ann_000001"); err != nil {
 		t.Fatal(err)
 	}
-	if last := store.Last(); last == nil || last.StorePath != newer.StorePath || last.AnnotationID != "ann_000002" {
+	if last := store.LastAnnotated(); last == nil || last.StorePath != newer.StorePath || last.AnnotationID != "ann_000002" {
 		t.Errorf("last %+v, want the newer deploy", last)
 	}
 	if left := spooled(t, store); len(left) != 0 {
@@ -547,32 +627,28 @@ func TestDeliveredKeepsNewest(t *testing.T) {
 	}
 }
 
-// TestLastDeployed: the newest deploy, spooled or annotated.
-func TestLastDeployed(t *testing.T) {
+// TestLatest: the newest deploy recorded, spooled or annotated.
+func TestLatest(t *testing.T) {
 	log, _ := testLog(t)
 	store := openStore(t, t.TempDir(), log)
-	if got := store.LastDeployed(); got.StorePath != "" {
+	if got := latest(t, store); got.StorePath != "" {
 		t.Errorf("empty store: %+v", got)
 	}
 	annotated := testEntry(deployTime, "abcdefghijklmnopqrstuv0123456789-nixos-system-annotated")
-	if err := store.Enqueue(annotated, 100); err != nil {
+	if err := store.Add(annotated, 100); err != nil {
 		t.Fatal(err)
 	}
-	if err := store.Delivered(annotated, "ann_000001"); err != nil {
+	if err := store.MarkDelivered(annotated, "ann_000001"); err != nil {
 		t.Fatal(err)
 	}
-	older := testEntry(deployTime.Add(-time.Hour), "0123456789abcdefghijklmnopqrstuv-nixos-system-older")
-	if err := store.Enqueue(older, 100); err != nil {
-		t.Fatal(err)
-	}
-	if got := store.LastDeployed(); got.StorePath != annotated.StorePath || got.AnnotationID != "ann_000001" {
-		t.Errorf("with an older entry spooled: %+v, want the annotated deploy", got)
+	if got := latest(t, store); got.StorePath != annotated.StorePath || got.AnnotationID != "ann_000001" {
+		t.Errorf("nothing spooled: %+v, want the annotated deploy", got)
 	}
 	newer := testEntry(deployTime.Add(time.Hour), "1123456789abcdefghijklmnopqrstuv-nixos-system-newer")
-	if err := store.Enqueue(newer, 100); err != nil {
+	if err := store.Add(newer, 100); err != nil {
 		t.Fatal(err)
 	}
-	if got := store.LastDeployed(); got.StorePath != newer.StorePath || !got.Time.Equal(newer.Request.Time) {
+	if got := latest(t, store); got.StorePath != newer.StorePath || !got.Time.Equal(newer.Request.Time) {
 		t.Errorf("with a newer entry spooled: %+v, want it", got)
 	}
 }
@@ -581,15 +657,19 @@ func TestLastDeployed(t *testing.T) {
 func TestFileModes(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "state")
 	log, _ := testLog(t)
-	store := openStore(t, dir, log)
+	store, err := lockStore(context.Background(), dir, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
 	delivered := testEntry(deployTime, "0123456789abcdefghijklmnopqrstuv-nixos-system-host")
 	waiting := testEntry(deployTime.Add(time.Hour), "abcdefghijklmnopqrstuv0123456789-nixos-system-next")
 	for _, e := range []*Entry{delivered, waiting} {
-		if err := store.Enqueue(e, 100); err != nil {
+		if err := store.Add(e, 100); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := store.Delivered(delivered, "ann_000001"); err != nil {
+	if err := store.MarkDelivered(delivered, "ann_000001"); err != nil {
 		t.Fatal(err)
 	}
 	if err := store.update(waiting); err != nil {
@@ -599,6 +679,7 @@ func TestFileModes(t *testing.T) {
 		"":                              0o700 | os.ModeDir,
 		"spool":                         0o700 | os.ModeDir,
 		"lock":                          0o600,
+		"spool.lock":                    0o600,
 		"state.json":                    0o600,
 		"spool/" + waiting.ID + ".json": 0o600,
 	} {
@@ -627,7 +708,11 @@ func TestTemporaryFilesRemoved(t *testing.T) {
 		}
 	}
 	log, _ := testLog(t)
-	store := openStore(t, dir, log)
+	store, err := lockStore(context.Background(), dir, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
 	for _, p := range left {
 		if _, err := os.Stat(filepath.Join(dir, p)); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("%s: %v, want it removed", p, err)
@@ -648,7 +733,7 @@ func FuzzParseState(f *testing.F) {
 	f.Add([]byte(`{"version":1e400}`))
 	f.Add([]byte(`[`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		r, err := ParseState(b)
+		r, err := parseState(b)
 		if err != nil {
 			if r != nil {
 				t.Fatalf("error %v with a record %+v", err, r)
@@ -666,7 +751,7 @@ func FuzzParseState(f *testing.F) {
 		if err != nil {
 			return // a time outside what JSON can hold
 		}
-		again, err := ParseState(out)
+		again, err := parseState(out)
 		if err != nil || again.StorePath != r.StorePath || !again.Time.Equal(r.Time) {
 			t.Fatalf("read back %+v, %v; want %+v", again, err, r)
 		}
@@ -681,7 +766,7 @@ func FuzzParseEntry(f *testing.F) {
 	f.Add([]byte(`{"request":{"time":"not a time"}}`))
 	f.Add([]byte(`null`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		e, err := ParseEntry(b)
+		e, err := parseEntry(b)
 		if err != nil {
 			if e != nil {
 				t.Fatalf("error %v with an entry %+v", err, e)

@@ -7,16 +7,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
-	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
-
-	"github.com/bdsqqq/axiom-deploy-annotation/annotator"
 )
 
-// config is every setting, from defaults, then the --config file, then
+// config is every setting: the defaults, then the --config file, then
 // flags. Its JSON form is the --config file.
 type config struct {
 	Profile         string   `json:"profile"`
@@ -29,17 +26,24 @@ type config struct {
 	Datasets        []string `json:"datasets"`
 	Type            string   `json:"type"`
 	RepositoryURL   string   `json:"repositoryUrl"`
+	Annotate        bool     `json:"annotate"`
+	Environment     string   `json:"environment"`
 	TracesEndpoint  string   `json:"tracesEndpoint"`
 	TracesDataset   string   `json:"tracesDataset"`
 	TracesTokenFile string   `json:"tracesTokenFile"`
 	Timeout         duration `json:"timeout"`
 	SpoolLimit      int      `json:"spoolLimit"`
+	DashboardUID    string   `json:"dashboardUid"`
 
 	// Set only by flags.
 	configFile string
 	dryRun     bool
 	force      bool
+	verbose    bool
 	version    bool
+	since      duration
+	jsonOut    bool
+	revision   string
 	// tokenFileSet says the token file was chosen, so it must be read,
 	// rather than the default tried after AXIOM_TOKEN.
 	tokenFileSet bool
@@ -56,63 +60,55 @@ func defaults() config {
 		APIEndpoint:    "https://api.axiom.co/v2/annotations",
 		Datasets:       []string{"deployments"},
 		Type:           "nix-deploy",
+		Annotate:       true,
 		TracesEndpoint: "https://api.axiom.co/v1/traces",
 		Timeout:        duration(30 * time.Second),
 		SpoolLimit:     100,
+		DashboardUID:   "axiom-deploy-annotation",
+		since:          duration(30 * 24 * time.Hour),
 	}
 }
 
-// duration is a time.Duration written as "30s" in JSON.
-type duration time.Duration
-
-func (d *duration) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("timeout: want a duration such as \"30s\"")
-	}
-	v, err := parseDuration(s)
-	*d = duration(v)
-	return err
+// setting is one setting, declared once: its flag, its key in the config
+// file (none for flags that only act on one run), how it reads a value,
+// and its help.
+type setting struct {
+	flag, key, arg, help string
+	value                func(c *config) flag.Value
 }
 
-func (d duration) MarshalJSON() ([]byte, error) {
-	return json.Marshal(time.Duration(d).String())
+// settings is every flag, in the order --help lists them.
+var settings = []setting{
+	{"config", "", "FILE", "JSON settings, keys as shown below; flags win", func(c *config) flag.Value { return (*stringValue)(&c.configFile) }},
+	{"profile", "profile", "PATH", "system profile", str(func(c *config) *string { return &c.Profile })},
+	{"current-system", "currentSystem", "PATH", "running system", str(func(c *config) *string { return &c.CurrentSystem })},
+	{"hostname", "hostname", "NAME", "host name to report (default: the short host name)", str(func(c *config) *string { return &c.Hostname })},
+	{"state-dir", "stateDir", "DIR", "state and spool", str(func(c *config) *string { return &c.StateDir })},
+	{"token-file", "tokenFile", "FILE", "Axiom token; when no file is named, $AXIOM_TOKEN wins over this default", func(c *config) flag.Value { return &tokenFileValue{c} }},
+	{"org-id", "orgId", "ID", "organisation, for a personal token (xapt-...)", str(func(c *config) *string { return &c.OrgID })},
+	{"api-endpoint", "apiEndpoint", "URL", "Axiom's annotations API; its scheme and host are Axiom's base URL", str(func(c *config) *string { return &c.APIEndpoint })},
+	{"dataset", "datasets", "NAME", "dataset to annotate, repeatable", func(c *config) flag.Value { return &listValue{list: &c.Datasets} }},
+	{"type", "type", "TYPE", "annotation type", str(func(c *config) *string { return &c.Type })},
+	{"repository-url", "repositoryUrl", "URL", "links the commit: https://host/owner/repo, github:o/r, gitlab:o/r, sourcehut:~o/r", str(func(c *config) *string { return &c.RepositoryURL })},
+	{"annotate", "annotate", "BOOL", "send annotations; false records and traces deploys only", func(c *config) flag.Value { return (*boolValue)(&c.Annotate) }},
+	{"environment", "environment", "NAME", "deployment.environment.name of the traces, e.g. production", str(func(c *config) *string { return &c.Environment })},
+	{"traces-endpoint", "tracesEndpoint", "URL", `OTLP/HTTP traces; "" turns export off`, str(func(c *config) *string { return &c.TracesEndpoint })},
+	{"traces-dataset", "tracesDataset", "NAME", "Axiom traces dataset (needed when the endpoint is Axiom's)", str(func(c *config) *string { return &c.TracesDataset })},
+	{"traces-token-file", "tracesTokenFile", "FILE", "token for traces (default: the annotation token)", str(func(c *config) *string { return &c.TracesTokenFile })},
+	{"timeout", "timeout", "DURATION", "deadline for the whole run", func(c *config) flag.Value { return &c.Timeout }},
+	{"spool-limit", "spoolLimit", "N", "undelivered deploys kept", func(c *config) flag.Value { return (*intValue)(&c.SpoolLimit) }},
+	{"dashboard-uid", "dashboardUid", "UID", "the dashboard's uid, for dashboard", str(func(c *config) *string { return &c.DashboardUID })},
+	{"since", "", "DURATION", "how far back fleet looks", func(c *config) flag.Value { return &c.since }},
+	{"json", "", "", "fleet: print JSON", func(c *config) flag.Value { return (*boolValue)(&c.jsonOut) }},
+	{"revision", "", "REV", "rollout: the revision deployed (default: HEAD of the git repository here)", func(c *config) flag.Value { return (*stringValue)(&c.revision) }},
+	{"dry-run", "", "", "print what would be sent as JSON; send nothing, write nothing", func(c *config) flag.Value { return (*boolValue)(&c.dryRun) }},
+	{"force", "", "", "annotate even if this system was annotated last; dashboard: overwrite edits", func(c *config) flag.Value { return (*boolValue)(&c.force) }},
+	{"verbose", "", "", "log debug lines: where spans go, and why nothing is exported", func(c *config) flag.Value { return (*boolValue)(&c.verbose) }},
+	{"version", "", "", "print the version", func(c *config) flag.Value { return (*boolValue)(&c.version) }},
 }
 
-func parseDuration(s string) (time.Duration, error) {
-	v, err := time.ParseDuration(s)
-	if err != nil || v <= 0 {
-		return 0, fmt.Errorf("invalid timeout %q: want a positive duration such as 30s", s)
-	}
-	return v, nil
-}
-
-// parseConfigFile reads a --config file over c. Unknown keys are errors,
-// so that a misspelt setting is not silently ignored.
-func parseConfigFile(b []byte, c *config) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(c); err != nil {
-		return err
-	}
-	if dec.More() {
-		return errors.New("more than one JSON value")
-	}
-	return nil
-}
-
-type datasetsFlag struct {
-	list *[]string
-	set  bool
-}
-
-func (f *datasetsFlag) String() string { return "" }
-func (f *datasetsFlag) Set(v string) error {
-	if !f.set {
-		*f.list, f.set = nil, true
-	}
-	*f.list = append(*f.list, v)
-	return nil
+func str(field func(c *config) *string) func(c *config) flag.Value {
+	return func(c *config) flag.Value { return (*stringValue)(field(c)) }
 }
 
 // usageError is an error in the command line itself, which the hint to
@@ -121,211 +117,250 @@ type usageError struct{ error }
 
 func (e usageError) Unwrap() error { return e.error }
 
-// parseArgs reads the flags, the --config file they name, and checks the
-// result. Flags win over the file.
-func parseArgs(args []string) (config, error) {
-	c := defaults()
+// flagSet binds every flag straight onto c.
+func flagSet(c *config) *flag.FlagSet {
 	fs := flag.NewFlagSet("axiom-deploy-annotate", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	var f config
-	var timeout string
-	var datasets []string
-	fs.StringVar(&f.configFile, "config", "", "")
-	fs.StringVar(&f.Profile, "profile", "", "")
-	fs.StringVar(&f.CurrentSystem, "current-system", "", "")
-	fs.StringVar(&f.Hostname, "hostname", "", "")
-	fs.StringVar(&f.StateDir, "state-dir", "", "")
-	fs.StringVar(&f.TokenFile, "token-file", "", "")
-	fs.StringVar(&f.OrgID, "org-id", "", "")
-	fs.StringVar(&f.APIEndpoint, "api-endpoint", "", "")
-	fs.Var(&datasetsFlag{list: &datasets}, "dataset", "")
-	fs.StringVar(&f.Type, "type", "", "")
-	fs.StringVar(&f.RepositoryURL, "repository-url", "", "")
-	fs.StringVar(&f.TracesEndpoint, "traces-endpoint", "", "")
-	fs.StringVar(&f.TracesDataset, "traces-dataset", "", "")
-	fs.StringVar(&f.TracesTokenFile, "traces-token-file", "", "")
-	fs.StringVar(&timeout, "timeout", "", "")
-	fs.IntVar(&f.SpoolLimit, "spool-limit", 0, "")
-	fs.BoolVar(&f.dryRun, "dry-run", false, "")
-	fs.BoolVar(&f.force, "force", false, "")
-	fs.BoolVar(&f.version, "version", false, "")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return c, err
-		}
-		return c, usageError{err}
+	for _, s := range settings {
+		fs.Var(s.value(c), s.flag, s.help)
 	}
-	if fs.NArg() > 0 {
-		return c, usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
-	}
+	return fs
+}
 
-	if f.configFile != "" {
-		b, err := os.ReadFile(f.configFile)
+// parseArgs reads the flags, the --config file they name, and checks the
+// result: the flags are read once to find --config, then again over the
+// file's settings, so that flags win.
+func parseArgs(args []string) (config, []string, error) {
+	probe := defaults()
+	if err := parseFlags(flagSet(&probe), args); err != nil {
+		return probe, nil, err
+	}
+	c := defaults()
+	if probe.configFile != "" {
+		b, err := os.ReadFile(probe.configFile)
 		if err != nil {
-			return c, fmt.Errorf("config: %w", err)
+			return c, nil, fmt.Errorf("config: %w", err)
 		}
-		tokenFile := c.TokenFile
-		c.TokenFile = ""
 		if err := parseConfigFile(b, &c); err != nil {
-			return c, fmt.Errorf("config %s: %v", f.configFile, err)
-		}
-		if c.TokenFile == "" {
-			c.TokenFile = tokenFile
-		} else {
-			c.tokenFileSet = true
+			return c, nil, fmt.Errorf("config %s: %v", probe.configFile, err)
 		}
 	}
+	fs := flagSet(&c)
+	if err := parseFlags(fs, args); err != nil {
+		return c, nil, err
+	}
+	return c, fs.Args(), c.validate()
+}
 
-	set := map[string]bool{}
-	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
-	str := func(name string, dst *string, v string) {
-		if set[name] {
-			*dst = v
+// parseFlags parses args, saying flag errors with the double dash the help
+// uses.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	err := fs.Parse(args)
+	switch {
+	case err == nil || errors.Is(err, flag.ErrHelp):
+		return err
+	case strings.HasPrefix(err.Error(), "flag provided but not defined: -"):
+		name := strings.TrimPrefix(err.Error(), "flag provided but not defined: -")
+		return usageError{fmt.Errorf("unknown flag --%s", strings.TrimPrefix(name, "-"))}
+	case strings.HasPrefix(err.Error(), "flag needs an argument: -"):
+		name := strings.TrimPrefix(err.Error(), "flag needs an argument: -")
+		return usageError{fmt.Errorf("flag --%s needs a value", strings.TrimPrefix(name, "-"))}
+	case strings.HasPrefix(err.Error(), "invalid "):
+		// "invalid value "x" for flag -timeout: …"
+		msg := strings.Replace(err.Error(), " for flag -", " for --", 1)
+		return usageError{errors.New(msg)}
+	}
+	return usageError{err}
+}
+
+// parseConfigFile reads a --config file over c. Keys are exact and each may
+// appear once, so that a misspelt or doubled setting is not silently
+// ignored.
+func parseConfigFile(b []byte, c *config) error {
+	if len(bytes.TrimSpace(b)) == 0 {
+		return errors.New("empty file: want a JSON object such as {\"datasets\": [\"deployments\"]}")
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	tok, err := dec.Token()
+	if err != nil {
+		return jsonError(err)
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return errors.New("want a JSON object of settings")
+	}
+	byKey := map[string]setting{}
+	for _, s := range settings {
+		if s.key != "" {
+			byKey[s.key] = s
 		}
 	}
-	str("profile", &c.Profile, f.Profile)
-	str("current-system", &c.CurrentSystem, f.CurrentSystem)
-	str("hostname", &c.Hostname, f.Hostname)
-	str("state-dir", &c.StateDir, f.StateDir)
-	str("token-file", &c.TokenFile, f.TokenFile)
-	str("org-id", &c.OrgID, f.OrgID)
-	str("api-endpoint", &c.APIEndpoint, f.APIEndpoint)
-	str("type", &c.Type, f.Type)
-	str("repository-url", &c.RepositoryURL, f.RepositoryURL)
-	str("traces-endpoint", &c.TracesEndpoint, f.TracesEndpoint)
-	str("traces-dataset", &c.TracesDataset, f.TracesDataset)
-	str("traces-token-file", &c.TracesTokenFile, f.TracesTokenFile)
-	if set["token-file"] {
-		c.tokenFileSet = true
-	}
-	if set["dataset"] {
-		c.Datasets = datasets
-	}
-	if set["spool-limit"] {
-		c.SpoolLimit = f.SpoolLimit
-	}
-	if set["timeout"] {
-		d, err := parseDuration(timeout)
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
 		if err != nil {
-			return c, err
+			return jsonError(err)
 		}
-		c.Timeout = duration(d)
-	}
-	c.configFile, c.dryRun, c.force, c.version = f.configFile, f.dryRun, f.force, f.version
-	return c, c.validate()
-}
-
-func (c *config) settings() annotator.Settings {
-	return annotator.Settings{Datasets: c.Datasets, Type: c.Type, RepositoryURL: c.RepositoryURL}
-}
-
-func (c *config) validate() error {
-	if err := c.settings().Validate(); err != nil {
-		return err
-	}
-	if err := checkEndpoint("API endpoint", c.APIEndpoint); err != nil {
-		return err
-	}
-	if _, err := annotator.APIBase(c.APIEndpoint); err != nil {
-		return err
-	}
-	if c.TracesEndpoint != "" {
-		if err := checkEndpoint("traces endpoint", c.TracesEndpoint); err != nil {
-			return err
+		key := tok.(string)
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return jsonError(err)
+		}
+		s, ok := byKey[key]
+		if !ok {
+			return fmt.Errorf("unknown key %q (keys are case-sensitive, as in --help)", key)
+		}
+		if seen[key] {
+			return fmt.Errorf("key %q appears twice", key)
+		}
+		seen[key] = true
+		if err := setJSON(s.value(c), raw); err != nil {
+			return fmt.Errorf("%s %v", key, err)
 		}
 	}
-	for name, p := range map[string]string{"profile": c.Profile, "current system": c.CurrentSystem, "state directory": c.StateDir} {
-		if p == "" {
-			return fmt.Errorf("empty %s path", name)
-		}
+	if _, err := dec.Token(); err != nil {
+		return jsonError(err)
 	}
-	if c.Hostname != annotator.Clean(c.Hostname) {
-		return fmt.Errorf("invalid host name %q", c.Hostname)
-	}
-	if c.Timeout <= 0 {
-		return fmt.Errorf("invalid timeout %s: want a positive duration", time.Duration(c.Timeout))
-	}
-	if c.SpoolLimit < 1 {
-		return fmt.Errorf("invalid spool limit %d: want 1 or more", c.SpoolLimit)
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("more than one JSON value")
 	}
 	return nil
 }
 
-// checkEndpoint allows https, and plain http only to a loopback address,
-// where no token crosses a network.
-func checkEndpoint(what, raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
-		return fmt.Errorf("invalid %s %q: want an https URL", what, raw)
+func jsonError(err error) error {
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return errors.New("unexpected end of JSON: the file is cut short")
 	}
-	switch u.Scheme {
-	case "https":
-		return nil
-	case "http":
-		host := u.Hostname()
-		if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
-			return nil
-		}
-	}
-	return fmt.Errorf("invalid %s %q: must be https (plain http only to a loopback address)", what, raw)
+	return err
 }
 
-// readToken reads a token file: surrounding white space trimmed, a warning
-// when others may read it.
-func readToken(path string, warn func(msg string, args ...any)) (string, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return "", err
-	}
-	if fi.Mode().Perm()&0o004 != 0 {
-		warn("token file is readable by every user: chmod o-r it", "file", path)
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", err
-	}
-	return strings.TrimSpace(string(b)), nil
+// jsonValue is a flag.Value that also reads its config-file form.
+type jsonValue interface {
+	flag.Value
+	setJSON(raw json.RawMessage) error
 }
 
-const usage = `Usage: axiom-deploy-annotate [annotate|flush|check-config] [flags]
+func setJSON(v flag.Value, raw json.RawMessage) error {
+	return v.(jsonValue).setJSON(raw)
+}
 
-Tells Axiom once about the NixOS or nix-darwin system that runs now: an
-annotation on the chosen datasets, and a trace of the run.
+type stringValue string
 
-Modes:
-  annotate        annotate the current system if it is a new deploy, then
-                  deliver anything spooled (the default)
-  flush           only deliver what earlier runs could not
-  check-config    check the settings and exit: 0 when good, 2 when not
+func (v *stringValue) String() string     { return string(*v) }
+func (v *stringValue) Set(s string) error { *v = stringValue(s); return nil }
+func (v *stringValue) setJSON(raw json.RawMessage) error {
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return errors.New("must be a string")
+	}
+	*v = stringValue(s)
+	return nil
+}
 
-Flags:
-  --config FILE             JSON settings (keys as the flags, camelCase);
-                            flags win
-  --profile PATH            system profile (/nix/var/nix/profiles/system)
-  --current-system PATH     running system (/run/current-system)
-  --hostname NAME           host name to report (the short host name)
-  --state-dir DIR           state and spool (/var/lib/axiom-deploy-annotation)
-  --token-file FILE         Axiom token (/run/secrets/axiom_token, else
-                            $AXIOM_TOKEN)
-  --org-id ID               organisation, for a personal token (xapt-...)
-  --api-endpoint URL        (https://api.axiom.co/v2/annotations)
-  --dataset NAME            dataset to annotate, repeatable (deployments)
-  --type TYPE               annotation type (nix-deploy)
-  --repository-url URL      links the commit: https://github.com/o/r or
-                            github:o/r (none)
-  --traces-endpoint URL     OTLP/HTTP traces (https://api.axiom.co/v1/traces);
-                            "" turns export off
-  --traces-dataset NAME     Axiom traces dataset (none: no export)
-  --traces-token-file FILE  token for traces (the annotation token)
-  --timeout DURATION        deadline for the whole run (30s)
-  --spool-limit N           undelivered annotations kept (100)
-  --dry-run                 print what would be sent as JSON (with flush:
-                            what is spooled); send nothing, write nothing
-  --force                   annotate even if this system was annotated last
-  --version                 print the version
-  --help                    print this help
+// tokenFileValue is the token file, remembered as chosen.
+type tokenFileValue struct{ c *config }
 
-Exit status: 0 annotated, already annotated, or spooled for later; 1 internal
-error; 2 usage or configuration error; 3 not a NixOS or nix-darwin system;
-4 state directory unusable.
-`
+func (v *tokenFileValue) String() string { return v.c.TokenFile }
+func (v *tokenFileValue) Set(s string) error {
+	v.c.TokenFile, v.c.tokenFileSet = s, true
+	return nil
+}
+func (v *tokenFileValue) setJSON(raw json.RawMessage) error {
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return errors.New("must be a string")
+	}
+	return v.Set(s)
+}
+
+type boolValue bool
+
+func (v *boolValue) String() string   { return strconv.FormatBool(bool(*v)) }
+func (v *boolValue) IsBoolFlag() bool { return true }
+func (v *boolValue) Set(s string) error {
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		return errors.New("want true or false")
+	}
+	*v = boolValue(b)
+	return nil
+}
+func (v *boolValue) setJSON(raw json.RawMessage) error {
+	var b bool
+	if err := json.Unmarshal(raw, &b); err != nil {
+		return errors.New("must be true or false")
+	}
+	*v = boolValue(b)
+	return nil
+}
+
+type intValue int
+
+func (v *intValue) String() string { return strconv.Itoa(int(*v)) }
+func (v *intValue) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return errors.New("want a whole number")
+	}
+	*v = intValue(n)
+	return nil
+}
+func (v *intValue) setJSON(raw json.RawMessage) error {
+	var n int
+	if err := json.Unmarshal(raw, &n); err != nil {
+		return errors.New("must be a whole number")
+	}
+	*v = intValue(n)
+	return nil
+}
+
+// listValue is a repeatable flag: the first use replaces the default.
+type listValue struct {
+	list *[]string
+	set  bool
+}
+
+func (v *listValue) String() string {
+	if v.list == nil {
+		return ""
+	}
+	return strings.Join(*v.list, ",")
+}
+func (v *listValue) Set(s string) error {
+	if !v.set {
+		*v.list, v.set = nil, true
+	}
+	*v.list = append(*v.list, s)
+	return nil
+}
+func (v *listValue) setJSON(raw json.RawMessage) error {
+	var l []string
+	if err := json.Unmarshal(raw, &l); err != nil || l == nil {
+		return errors.New("must be a list of strings")
+	}
+	*v.list = l
+	return nil
+}
+
+// duration is a time.Duration written as "30s", as a flag and in JSON.
+type duration time.Duration
+
+func (d *duration) String() string { return time.Duration(*d).String() }
+func (d *duration) Set(s string) error {
+	v, err := time.ParseDuration(s)
+	if err != nil || v <= 0 {
+		return errors.New("want a positive duration such as 30s")
+	}
+	*d = duration(v)
+	return nil
+}
+func (d *duration) setJSON(raw json.RawMessage) error {
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil || d.Set(s) != nil {
+		return fmt.Errorf("must be a positive duration such as \"30s\", not %.40s", raw)
+	}
+	return nil
+}
+
+func (d duration) MarshalJSON() ([]byte, error) {
+	return json.Marshal(time.Duration(d).String())
+}

@@ -274,19 +274,26 @@ func TestAnnotateGenerationsNix(t *testing.T) {
 	if !strings.Contains(r.stdout, `annotated "web1 gen 2 (89abcde-dirty)"`) {
 		t.Errorf("gen 2: %q", r.stdout)
 	}
+	// What changed is worked out at delivery: counts on the deliver span,
+	// one event per package on its "diff" child.
 	var events []string
+	var diffSeen, counted bool
 	for _, s := range h.otlp.Spans() {
-		if s.Name == "discover" && s.Attr("nix.generation") == "2" {
+		if s.Name == "diff" && s.Attr("nix.store_path") == p[1] {
+			diffSeen = true
 			for _, e := range s.Events {
 				events = append(events, e.Name)
 			}
-			if s.Attr("nix.changes.count") != "2" || s.Attr("nix.changes.upgrades") != "2" {
-				t.Errorf("discover change counts: %s, %s upgrades", s.Attr("nix.changes.count"), s.Attr("nix.changes.upgrades"))
+		}
+		if s.Name == "deliver" && s.Attr("nix.generation") == "2" {
+			counted = s.Attr("nix.changes.count") == "2" && s.Attr("nix.changes.upgrades") == "2"
+			if !counted {
+				t.Errorf("deliver change counts: %s, %s upgrades", s.Attr("nix.changes.count"), s.Attr("nix.changes.upgrades"))
 			}
 		}
 	}
-	if strings.Join(events, ",") != "package.change,package.change" {
-		t.Errorf("discover span events = %v", events)
+	if !diffSeen || !counted || strings.Join(events, ",") != "package.change,package.change" {
+		t.Errorf("diff span seen %v, deliver counted %v, events = %v", diffSeen, counted, events)
 	}
 	h.m.Activate(p[2])
 	r = h.mustRun()

@@ -21,7 +21,7 @@ import (
 // "6.6.30-modules" beside "6.6.30") is left out. When not everything fits,
 // the summary ends "…and N more"; when not even one change fits, it is
 // "N package changes". No changes give "".
-func SummarizeChanges(changes []nixinfo.Change, budget int) string {
+func summarizeChanges(changes []nixinfo.Change, budget int) string {
 	if len(changes) == 0 || budget <= 0 {
 		return ""
 	}

@@ -31,15 +31,15 @@ var sample = []nixinfo.Change{
 func TestSummarizeChanges(t *testing.T) {
 	want := "linux 6.6.30→6.6.31, ↓curl 8.7.1→8.6.0, hello 2.12→2.12.1, linux-firmware 20240513→20240610, " +
 		"openssl 1.1.1w/3.0.13→3.0.14, zlib ε→1.3, +htop 3.3.0, +unit-foo.service, -nano"
-	if got := SummarizeChanges(sample, 512); got != want {
+	if got := summarizeChanges(sample, 512); got != want {
 		t.Errorf("SummarizeChanges =\n%s\nwant\n%s", got, want)
 	}
 }
 
 func TestSummarizeChangesCut(t *testing.T) {
-	full := SummarizeChanges(sample, 512)
+	full := summarizeChanges(sample, 512)
 	for budget := 0; budget <= len(full)+1; budget++ {
-		got := SummarizeChanges(sample, budget)
+		got := summarizeChanges(sample, budget)
 		if len(got) > budget {
 			t.Fatalf("budget %d: %d bytes: %q", budget, len(got), got)
 		}
@@ -62,12 +62,12 @@ func TestSummarizeChangesCut(t *testing.T) {
 		}
 	}
 
-	got := SummarizeChanges(sample, 60)
+	got := summarizeChanges(sample, 60)
 	if want := "linux 6.6.30→6.6.31, ↓curl 8.7.1→8.6.0, …and 7 more"; got != want {
 		t.Errorf("budget 60: %q, want %q", got, want)
 	}
 	// The count says how many were left out.
-	got = SummarizeChanges(sample, 100)
+	got = summarizeChanges(sample, 100)
 	if want := "linux 6.6.30→6.6.31, ↓curl 8.7.1→8.6.0, hello 2.12→2.12.1, …and 6 more"; got != want {
 		t.Errorf("budget 100: %q, want %q", got, want)
 	}
@@ -103,8 +103,8 @@ func TestSummarizeChangesOrder(t *testing.T) {
 		{[]nixinfo.Change{{Name: "linux", Before: v("6.6.30-modules"), After: v("6.6.31", "6.6.31-modules")}},
 			"linux 6.6.30-modules→6.6.31"},
 	} {
-		if got := SummarizeChanges(tc.changes, 512); got != tc.want {
-			t.Errorf("SummarizeChanges(%v) = %q, want %q", tc.changes, got, tc.want)
+		if got := summarizeChanges(tc.changes, 512); got != tc.want {
+			t.Errorf("summarizeChanges(%v) = %q, want %q", tc.changes, got, tc.want)
 		}
 	}
 }
@@ -114,20 +114,20 @@ func TestSummarizeChangesMany(t *testing.T) {
 	for i := 0; i < 3000; i++ {
 		changes = append(changes, ch(fmt.Sprintf("pkg%04d", i), v("1.0"), v("1.1")))
 	}
-	got := SummarizeChanges(changes, 300)
+	got := summarizeChanges(changes, 300)
 	if len(got) > 300 || !strings.HasPrefix(got, "pkg0000 1.0→1.1, pkg0001 1.0→1.1") || !strings.HasSuffix(got, " more") {
 		t.Errorf("3000 changes in 300 bytes: %q (%d bytes)", got, len(got))
 	}
-	if got := SummarizeChanges(changes, 10); got != "" {
+	if got := summarizeChanges(changes, 10); got != "" {
 		t.Errorf("budget 10: %q, want empty", got)
 	}
-	if got := SummarizeChanges(changes, 20); got != "3000 package changes" {
+	if got := summarizeChanges(changes, 20); got != "3000 package changes" {
 		t.Errorf("budget 20: %q", got)
 	}
-	if got := SummarizeChanges(changes[:1], 5); got != "" {
+	if got := summarizeChanges(changes[:1], 5); got != "" {
 		t.Errorf("budget 5, one change: %q", got)
 	}
-	if got := SummarizeChanges(changes[:1], 16); got != "1 package change" {
+	if got := summarizeChanges(changes[:1], 16); got != "1 package change" {
 		t.Errorf("budget 16, one change: %q", got)
 	}
 }
@@ -143,7 +143,7 @@ func FuzzSummarizeChanges(f *testing.F) {
 			return strings.Split(s, ",")
 		}
 		changes := []nixinfo.Change{ch(n1, side(b1), side(a1)), ch(n2, side(b2), side(a2))}
-		got := SummarizeChanges(changes, budget)
+		got := summarizeChanges(changes, budget)
 		if len(got) > max(budget, 0) {
 			t.Fatalf("budget %d: %d bytes: %q", budget, len(got), got)
 		}

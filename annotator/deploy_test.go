@@ -1,0 +1,214 @@
+package annotator
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/fakeaxiom"
+)
+
+const (
+	systemA = "/nix/store/0123456789abcdefghijklmnopqrstuv-nixos-system-host-a"
+	systemB = "/nix/store/abcdefghijklmnopqrstuv0123456789-nixos-system-host-b"
+)
+
+func newAnnotator(t *testing.T, dir, endpoint string) *Annotator {
+	t.Helper()
+	log, _ := testLog(t)
+	s, err := OpenStore(dir, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return New(s, Options{Sender: newSender(t, endpoint, senderOpts{token: testToken}, log), Log: log, Settings: testSettings, SpoolLimit: 100})
+}
+
+func ctxFor(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// TestPendingNotQueuedTwice: a deploy Axiom has not taken yet is reported as
+// spooled, with its attempts and last error, and neither a second run nor
+// --force queues a second copy of it.
+func TestPendingNotQueuedTwice(t *testing.T) {
+	fake := fakeaxiom.New(testToken)
+	defer fake.Close()
+	dir := t.TempDir()
+	a := newAnnotator(t, dir, fake.Endpoint())
+	fake.Fail(fakeaxiom.Fault{Status: 503})
+	if _, err := a.Record(ctxFor(t, 5*time.Second), testGeneration(systemA), deployTime, false); err != nil {
+		t.Fatal(err)
+	}
+	res, err := a.Deliver(ctxFor(t, 5*time.Second), true)
+	if err != nil || res.Err == nil || res.Pending != 1 {
+		t.Fatalf("with Axiom failing: %+v, %v", res, err)
+	}
+	for _, force := range []bool{false, true} {
+		rec, err := a.Record(ctxFor(t, 5*time.Second), testGeneration(systemA), deployTime.Add(time.Minute), force)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.Entry != nil || rec.Pending == nil {
+			t.Fatalf("force=%v: %+v, want the pending entry and nothing new", force, rec)
+		}
+		if rec.Pending.Attempts == 0 || !strings.Contains(rec.Pending.LastError, "503") {
+			t.Errorf("force=%v: pending entry says %d attempts, last error %q", force, rec.Pending.Attempts, rec.Pending.LastError)
+		}
+	}
+	if n := len(spooled(t, a.store)); n != 1 {
+		t.Fatalf("%d entries spooled, want 1", n)
+	}
+	if _, err := a.Deliver(ctxFor(t, 5*time.Second), true); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(fake.Annotations()); n != 1 {
+		t.Errorf("Axiom holds %d annotations, want 1", n)
+	}
+}
+
+// TestRecordDuringDelivery: a run delivering (its lock held, Axiom hanging)
+// does not keep a new deploy from being recorded at once, and a later
+// delivery sends both, each with its own time.
+func TestRecordDuringDelivery(t *testing.T) {
+	fake := fakeaxiom.New(testToken)
+	defer fake.Close()
+	dir := t.TempDir()
+	delivering := newAnnotator(t, dir, fake.Endpoint())
+	if err := delivering.store.LockDelivery(ctxFor(t, time.Second), false); err != nil {
+		t.Fatal(err)
+	}
+	defer delivering.store.Close()
+
+	a := newAnnotator(t, dir, fake.Endpoint())
+	for i, sys := range []string{systemA, systemB} {
+		rec, err := a.Record(ctxFor(t, 5*time.Second), testGeneration(sys), deployTime.Add(time.Duration(i)*time.Minute), false)
+		if err != nil || rec.Entry == nil {
+			t.Fatalf("record %s while a delivery holds the lock: %+v, %v", sys, rec, err)
+		}
+	}
+	if _, err := a.Deliver(ctxFor(t, time.Second), false); !errors.Is(err, ErrBusy) {
+		t.Fatalf("deliver while another run delivers: %v, want ErrBusy", err)
+	}
+	delivering.store.Close()
+	res, err := a.Deliver(ctxFor(t, 5*time.Second), false)
+	if err != nil || len(res.Delivered) != 2 {
+		t.Fatalf("%+v, %v: want both delivered", res, err)
+	}
+	got := fake.Annotations()
+	if len(got) != 2 || !got[0].Time.Equal(deployTime) || !got[1].Time.Equal(deployTime.Add(time.Minute)) {
+		t.Errorf("annotations %+v, want one at each deploy's time", got)
+	}
+}
+
+// TestStateDirectoryLinksRefused: links inside the state directory are
+// refused before anything is written or sent through them.
+func TestStateDirectoryLinksRefused(t *testing.T) {
+	for _, name := range []string{"lock", "spool.lock", "spool", "state.json"} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			outside := filepath.Join(t.TempDir(), "outside")
+			if name == "spool" {
+				if err := os.Mkdir(outside, 0o700); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := os.Symlink(outside, filepath.Join(dir, name)); err != nil {
+				t.Fatal(err)
+			}
+			_, err := OpenStore(dir, nil)
+			if !errors.Is(err, ErrState) || !strings.Contains(err.Error(), "symbolic link") {
+				t.Fatalf("got %v, want ErrState naming the link", err)
+			}
+			if fi, err := os.Stat(outside); name != "spool" && err == nil {
+				t.Errorf("a file was made through the link: %v", fi.Name())
+			}
+			if des, _ := os.ReadDir(outside); len(des) != 0 {
+				t.Errorf("files were made through the link: %d", len(des))
+			}
+		})
+	}
+}
+
+// TestUnusableStateBeforeSending: a state.json that cannot be replaced is
+// found before anything is sent.
+func TestUnusableStateBeforeSending(t *testing.T) {
+	fake := fakeaxiom.New(testToken)
+	defer fake.Close()
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "state.json"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	_, err := OpenStore(dir, nil)
+	if !errors.Is(err, ErrState) || !strings.Contains(err.Error(), "state.json is not a regular file") {
+		t.Fatalf("got %v, want ErrState about state.json", err)
+	}
+	if n := len(fake.Requests()); n != 0 {
+		t.Errorf("%d requests sent", n)
+	}
+}
+
+// TestDropRejected: an entry Axiom refuses stays visible with its attempts
+// and last error, and can be dropped by id; an unknown id drops nothing.
+func TestDropRejected(t *testing.T) {
+	fake := fakeaxiom.New(testToken)
+	defer fake.Close()
+	a := newAnnotator(t, t.TempDir(), fake.Endpoint())
+	fake.Fail(fakeaxiom.Fault{Status: 400})
+	if _, err := a.Record(ctxFor(t, 5*time.Second), testGeneration(systemA), deployTime, false); err != nil {
+		t.Fatal(err)
+	}
+	res, err := a.Deliver(ctxFor(t, 5*time.Second), true)
+	if err != nil || !errors.Is(res.Err, ErrRejected) {
+		t.Fatalf("%+v, %v: want it rejected", res, err)
+	}
+	pending, err := a.Pending()
+	if err != nil || len(pending) != 1 || pending[0].Attempts != 1 || !strings.Contains(pending[0].LastError, "400") {
+		t.Fatalf("pending %+v, %v: want the entry with 1 attempt and the 400", pending, err)
+	}
+	if _, err := a.Drop(pending[0].ID, "00000000000000000099-deadbeef"); err == nil {
+		t.Fatal("dropping an unknown id: no error")
+	}
+	if n := len(spooled(t, a.store)); n != 1 {
+		t.Fatalf("a failed drop removed entries: %d left", n)
+	}
+	dropped, err := a.Drop(pending[0].ID)
+	if err != nil || len(dropped) != 1 {
+		t.Fatalf("drop: %v, %v", dropped, err)
+	}
+	if n := len(spooled(t, a.store)); n != 0 {
+		t.Errorf("%d entries left after the drop", n)
+	}
+}
+
+// TestNoAnnotation: with annotations off, a deploy is recorded and settled
+// without a request to Axiom, and is not recorded twice.
+func TestNoAnnotation(t *testing.T) {
+	fake := fakeaxiom.New(testToken)
+	defer fake.Close()
+	log, _ := testLog(t)
+	s, err := OpenStore(t.TempDir(), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := New(s, Options{Sender: newSender(t, fake.Endpoint(), senderOpts{token: testToken}, log), Log: log, Settings: testSettings, NoAnnotation: true})
+	if _, err := a.Record(ctxFor(t, 5*time.Second), testGeneration(systemA), deployTime, false); err != nil {
+		t.Fatal(err)
+	}
+	res, err := a.Deliver(ctxFor(t, 5*time.Second), true)
+	if err != nil || res.Err != nil || len(res.Delivered) != 1 || res.Delivered[0].ID != "" {
+		t.Fatalf("%+v, %v", res, err)
+	}
+	if n := len(fake.Requests()); n != 0 {
+		t.Errorf("%d requests sent with annotations off", n)
+	}
+	rec, err := a.Record(ctxFor(t, 5*time.Second), testGeneration(systemA), deployTime.Add(time.Minute), false)
+	if err != nil || rec.Annotated == nil {
+		t.Errorf("second record: %+v, %v; want it already recorded", rec, err)
+	}
+}

@@ -1,0 +1,287 @@
+package annotator
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/axiomhq/axiom-go/axiom"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+)
+
+// Why a delivery failed, as far as what to do next is concerned.
+var (
+	// ErrNoToken: no usable token was configured.
+	ErrNoToken = errors.New("no Axiom token")
+	// ErrUnauthorized: Axiom refused the token (401 or 403).
+	ErrUnauthorized = errors.New("token refused")
+	// ErrRateLimited: Axiom answered 429 and the deadline did not allow the
+	// wait it asked for.
+	ErrRateLimited = errors.New("rate limited")
+	// ErrUnavailable: Axiom could not be reached, timed out or answered 5xx.
+	ErrUnavailable = errors.New("axiom unavailable")
+	// ErrRejected: Axiom refused the annotation itself (another 4xx).
+	ErrRejected = errors.New("annotation rejected")
+)
+
+// SenderConfig says how to reach Axiom.
+type SenderConfig struct {
+	// Endpoint is the annotations API, https://api.axiom.co/v2/annotations.
+	Endpoint string
+	// Token is the Axiom token; TokenErr, when set, says why there is none
+	// to use, and nothing is sent.
+	Token    string
+	TokenErr error
+	// OrgID goes with a personal token (xapt-…).
+	OrgID string
+	// Transport carries the requests; nil means http.DefaultTransport.
+	Transport http.RoundTripper
+	// Retries is how many times one delivery is tried again within the
+	// deadline after Axiom was unavailable; Backoff is the first wait, doubled
+	// each time.
+	Retries int
+	Backoff time.Duration
+	// AttemptTimeout bounds each request, so that one hung connection
+	// leaves time to try again on another; 0 means none but the deadline.
+	AttemptTimeout time.Duration
+	// Tracer makes the lookup's span; nil makes none.
+	Tracer trace.Tracer
+}
+
+// Sender delivers annotations with the Axiom SDK. It owns the retry policy:
+// the SDK's own retries are off, because a retried POST whose answer was lost
+// would store the annotation twice. Before sending again what may have
+// reached Axiom, it looks the annotation up with the list API.
+type Sender struct {
+	client   *axiom.Client
+	tokenErr error
+	cfg      SenderConfig
+	tracer   trace.Tracer
+	log      *slog.Logger
+}
+
+// APIBase is the API's base URL for an annotations endpoint.
+func APIBase(endpoint string) (string, error) {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return "", errors.New("invalid API endpoint: not a URL")
+	}
+	switch {
+	case u.User != nil:
+		// Whatever is there may be a token: never repeat it.
+		return "", errors.New("invalid API endpoint: it holds credentials; the token goes in the token file")
+	case u.RawQuery != "" || u.ForceQuery:
+		return "", errors.New("invalid API endpoint: a query would be dropped; give the URL without one")
+	case u.Fragment != "" || strings.Contains(endpoint, "#"):
+		return "", errors.New("invalid API endpoint: a fragment would be dropped; give the URL without one")
+	}
+	path := strings.TrimSuffix(u.Path, "/")
+	if path != "" && path != "/v2/annotations" {
+		return "", fmt.Errorf("invalid API endpoint %q: want https://host/v2/annotations", endpoint)
+	}
+	u.Path, u.RawPath = "", ""
+	return u.String(), nil
+}
+
+// CheckToken says why a token cannot be used, nil when it can.
+func CheckToken(token string) error {
+	switch {
+	case token == "":
+		return ErrNoToken
+	case !strings.HasPrefix(token, "xaat-") && !strings.HasPrefix(token, "xapt-"):
+		return fmt.Errorf("%w: the token is not an Axiom token (xaat-… or xapt-…)", ErrNoToken)
+	}
+	return nil
+}
+
+// NewSender makes the run's sender. The token is decided here, once: a
+// missing or malformed one is logged now and makes every delivery fail with
+// ErrNoToken, so that deploys are still spooled.
+func NewSender(cfg SenderConfig, log *slog.Logger) (*Sender, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	base, err := APIBase(cfg.Endpoint)
+	if err != nil {
+		return nil, err
+	}
+	tokenErr := cfg.TokenErr
+	if tokenErr == nil {
+		tokenErr = CheckToken(cfg.Token)
+	}
+	if tokenErr != nil {
+		if !errors.Is(tokenErr, ErrNoToken) {
+			tokenErr = fmt.Errorf("%w: %v", ErrNoToken, tokenErr)
+		}
+		log.Warn("nothing will be sent to Axiom", "err", tokenErr)
+		cfg.Token = ""
+	}
+	transport := cfg.Transport
+	if transport == nil {
+		transport = http.DefaultTransport
+	}
+	token := cfg.Token
+	if token == "" {
+		// The SDK wants a token to build a client; no request is made
+		// without the real one.
+		token = "xaat-none"
+	}
+	opts := []axiom.Option{
+		axiom.SetNoEnv(),
+		axiom.SetNoRetry(),
+		axiom.SetURL(base),
+		axiom.SetToken(token),
+		axiom.SetClient(&http.Client{Transport: answerTransport{transport}}),
+		axiom.SetUserAgent("axiom-deploy-annotation"),
+	}
+	if cfg.OrgID != "" {
+		opts = append(opts, axiom.SetOrganizationID(cfg.OrgID))
+	}
+	client, err := axiom.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("axiom client: %w", err)
+	}
+	cfg.Retries = max(cfg.Retries, 0)
+	if cfg.Backoff <= 0 {
+		cfg.Backoff = 500 * time.Millisecond
+	}
+	tr := cfg.Tracer
+	if tr == nil {
+		tr = noop.NewTracerProvider().Tracer("")
+	}
+	return &Sender{client: client, tokenErr: tokenErr, cfg: cfg, tracer: tr, log: log}, nil
+}
+
+// CanSend says whether the sender has a token to send with.
+func (s *Sender) CanSend() bool { return s.tokenErr == nil }
+
+// attempt bounds one request by the attempt timeout.
+func (s *Sender) attempt(ctx context.Context) (context.Context, context.CancelFunc) {
+	if s.cfg.AttemptTimeout <= 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, s.cfg.AttemptTimeout)
+}
+
+// deliver sends one spooled annotation and returns its id. It updates the
+// entry's Attempts, MaybeSent and LastError; the caller saves it.
+func (s *Sender) deliver(ctx context.Context, e *Entry) (id string, err error) {
+	defer func() {
+		if err != nil {
+			e.LastError = errText(err)
+		} else {
+			e.LastError = ""
+		}
+	}()
+	if s.tokenErr != nil {
+		return "", s.tokenErr
+	}
+	wait := s.cfg.Backoff
+	for try := 0; ; try++ {
+		if e.MaybeSent {
+			found, err := s.lookup(ctx, e.Request)
+			if err != nil {
+				// The list API unavailable is as passing as the create API
+				// unavailable: try again within the deadline.
+				if errors.Is(err, ErrUnavailable) && try < s.cfg.Retries && fits(ctx, wait) {
+					s.log.Warn("axiom unavailable, trying again", "err", err, "in", wait)
+					if s.sleep(ctx, wait) {
+						wait *= 2
+						continue
+					}
+				}
+				return "", err
+			}
+			if found != "" {
+				s.log.Info("annotation found in Axiom, not sent again", "id", found, "title", e.Request.Title)
+				trace.SpanFromContext(ctx).SetAttributes(attribute.Bool("axiom.annotation.found", true))
+				return found, nil
+			}
+			// Axiom does not hold it: sending it is safe.
+			e.MaybeSent = false
+		}
+		var a answer
+		e.Attempts++
+		actx, cancel := s.attempt(ctx)
+		ann, err := s.client.Annotations.Create(a.attach(actx), e.Request)
+		cancel()
+		if err == nil {
+			return ann.ID, nil
+		}
+		// Only an answer that says Axiom did not take the request settles
+		// it; without one, what reached Axiom may be stored.
+		status := a.statusOf(err)
+		e.MaybeSent = a.wrote.Load() && !refused(status)
+		cause := err
+		err = s.classify(err, status, &a, permCreate)
+		var wait429 retryAfterError
+		switch {
+		case errors.As(err, &wait429):
+			if !s.sleep(ctx, wait429.after) {
+				return "", fmt.Errorf("%w: Axiom asked to wait %s, past the deadline", ErrRateLimited, wait429.after.Round(time.Second))
+			}
+		case errors.Is(err, ErrUnavailable) && try < s.cfg.Retries && !hopeless(cause) && fits(ctx, wait):
+			s.log.Warn("axiom unavailable, trying again", "err", err, "in", wait)
+			if !s.sleep(ctx, wait) {
+				return "", err
+			}
+			wait *= 2
+		default:
+			return "", err
+		}
+	}
+}
+
+// refused says whether an answer's status says that Axiom did not take the
+// request: a 4xx other than 408, which a proxy may send after passing the
+// request on.
+func refused(status int) bool {
+	return status >= 400 && status < 500 && status != http.StatusRequestTimeout
+}
+
+// hopeless says whether trying again within this run cannot help: the
+// server's certificate is not trusted, or its name does not exist. The
+// entry stays spooled all the same, for a run after the fix.
+func hopeless(err error) bool {
+	var cv *tls.CertificateVerificationError
+	var ua x509.UnknownAuthorityError
+	var hn x509.HostnameError
+	var ci x509.CertificateInvalidError
+	var dns *net.DNSError
+	return errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &hn) || errors.As(err, &ci) ||
+		(errors.As(err, &dns) && dns.IsNotFound)
+}
+
+// fits says whether a wait of d ends before ctx does.
+func fits(ctx context.Context, d time.Duration) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	dl, ok := ctx.Deadline()
+	return !ok || time.Until(dl) >= d
+}
+
+// sleep waits d, or returns false at once when the deadline is closer than d.
+func (s *Sender) sleep(ctx context.Context, d time.Duration) bool {
+	if !fits(ctx, d) {
+		return false
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

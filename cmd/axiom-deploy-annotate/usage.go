@@ -1,0 +1,78 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+const usageHead = `Usage: axiom-deploy-annotate [MODE] [flags]
+
+Tells Axiom once about the NixOS or nix-darwin system that runs now: an
+annotation on the chosen datasets, and a trace of the run.
+
+Modes (the mode goes first):
+  annotate        record the current system if it is a new deploy, then
+                  deliver everything spooled (the default)
+  record          only record the current system in the spool: no network,
+                  for the switch to wait on
+  flush           deliver what is spooled; with --dry-run, list it
+  drop ID...      remove spooled entries Axiom keeps refusing
+  check-config    check the settings and exit: 0 when good, 2 when not
+
+Flags (config file key in brackets):
+`
+
+const usageTail = `
+Output: one line on stdout says what happened: annotated "TITLE" as ID [trace
+ID]; already annotated: TITLE as ID; spooled, not yet delivered: "TITLE" (N
+attempts, last error: ...); not delivered, spooled for the next run: "NAME";
+recorded "NAME"; delivered N, M still spooled. Logs go to stderr.
+
+Exit status: 0 annotated, already annotated, recorded or spooled for later
+(also when another run is delivering); 1 internal error; 2 usage or
+configuration error; 3 not a NixOS or nix-darwin system; 4 state directory
+unusable.
+`
+
+// printUsage prints the help, its flags from the settings table.
+func printUsage(w io.Writer) {
+	io.WriteString(w, usageHead)
+	d := defaults()
+	for _, s := range settings {
+		left := "  --" + s.flag
+		if s.arg != "" && s.arg != "BOOL" {
+			left += " " + s.arg
+		}
+		help := s.help
+		if s.key != "" {
+			help += " [" + s.key + "]"
+		}
+		if def := s.value(&d).String(); def != "" && s.arg != "" && s.flag != "config" {
+			help += " (" + def + ")"
+		}
+		fmt.Fprintf(w, "%-28s%s\n", left, wrap(help, 28, 79))
+	}
+	fmt.Fprintf(w, "%-28s%s\n", "  --help", "print this help")
+	io.WriteString(w, usageTail)
+}
+
+// wrap folds text to width, indenting continuation lines by indent.
+func wrap(text string, indent, width int) string {
+	var b strings.Builder
+	col := indent
+	for i, word := range strings.Fields(text) {
+		if i > 0 {
+			if col+1+len(word) > width {
+				b.WriteString("\n" + strings.Repeat(" ", indent))
+				col = indent
+			} else {
+				b.WriteByte(' ')
+				col++
+			}
+		}
+		b.WriteString(word)
+		col += len(word)
+	}
+	return b.String()
+}

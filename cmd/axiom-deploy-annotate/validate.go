@@ -1,0 +1,142 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/bdsqqq/axiom-deploy-annotation/annotator"
+)
+
+// minTimeout is the shortest deadline in which a run can do anything.
+const minTimeout = time.Second
+
+// datasetPattern is what Axiom accepts as a dataset name.
+var datasetPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+
+func (c *config) settings() annotator.Settings {
+	return annotator.Settings{Datasets: c.Datasets, Type: c.Type, RepositoryURL: c.RepositoryURL}
+}
+
+func (c *config) validate() error {
+	seen := map[string]bool{}
+	for _, d := range c.Datasets {
+		switch {
+		case strings.TrimSpace(d) == "":
+			return errors.New("empty dataset name")
+		case !datasetPattern.MatchString(d):
+			return fmt.Errorf("invalid dataset name %q: use letters, digits, '.', '-' and '_'", d)
+		case seen[d]:
+			return fmt.Errorf("dataset %q is named twice", d)
+		}
+		seen[d] = true
+	}
+	if c.TracesDataset != "" && !datasetPattern.MatchString(c.TracesDataset) {
+		return fmt.Errorf("invalid traces dataset name %q: use letters, digits, '.', '-' and '_'", c.TracesDataset)
+	}
+	if err := c.settings().Validate(); err != nil {
+		return err
+	}
+	if err := checkEndpoint("API endpoint", c.APIEndpoint); err != nil {
+		return err
+	}
+	if _, err := annotator.APIBase(c.APIEndpoint); err != nil {
+		return err
+	}
+	if c.TracesEndpoint != "" {
+		if err := checkEndpoint("traces endpoint", c.TracesEndpoint); err != nil {
+			return err
+		}
+	}
+	for name, p := range map[string]string{"profile": c.Profile, "current system": c.CurrentSystem, "state directory": c.StateDir, "token file": c.TokenFile} {
+		if p == "" {
+			return fmt.Errorf("empty %s path", name)
+		}
+	}
+	if err := annotator.CheckHostname(c.Hostname); err != nil {
+		return err
+	}
+	if time.Duration(c.Timeout) < minTimeout {
+		return fmt.Errorf("invalid timeout %s: want %s or more", time.Duration(c.Timeout), minTimeout)
+	}
+	if c.SpoolLimit < 1 {
+		return fmt.Errorf("invalid spool limit %d: want 1 or more", c.SpoolLimit)
+	}
+	return nil
+}
+
+// checkEndpoint allows https, and plain http only to a loopback address,
+// where no token crosses a network. It never repeats credentials a URL
+// holds, and refuses parts that would be dropped.
+func checkEndpoint(what, raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		if u != nil && u.User != nil || strings.Contains(raw, "@") {
+			return fmt.Errorf("invalid %s: not a URL (not repeated: it may hold a credential)", what)
+		}
+		return fmt.Errorf("invalid %s %q: want an https URL", what, raw)
+	}
+	switch {
+	case u.User != nil:
+		return fmt.Errorf("invalid %s: it holds credentials, which are not repeated here; the token goes in the token file", what)
+	case u.Fragment != "" || strings.Contains(raw, "#"):
+		return fmt.Errorf("invalid %s %q: a fragment would be dropped", what, u.Redacted())
+	case u.RawQuery != "" || u.ForceQuery:
+		return fmt.Errorf("invalid %s %q: a query would be dropped", what, u.Redacted())
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		host := u.Hostname()
+		if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
+			return nil
+		}
+	}
+	return fmt.Errorf("invalid %s %q: must be https (plain http only to a loopback address)", what, raw)
+}
+
+// maxTokenFile bounds a token file: a token is under a hundred bytes.
+const maxTokenFile = 4096
+
+// readToken reads a token file: surrounding white space trimmed, a warning
+// when others may read it. What cannot be a token is a token-file error,
+// named as such.
+func readToken(path string, warn func(msg string, args ...any)) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.Mode().Perm()&0o004 != 0 {
+		warn("token file is readable by every user: chmod o-r it", "file", path)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxTokenFile+1))
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case len(b) > maxTokenFile:
+		return "", fmt.Errorf("token file %s is larger than %d bytes: it holds more than a token", path, maxTokenFile)
+	case bytes.HasPrefix(b, []byte("\xef\xbb\xbf")):
+		return "", fmt.Errorf("token file %s starts with a byte-order mark: save it as plain text", path)
+	}
+	t := strings.TrimSpace(string(b))
+	switch {
+	case t == "":
+		return "", fmt.Errorf("token file %s is empty", path)
+	case strings.ContainsAny(t, "\r\n"):
+		return "", fmt.Errorf("token file %s holds more than one line: put the token alone in it", path)
+	}
+	if err := annotator.CheckToken(t); err != nil {
+		return "", fmt.Errorf("token file %s: %v", path, err)
+	}
+	return t, nil
+}
