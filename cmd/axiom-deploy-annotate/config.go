@@ -166,8 +166,10 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		name := strings.TrimPrefix(err.Error(), "flag needs an argument: -")
 		return usageError{fmt.Errorf("flag --%s needs a value", strings.TrimPrefix(name, "-"))}
 	case strings.HasPrefix(err.Error(), "invalid "):
-		// "invalid value "x" for flag -timeout: …"
+		// "invalid value "x" for flag -timeout: …", "invalid boolean value
+		// "x" for -verbose: …"
 		msg := strings.Replace(err.Error(), " for flag -", " for --", 1)
+		msg = strings.Replace(msg, " for -", " for --", 1)
 		return usageError{errors.New(msg)}
 	}
 	return usageError{err}

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"context"
 	"errors"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -10,6 +13,7 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/bdsqqq/axiom-deploy-annotation/annotator"
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/fakeaxiom"
 )
 
@@ -30,6 +34,10 @@ const testToken = "xaat-script-0000-token"
 //	annotation I FIELD RE    annotation I's field (title, description, url,
 //	                         type, datasets) matches RE
 //	fail STATUS N            the fake answers the next N requests with STATUS
+//	requests N               the fake saw N requests
+//	holdlock DIR             hold DIR's delivery lock, as a run delivering does,
+//	                         until the script ends
+//	spoolid VAR DIR          set $VAR to the id of the first entry in DIR's spool
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata",
@@ -71,6 +79,36 @@ func TestScripts(t *testing.T) {
 				for range n {
 					fake.Fail(fakeaxiom.Fault{Status: status})
 				}
+			},
+			"requests": func(ts *testscript.TestScript, neg bool, args []string) {
+				fake := ts.Value("axiom").(*fakeaxiom.Server)
+				want, _ := strconv.Atoi(args[0])
+				if got := len(fake.Requests()); got != want {
+					ts.Fatalf("fake Axiom saw %d requests, want %d", got, want)
+				}
+			},
+			"holdlock": func(ts *testscript.TestScript, neg bool, args []string) {
+				s, err := annotator.OpenStore(ts.MkAbs(args[0]), nil)
+				if err != nil {
+					ts.Fatalf("holdlock: %v", err)
+				}
+				if err := s.LockDelivery(context.Background(), false); err != nil {
+					ts.Fatalf("holdlock: %v", err)
+				}
+				ts.Defer(func() { s.Close() })
+			},
+			"spoolid": func(ts *testscript.TestScript, neg bool, args []string) {
+				des, err := os.ReadDir(filepath.Join(ts.MkAbs(args[1]), "spool"))
+				if err != nil {
+					ts.Fatalf("spoolid: %v", err)
+				}
+				for _, de := range des {
+					if name, ok := strings.CutSuffix(de.Name(), ".json"); ok && !strings.HasPrefix(name, ".") {
+						ts.Setenv(args[0], name)
+						return
+					}
+				}
+				ts.Fatalf("spoolid: no entry in %s", args[1])
 			},
 			"annotations": func(ts *testscript.TestScript, neg bool, args []string) {
 				fake := ts.Value("axiom").(*fakeaxiom.Server)
