@@ -168,7 +168,7 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	case strings.HasPrefix(err.Error(), "invalid "):
 		// "invalid value "x" for flag -timeout: …", "invalid boolean value
 		// "x" for -verbose: …"
-		msg := strings.Replace(err.Error(), " for flag -", " for --", 1)
+		msg := strings.Replace(err.Error(), " for flag -", " for -", 1)
 		msg = strings.Replace(msg, " for -", " for --", 1)
 		return usageError{errors.New(msg)}
 	}
