@@ -212,3 +212,47 @@ func TestNoAnnotation(t *testing.T) {
 		t.Errorf("second record: %+v, %v; want it already recorded", rec, err)
 	}
 }
+
+// TestAttemptTimeout: one hung connection uses one attempt's time, not the
+// whole deadline: the delivery tries again on a fresh connection within
+// the same run, and the annotation is stored once.
+func TestAttemptTimeout(t *testing.T) {
+	fake := fakeaxiom.New(testToken)
+	defer fake.Close()
+	log, _ := testLog(t)
+	s, err := OpenStore(t.TempDir(), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sender, err := NewSender(SenderConfig{
+		Endpoint:       fake.Endpoint(),
+		Token:          testToken,
+		Retries:        2,
+		Backoff:        10 * time.Millisecond,
+		AttemptTimeout: 300 * time.Millisecond,
+	}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := New(s, Options{Sender: sender, Log: log, Settings: testSettings})
+	fake.Fail(fakeaxiom.Fault{Hang: true, Method: "POST"})
+	if _, err := a.Record(ctxFor(t, 5*time.Second), testGeneration(systemA), deployTime, false); err != nil {
+		t.Fatal(err)
+	}
+	res, err := a.Deliver(ctxFor(t, 10*time.Second), true)
+	if err != nil || res.Err != nil || len(res.Delivered) != 1 {
+		t.Fatalf("%+v, %v: want it delivered within the run", res, err)
+	}
+	var posts int
+	for _, r := range fake.Requests() {
+		if r.Method == "POST" {
+			posts++
+		}
+	}
+	if posts != 2 || len(fake.Annotations()) != 1 {
+		t.Errorf("%d POSTs and %d annotations, want 2 and 1", posts, len(fake.Annotations()))
+	}
+	if got := res.Delivered[0].Entry.Attempts; got != 2 {
+		t.Errorf("attempts %d, want 2", got)
+	}
+}
