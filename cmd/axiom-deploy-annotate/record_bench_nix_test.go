@@ -1,0 +1,88 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/fakeaxiom"
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/nixtest"
+)
+
+// BenchmarkRecordNix times `record`, what a NixOS switch waits for, on a
+// generation of about 3000 store paths, once with Axiom hanging and once
+// with it healthy, interleaved. Recording sends nothing, so the two must be
+// alike; it reports each one's median and p95.
+//
+//	go test -run '^$' -bench RecordNix -benchtime 41x ./cmd/axiom-deploy-annotate/
+func BenchmarkRecordNix(b *testing.B) {
+	nixtest.Require(b)
+	before, after := nixtest.BigSystems(3000)
+	p := nixtest.BuildBig(b, before, after)
+	m := nixtest.NewMachine(b)
+	m.Switch(p[0])
+	m.Switch(p[1])
+	bin := binary(b)
+	token := filepath.Join(b.TempDir(), "token")
+	if err := os.WriteFile(token, []byte("xaat-bench-token\n"), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	healthy := fakeaxiom.New("xaat-bench-token")
+	defer healthy.Close()
+	hanging := fakeaxiom.New("xaat-bench-token")
+	defer hanging.Close()
+
+	n := 0
+	record := func(api *fakeaxiom.Server) time.Duration {
+		n++
+		// A new state directory each time: every run records a new deploy.
+		state := filepath.Join(b.TempDir(), fmt.Sprint(n))
+		cmd := exec.Command(bin, "record", "--profile", m.Profile(), "--current-system", m.CurrentSystem(),
+			"--state-dir", state, "--hostname", "bench", "--api-endpoint", api.Endpoint(), "--token-file", token,
+			"--traces-endpoint", api.URL+"/v1/traces", "--traces-dataset", "traces")
+		cmd.Stderr = os.Stderr
+		hanging.Fail(fakeaxiom.Fault{Hang: true}, fakeaxiom.Fault{Hang: true})
+		start := time.Now()
+		out, err := cmd.Output()
+		d := time.Since(start)
+		if err != nil {
+			b.Fatalf("record: %v", err)
+		}
+		if len(out) == 0 || out[0] != 'r' {
+			b.Fatalf("record printed %q", out)
+		}
+		return d
+	}
+	var hung, ok []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if i%2 == 0 {
+			hung = append(hung, record(hanging))
+			ok = append(ok, record(healthy))
+		} else {
+			ok = append(ok, record(healthy))
+			hung = append(hung, record(hanging))
+		}
+	}
+	b.StopTimer()
+	if len(hanging.Requests())+len(healthy.Requests()) != 0 {
+		b.Errorf("record sent %d requests", len(hanging.Requests())+len(healthy.Requests()))
+	}
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	b.ReportMetric(ms(percentile(hung, 50)), "hanging-p50-ms")
+	b.ReportMetric(ms(percentile(hung, 95)), "hanging-p95-ms")
+	b.ReportMetric(ms(percentile(ok, 50)), "healthy-p50-ms")
+	b.ReportMetric(ms(percentile(ok, 95)), "healthy-p95-ms")
+}
+
+// percentile is the p-th percentile of ds, nearest rank.
+func percentile(ds []time.Duration, p int) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	i := (len(s)*p + 99) / 100
+	return s[max(0, min(len(s)-1, i-1))]
+}
