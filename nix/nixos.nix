@@ -55,9 +55,25 @@ let
 
   serviceConfig = {
     Type = "oneshot";
+
+    # switch-to-configuration reports a failed deploy (exit 4) while any unit
+    # on the machine is failed, even one it did not start. The command's own
+    # failures (1 internal, 2 usage or configuration, 3 not a NixOS system,
+    # 4 state directory unusable) are logged and traced instead; only a run
+    # killed at TimeoutStartSec, a hang, leaves the unit failed.
+    SuccessExitStatus = [
+      1
+      2
+      3
+      4
+    ];
     # The command's own timeout bounds the run; this is the backstop.
     TimeoutStartSec = cfg.timeoutSeconds + 15;
+
+    # One user name, so both services get the same dynamic UID and neither
+    # loses write access to the state the other made.
     DynamicUser = true;
+    User = name;
     LoadCredential = credentials;
     StateDirectory = lib.removePrefix "/var/lib/" cfg.stateDir;
     StateDirectoryMode = "0700";
@@ -142,16 +158,6 @@ in
       startLimitIntervalSec = 0;
       serviceConfig = serviceConfig // {
         ExecStart = lib.escapeShellArgs ([ exe ] ++ args);
-        # The switch waits for this unit, and a failed unit makes
-        # switch-to-configuration exit 4. The system is already switched, so
-        # the command's own failures are logged instead; the flush service,
-        # which no switch waits for, does fail visibly.
-        SuccessExitStatus = [
-          1
-          2
-          3
-          4
-        ];
       };
     };
 
