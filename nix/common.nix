@@ -1,22 +1,24 @@
-# What nixos.nix and darwin.nix share: the options under
-# services.axiom-deploy-annotation, their checks, and the configuration file
-# the command reads with --config. Not a module itself: each platform module
-# imports it with its own config, lib and pkgs.
+# The options nixos.nix and darwin.nix share, their checks, and the
+# configuration file the command reads with --config.
 {
   config,
   lib,
   pkgs,
+  ...
 }:
 
 let
-  inherit (lib) literalExpression mkOption types;
+  inherit (lib)
+    literalExpression
+    literalMD
+    mkEnableOption
+    mkOption
+    types
+    ;
 
   cfg = config.services.axiom-deploy-annotation;
+  opt = "services.axiom-deploy-annotation";
   json = pkgs.formats.json { };
-
-  # Where the command keeps state.json, spool/ and its lock. On NixOS this is
-  # the service's StateDirectory, so it is not a setting.
-  stateDir = "/var/lib/axiom-deploy-annotation";
 
   url = types.strMatching "https?://[^[:space:]]+";
 
@@ -24,8 +26,16 @@ let
   # readable store, secret and all.
   absolutePath = types.strMatching "/.+";
 
+  # What the command takes as a repository (annotator.repositoryBase): an
+  # http(s) URL without user, query or fragment, or a flake reference to a
+  # forge it knows. nix/repository_test.go keeps the two in step.
+  repository = types.strMatching (
+    "https?://[A-Za-z0-9.-]+(:[0-9]+)?/[^[:space:][:cntrl:]?#%]+"
+    + "|(github|gitlab|sourcehut):[^[:space:][:cntrl:]?#%]+"
+  );
+
   # Go durations limited to whole hours, minutes and seconds ("45s", "1m30s"),
-  # so Nix can compute the service's own time limit from the same value.
+  # so Nix can derive the service's own time limit from the same value.
   durationPattern = "(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?";
   durationSeconds =
     d:
@@ -36,11 +46,11 @@ let
     3600 * part 1 + 60 * part 3 + part 5;
   duration = types.addCheck (types.strMatching durationPattern) (d: d != "" && durationSeconds d > 0);
 
-  tracesToken = cfg.tracing.enable && cfg.tracing.tokenPath != cfg.tokenPath;
-
-  # The keys the options own; settings may not set them too.
+  # The keys the options own, and what to use instead of setting them in
+  # settings. environment and annotate are written only when they differ
+  # from the command's defaults.
   owned = {
-    inherit stateDir;
+    stateDir = cfg.stateDir;
     tokenFile = cfg.tokenPath;
     inherit (cfg) apiEndpoint datasets;
     type = cfg.annotationType;
@@ -51,33 +61,31 @@ let
     tracesDataset =
       if cfg.tracing.enable && cfg.tracing.dataset != null then cfg.tracing.dataset else "";
     # Empty means the annotation token.
-    tracesTokenFile = if tracesToken then cfg.tracing.tokenPath else "";
-  };
+    tracesTokenFile = if cfg.tracing.separateToken then cfg.tracing.tokenPath else "";
+  }
+  // lib.optionalAttrs (cfg.environment != null) { inherit (cfg) environment; }
+  // lib.optionalAttrs (!cfg.annotate) { annotate = false; };
 
-  # What to do instead of setting each owned key.
-  ownedBy =
-    let
-      o = "services.axiom-deploy-annotation";
-    in
-    {
-      stateDir = "the state directory is fixed at ${stateDir}";
-      tokenFile = "use ${o}.tokenPath";
-      apiEndpoint = "use ${o}.apiEndpoint";
-      datasets = "use ${o}.datasets";
-      type = "use ${o}.annotationType";
-      repositoryUrl = "use ${o}.repositoryUrl";
-      tracesEndpoint = "use ${o}.tracing.endpoint or ${o}.tracing.enable";
-      tracesDataset = "use ${o}.tracing.dataset";
-      tracesTokenFile = "use ${o}.tracing.tokenPath";
-    };
+  ownedBy = {
+    stateDir = "the state directory is fixed at ${cfg.stateDir}";
+    tokenFile = "use ${opt}.tokenPath";
+    apiEndpoint = "use ${opt}.apiEndpoint";
+    datasets = "use ${opt}.datasets";
+    type = "use ${opt}.annotationType";
+    repositoryUrl = "use ${opt}.repositoryUrl";
+    tracesEndpoint = "use ${opt}.tracing.endpoint or ${opt}.tracing.enable";
+    tracesDataset = "use ${opt}.tracing.dataset";
+    tracesTokenFile = "use ${opt}.tracing.tokenPath";
+    environment = "use ${opt}.environment";
+    annotate = "use ${opt}.annotate";
+  };
 
   unchecked = json.generate "axiom-deploy-annotation.json" (cfg.settings // owned);
 
-  # The command's own validation runs at build time, so a bad setting fails
-  # `nixos-rebuild build` or `darwin-rebuild build` rather than the deploy. It
-  # reads no token and touches neither the network nor the store. When the
-  # build machine cannot run the target's binary (cross builds), the file is
-  # used unchecked.
+  # The command's own check, at build time, so a bad setting fails the build
+  # rather than the deploy. It reads no token and touches neither the network
+  # nor the store. A cross build, which cannot run the target's binary, uses
+  # the file unchecked.
   checked =
     pkgs.runCommand "axiom-deploy-annotation.json"
       {
@@ -91,20 +99,8 @@ let
       '';
 in
 {
-  inherit stateDir tracesToken;
-
-  configFile = checked;
-
-  # Seconds the command may take, from settings.timeout.
-  timeoutSeconds = durationSeconds cfg.settings.timeout;
-
-  assertions = lib.mapAttrsToList (key: instead: {
-    assertion = !(cfg.settings ? ${key});
-    message = "services.axiom-deploy-annotation.settings.${key} is set by the module; ${instead}.";
-  }) ownedBy;
-
-  options = {
-    enable = lib.mkEnableOption "an Axiom annotation, and OpenTelemetry traces, for every deploy of this machine";
+  options.services.axiom-deploy-annotation = {
+    enable = mkEnableOption "an Axiom annotation, and OpenTelemetry traces, for every deploy of this machine";
 
     package = lib.mkPackageOption pkgs "axiom-deploy-annotation" {
       extraDescription = "The flake's modules default it to the flake's own package.";
@@ -115,10 +111,10 @@ in
       default = "/run/secrets/axiom_token";
       example = "/run/agenix/axiom-token";
       description = ''
-        File holding the Axiom API token (`xaat-…`) that may create annotations,
-        or a personal token (`xapt-…`, then set `settings.orgId`). A string on
-        purpose: the file stays out of the Nix store and may be readable by
-        root only.
+        File holding the Axiom API token (`xaat-…`) that may create and read
+        annotations, or a personal token (`xapt-…`, then set
+        {option}`${opt}.settings.orgId`). A string on purpose: the file stays
+        out of the Nix store and may be readable by root only.
       '';
     };
 
@@ -126,10 +122,7 @@ in
       type = url;
       default = "https://api.axiom.co/v2/annotations";
       example = "http://127.0.0.1:8080/v2/annotations";
-      description = ''
-        Axiom's annotations endpoint. Plain http is accepted for loopback hosts
-        only.
-      '';
+      description = "Axiom's annotations endpoint. Plain http is accepted for loopback hosts only.";
     };
 
     datasets = mkOption {
@@ -146,42 +139,46 @@ in
       type = types.strMatching "[a-z0-9-]+";
       default = "nix-deploy";
       example = "production-deploy";
-      description = ''
-        The annotation's type: lowercase letters, digits and `-` only, as
-        Axiom requires.
-      '';
+      description = "The annotation's type: lowercase letters, digits and `-` only, as Axiom requires.";
     };
 
     repositoryUrl = mkOption {
-      type = types.nullOr (types.strMatching "(https?://|github:)[^[:space:]]+");
+      type = types.nullOr repository;
       default = null;
-      example = "https://github.com/example/nix-config";
+      example = "github:example/nix-config";
       description = ''
-        Repository of the system configuration, as a URL or `github:owner/repo`.
-        With the configuration's revision known (`system.configurationRevision`),
-        the annotation links to that commit.
+        Repository of the system configuration: an `https://` URL, or
+        `github:owner/repo`, `gitlab:owner/repo` or `sourcehut:~owner/repo`.
+        With the configuration's revision known
+        ({option}`system.configurationRevision`), the annotation links to that
+        commit.
       '';
     };
 
+    environment = mkOption {
+      type = types.nullOr (types.strMatching "[^[:space:]]+");
+      default = null;
+      example = "production";
+      description = ''
+        The environment this machine belongs to, sent with each trace as
+        `deployment.environment.name`. Null sends none.
+      '';
+    };
+
+    annotate = mkEnableOption "the annotation of each deploy. Without it a deploy is still recorded and traced, but no annotation is sent: for fleets where one rollout annotation is the line on the charts" // {
+      default = true;
+    };
+
     tracing = {
-      enable = mkOption {
-        type = types.bool;
+      enable = mkEnableOption "an OpenTelemetry trace of each run, sent once {option}`${opt}.tracing.dataset` is set" // {
         default = true;
-        example = false;
-        description = ''
-          Whether to export OpenTelemetry traces of each run. Nothing is sent
-          until `tracing.dataset` is set.
-        '';
       };
 
       dataset = mkOption {
         type = types.nullOr (types.strMatching "[^[:space:]]+");
         default = null;
         example = "deploy-traces";
-        description = ''
-          An OpenTelemetry traces dataset to send each run's trace to. Null
-          sends none.
-        '';
+        description = "An OpenTelemetry traces dataset to send each run's trace to. Null sends none.";
       };
 
       endpoint = mkOption {
@@ -194,24 +191,29 @@ in
       tokenPath = mkOption {
         type = absolutePath;
         default = cfg.tokenPath;
-        defaultText = literalExpression "config.services.axiom-deploy-annotation.tokenPath";
+        defaultText = literalExpression "config.${opt}.tokenPath";
         example = "/run/secrets/axiom_ingest_token";
         description = ''
           File holding the token for trace ingest, when it is not the
-          annotation token. A string, for the same reason as `tokenPath`.
+          annotation token. A string, for the same reason as
+          {option}`${opt}.tokenPath`.
         '';
+      };
+
+      separateToken = mkOption {
+        type = types.bool;
+        internal = true;
+        visible = false;
+        readOnly = true;
+        default = cfg.tracing.enable && cfg.tracing.tokenPath != cfg.tokenPath;
+        defaultText = literalMD "whether traces are sent with a token of their own";
+        description = "Whether trace ingest reads a token file of its own.";
       };
     };
 
     flush = {
-      enable = mkOption {
-        type = types.bool;
+      enable = mkEnableOption "retries, every {option}`${opt}.flush.interval`, of the annotations that could not be delivered when they were made (`axiom-deploy-annotate flush`)" // {
         default = true;
-        example = false;
-        description = ''
-          Whether to retry, every `flush.interval`, the annotations that could
-          not be delivered when they were made (`axiom-deploy-annotate flush`).
-        '';
       };
 
       interval = mkOption {
@@ -232,8 +234,8 @@ in
             example = "1m";
             description = ''
               Time limit for a whole run, as hours, minutes and seconds
-              (`"90s"`, `"1m30s"`). The systemd service's own limit is a little
-              above it.
+              (`"90s"`, `"1m30s"`). The systemd service's own limit is a
+              little above it.
             '';
           };
 
@@ -276,8 +278,36 @@ in
       type = types.path;
       readOnly = true;
       default = checked;
-      defaultText = literalExpression "generated from the options above";
-      description = "The checked configuration file the command is run with (`--config`).";
+      defaultText = literalMD "generated from the options above, and checked with `axiom-deploy-annotate check-config`";
+      description = "The configuration file the command is run with (`--config`).";
+    };
+
+    stateDir = mkOption {
+      type = types.str;
+      internal = true;
+      visible = false;
+      readOnly = true;
+      default = "/var/lib/axiom-deploy-annotation";
+      description = "Where the command keeps its state, spool and lock; on NixOS the services' state directory.";
+    };
+
+    timeoutSeconds = mkOption {
+      type = types.ints.positive;
+      internal = true;
+      visible = false;
+      readOnly = true;
+      default = durationSeconds cfg.settings.timeout;
+      defaultText = literalMD "{option}`${opt}.settings.timeout` in seconds";
+      description = "The run's time limit in seconds, for the platform's own limit above it.";
     };
   };
+
+  config = lib.mkIf cfg.enable {
+    assertions = lib.mapAttrsToList (key: instead: {
+      assertion = !(cfg.settings ? ${key});
+      message = "${opt}.settings.${key} is set by the module; ${instead}.";
+    }) ownedBy;
+  };
+
+  meta.maintainers = [ ];
 }

@@ -1,5 +1,5 @@
-# NixOS: annotate every switch, test and boot with a oneshot systemd service,
-# and retry undelivered annotations from a timer.
+# NixOS: annotate every switch, test and boot from a oneshot service, and
+# retry undelivered annotations from a timer.
 {
   config,
   lib,
@@ -9,7 +9,6 @@
 
 let
   cfg = config.services.axiom-deploy-annotation;
-  common = import ./common.nix { inherit config lib pkgs; };
 
   name = "axiom-deploy-annotation";
   exe = lib.getExe cfg.package;
@@ -20,35 +19,69 @@ let
   credentials = [
     "token:${cfg.tokenPath}"
   ]
-  ++ lib.optional common.tracesToken "traces-token:${cfg.tracing.tokenPath}";
+  ++ lib.optional cfg.tracing.separateToken "traces-token:${cfg.tracing.tokenPath}";
 
   args = [
     "--config"
-    common.configFile
+    cfg.configFile
     "--token-file"
     "%d/token"
   ]
-  ++ lib.optionals common.tracesToken [
+  ++ lib.optionals cfg.tracing.separateToken [
     "--traces-token-file"
     "%d/traces-token"
   ];
 
-  # Shared by the annotation service and the flush service. Both score 1.2
-  # ("OK") with `systemd-analyze security --offline=true` (systemd 252).
+  # Shared by both services. Each scores 1.2 ("OK") with
+  # `systemd-analyze security --offline=true` (systemd 252).
+  service = {
+    wants = [ "network-online.target" ];
+    after = [ "network-online.target" ];
+    # A missing token file skips the run (logged as an unmet condition)
+    # rather than failing the credential setup.
+    unitConfig.ConditionPathExists = [
+      cfg.tokenPath
+    ]
+    ++ lib.optional cfg.tracing.separateToken cfg.tracing.tokenPath;
+    path = [ config.nix.package ];
+    environment = {
+      XDG_CACHE_HOME = "/var/cache/${name}";
+      HOME = "/var/cache/${name}";
+      # Never fall back to a private store under HOME when the socket is
+      # missing: fail, and say so.
+      NIX_REMOTE = "daemon";
+    };
+  };
+
   serviceConfig = {
     Type = "oneshot";
+
+    # switch-to-configuration reports a failed deploy (exit 4) while any unit
+    # on the machine is failed, even one it did not start. The command's own
+    # failures (1 internal, 2 usage or configuration, 3 not a NixOS system,
+    # 4 state directory unusable) are logged and traced instead; only a run
+    # killed at TimeoutStartSec, a hang, leaves the unit failed.
+    SuccessExitStatus = [
+      1
+      2
+      3
+      4
+    ];
+    # The command's own timeout bounds the run; this is the backstop.
+    TimeoutStartSec = cfg.timeoutSeconds + 15;
+
+    # One user name, so both services get the same dynamic UID and neither
+    # loses write access to the state the other made.
     DynamicUser = true;
+    User = name;
     LoadCredential = credentials;
-    StateDirectory = name;
+    StateDirectory = lib.removePrefix "/var/lib/" cfg.stateDir;
     StateDirectoryMode = "0700";
     # Nix commands reach the store through the daemon and want a writable
-    # cache; see environment below.
+    # cache (see environment).
     CacheDirectory = name;
     CacheDirectoryMode = "0700";
     UMask = "0077";
-
-    # The command's own timeout bounds the run; this is the backstop.
-    TimeoutStartSec = common.timeoutSeconds + 15;
 
     # Reads /run/current-system, /nix/var/nix/profiles and the store; writes
     # only its state and cache directories.
@@ -60,8 +93,8 @@ let
     PrivateIPC = true;
     PrivateMounts = true;
     ProtectProc = "invisible";
-    # Not ProcSubset=pid: it hides /proc/stat, where the garbage collector
-    # in Nix's commands counts CPUs, and each run would log a warning.
+    # Not ProcSubset=pid: it hides /proc/stat, where Nix's garbage collector
+    # counts CPUs, and each run would log a warning.
     ProtectClock = true;
     ProtectHostname = true;
     ProtectKernelLogs = true;
@@ -94,25 +127,13 @@ let
     SystemCallErrorNumber = "EPERM";
   };
 
-  environment = {
-    XDG_CACHE_HOME = "/var/cache/${name}";
-    HOME = "/var/cache/${name}";
-    # Never fall back to a private store under HOME when the socket is
-    # missing: fail, and say so.
-    NIX_REMOTE = "daemon";
-  };
-
-  # On PATH for manual runs (`axiom-deploy-annotate --dry-run`,
-  # `axiom-deploy-annotate flush`), with the service's configuration. Run as
-  # root, the command reads the token files directly. Files it creates in the
-  # state directory would then belong to root, and the service's dynamic user
-  # could no longer write them: systemd only re-owns that directory when its
-  # top is owned by someone else. So after the run their ownership goes back to
-  # the directory's owner. A state directory that does not exist yet is made
-  # by the command and taken over by systemd at the service's next start.
+  # On PATH for manual runs, with the services' configuration. Run as root, it
+  # reads the token files directly; what it creates in the state directory is
+  # given back to the directory's owner afterwards, since systemd re-owns
+  # that directory only when its top belongs to someone else.
   cli = pkgs.writeShellScriptBin "axiom-deploy-annotate" ''
     status=0
-    ${exe} --config ${common.configFile} "$@" || status=$?
+    ${exe} --config ${cfg.configFile} "$@" || status=$?
     state=/var/lib/private/${name}
     if [ "$(${pkgs.coreutils}/bin/id -u)" = 0 ] && [ -d "$state" ]; then
       ${pkgs.coreutils}/bin/chown -R --reference="$state" "$state"
@@ -121,75 +142,41 @@ let
   '';
 in
 {
-  options.services.axiom-deploy-annotation = common.options;
+  imports = [ ./common.nix ];
 
   config = lib.mkIf cfg.enable {
-    assertions = common.assertions;
-
     environment.systemPackages = [ cli ];
 
-    # switch-to-configuration starts every active target again, and starting
-    # multi-user.target starts this inactive oneshot: so it runs at boot and
-    # after every `switch` and `test` (and a rollback, which is a switch), each
-    # time with /run/current-system already pointing at the new system.
-    # `boot` activates nothing; its generation is annotated when it boots.
-    # RemainAfterExit would make it run only when the unit's text changed.
-    systemd.services.${name} = {
+    # Starting multi-user.target starts this inactive oneshot, so it runs at
+    # boot and after every `switch` and `test`, with /run/current-system
+    # already moved. RemainAfterExit would make it run only when its unit text
+    # changed.
+    systemd.services.${name} = service // {
       description = "Axiom annotation for the running NixOS generation";
       wantedBy = [ "multi-user.target" ];
-      wants = [ "network-online.target" ];
-      after = [ "network-online.target" ];
-      # Two switches in quick succession must not hit the start rate limit,
-      # which would fail the second switch.
+      # Two switches in quick succession must not hit the start rate limit.
       startLimitIntervalSec = 0;
-      # A missing token file is skipped (and logged) rather than failing the
-      # credential setup, and with it the switch.
-      unitConfig.ConditionPathExists = [
-        cfg.tokenPath
-      ]
-      ++ lib.optional common.tracesToken cfg.tracing.tokenPath;
-      path = [ config.nix.package ];
-      inherit environment;
       serviceConfig = serviceConfig // {
         ExecStart = lib.escapeShellArgs ([ exe ] ++ args);
-        # The switch waits for this unit, and a failed unit makes
-        # switch-to-configuration exit 4, which deploy tools report as a
-        # failed deploy and some answer with a rollback. The system is already
-        # switched when this runs, so an annotation problem must not undo it.
-        # Delivery trouble already exits 0 (the annotation is spooled for the
-        # flush timer); the other statuses are counted as success too:
-        # 1 internal error, 2 usage or configuration (a bad token file, or a
-        # Go runtime panic), 3 not a NixOS system, 4 state directory
-        # unusable. Each still logs its one-line reason to the journal, and
-        # the flush service below, which no switch waits for, does fail
-        # visibly. A run killed at TimeoutStartSec still fails: that is a
-        # hang, and it has been bounded.
-        SuccessExitStatus = [
-          1
-          2
-          3
-          4
-        ];
       };
     };
 
-    systemd.services."${name}-flush" = lib.mkIf cfg.flush.enable {
-      description = "Delivery of spooled Axiom deploy annotations";
-      wants = [ "network-online.target" ];
-      after = [ "network-online.target" ];
-      unitConfig.ConditionPathExists = [
-        cfg.tokenPath
-      ]
-      ++ lib.optional common.tracesToken cfg.tracing.tokenPath;
-      inherit environment;
-      serviceConfig = serviceConfig // {
-        ExecStart = lib.escapeShellArgs ([ exe "flush" ] ++ args);
-      };
-    };
+    systemd.services."${name}-flush" = lib.mkIf cfg.flush.enable (
+      service
+      // {
+        description = "Delivery of spooled Axiom deploy annotations";
+        serviceConfig = serviceConfig // {
+          ExecStart = lib.escapeShellArgs ([
+            exe
+            "flush"
+          ]
+          ++ args);
+        };
+      }
+    );
 
-    # A monotonic timer: OnBootSec gives the catch-up after downtime that
-    # Persistent= gives calendar timers (which cannot express an interval in
-    # seconds), and the random delay keeps a fleet from retrying in step.
+    # Monotonic: OnBootSec gives the catch-up after downtime that Persistent=
+    # gives calendar timers, and the random delay keeps a fleet out of step.
     systemd.timers."${name}-flush" = lib.mkIf cfg.flush.enable {
       description = "Periodic delivery of spooled Axiom deploy annotations";
       wantedBy = [ "timers.target" ];

@@ -1,9 +1,24 @@
 {
   lib,
+  go,
   buildGoModule,
+  # Absent from nixpkgs older than Go 1.26, and from those that no longer
+  # carry it once their default Go is newer.
+  buildGo126Module ? null,
 }:
 
-buildGoModule (finalAttrs: {
+let
+  # go.mod's go line.
+  minimumGo = "1.26";
+  build =
+    if lib.versionAtLeast go.version minimumGo then
+      buildGoModule
+    else if buildGo126Module != null then
+      buildGo126Module
+    else
+      throw "axiom-deploy-annotation needs Go ${minimumGo} or newer, but this nixpkgs has Go ${go.version} and no buildGo126Module: use nixpkgs-unstable from May 2026 or later, or any nixpkgs whose Go is ${minimumGo} or newer.";
+in
+build (finalAttrs: {
   pname = "axiom-deploy-annotation";
   version = "0.1.0";
 

@@ -1,6 +1,7 @@
 # A NixOS VM with the module and a fake Axiom on loopback: one annotation
-# after boot, one more after switching to a specialisation. The flake adds the
-# module (checks.<linux system>.nixos); running it needs KVM.
+# after boot, one more after switching to a specialisation, and no failed unit
+# or switch when the command cannot use its state directory. The flake adds
+# the module (checks.<linux system>.nixos); running it needs KVM.
 {
   name = "axiom-deploy-annotation";
 
@@ -116,5 +117,28 @@
         machine.succeed("axiom-deploy-annotate flush")
         assert len(annotations()) == 2
         machine.fail("find /var/lib/private/axiom-deploy-annotation -user root | grep .")
+
+    with subtest("a state directory the command cannot use fails no unit and no switch"):
+        state = "/var/lib/private/axiom-deploy-annotation"
+        units = [
+            "axiom-deploy-annotation.service",
+            "axiom-deploy-annotation-flush.service",
+            "axiom-deploy-annotation-flush.timer",
+        ]
+        # A directory where the lock file goes, which the service's user can
+        # neither use nor remove: systemd still sets the state directory up,
+        # and the command itself fails.
+        machine.succeed(f"rm -f {state}/lock && mkdir -p -m 0700 {state}/lock/held")
+        # A oneshot's start waits for it to end, and fails if the unit does.
+        machine.succeed("systemctl start axiom-deploy-annotation-flush.service")
+        status = machine.succeed("systemctl show --property=ExecMainStatus --value axiom-deploy-annotation-flush.service")
+        assert status.strip() in {"1", "2", "3", "4"}, status
+        # The switch starts the annotation service, which fails the same way.
+        machine.succeed("/run/current-system/bin/switch-to-configuration test")
+        status = machine.succeed("systemctl show --property=ExecMainStatus --value axiom-deploy-annotation.service")
+        assert status.strip() in {"1", "2", "3", "4"}, status
+        for unit in units:
+            machine.fail(f"systemctl is-failed --quiet {unit}")
+        machine.succeed(f"rm -rf {state}/lock")
   '';
 }

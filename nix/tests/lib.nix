@@ -1,0 +1,530 @@
+# A stand-in for the part of nixpkgs' lib that this project's modules use, so
+# that they can be evaluated with a Nix that cannot evaluate nixpkgs. It
+# follows lib/modules.nix and lib/types.nix in behaviour, not in code: options
+# with defaults, readOnly and apply; types that check each definition and
+# merge them; mkIf, mkMerge, mkDefault and mkAfter; modules with imports and
+# freeform submodules. What it does not know it refuses, rather than guess.
+let
+  inherit (builtins)
+    all
+    attrNames
+    concatMap
+    concatStringsSep
+    elem
+    filter
+    foldl'
+    functionArgs
+    head
+    intersectAttrs
+    isAttrs
+    isBool
+    isFunction
+    isInt
+    isList
+    isPath
+    isString
+    length
+    listToAttrs
+    match
+    sort
+    substring
+    stringLength
+    tail
+    typeOf
+    ;
+
+  lib = rec {
+    optional = cond: x: if cond then [ x ] else [ ];
+    optionals = cond: xs: if cond then xs else [ ];
+    optionalString = cond: s: if cond then s else "";
+    optionalAttrs = cond: attrs: if cond then attrs else { };
+    mapAttrs = builtins.mapAttrs;
+    mapAttrsToList = f: attrs: map (n: f n attrs.${n}) (attrNames attrs);
+    genAttrs =
+      names: f:
+      listToAttrs (
+        map (n: {
+          name = n;
+          value = f n;
+        }) names
+      );
+    unique = foldl' (acc: x: if elem x acc then acc else acc ++ [ x ]) [ ];
+    last = l: builtins.elemAt l (length l - 1);
+    inherit concatStringsSep;
+    hasPrefix = prefix: s: substring 0 (stringLength prefix) s == prefix;
+    removePrefix =
+      prefix: s: if hasPrefix prefix s then substring (stringLength prefix) (-1) s else s;
+    toIntBase10 =
+      s:
+      let
+        m = match "0*([0-9]+)" s;
+      in
+      if m == null then throw "toIntBase10: not a decimal number: ${s}" else builtins.fromJSON (head m);
+    escapeShellArg =
+      arg:
+      let
+        s = toString arg;
+      in
+      if match "[[:alnum:],._+:@%/-]+" s == null then
+        "'${builtins.replaceStrings [ "'" ] [ "'\\''" ] s}'"
+      else
+        s;
+    escapeShellArgs = args: concatStringsSep " " (map escapeShellArg args);
+    getExe = pkg: "${pkg}/bin/${pkg.meta.mainProgram}";
+    isDerivation = v: isAttrs v && v.type or null == "derivation";
+    isStringLike = v: isString v || isPath v || (isAttrs v && (v ? outPath || v ? __toString));
+    showOption = concatStringsSep ".";
+    versionAtLeast = v: w: builtins.compareVersions v w >= 0;
+
+    literalExpression = text: {
+      _type = "literalExpression";
+      inherit text;
+    };
+    literalMD = text: {
+      _type = "literalMD";
+      inherit text;
+    };
+
+    isType = t: v: isAttrs v && v._type or null == t;
+
+    mkIf = condition: content: {
+      _type = "if";
+      inherit condition content;
+    };
+    mkMerge = contents: {
+      _type = "merge";
+      inherit contents;
+    };
+    mkOverride = priority: content: {
+      _type = "override";
+      inherit priority content;
+    };
+    mkOptionDefault = mkOverride 1500;
+    mkDefault = mkOverride 1000;
+    mkOrder = priority: content: {
+      _type = "order";
+      inherit priority content;
+    };
+    mkAfter = mkOrder 1500;
+
+    mkOption = attrs: attrs // { _type = "option"; };
+    mkEnableOption =
+      name:
+      mkOption {
+        type = types.bool;
+        default = false;
+        example = true;
+        description = "Whether to enable ${name}.";
+      };
+    mkPackageOption =
+      pkgs: name:
+      {
+        default ? name,
+        extraDescription ? "",
+        ...
+      }:
+      mkOption {
+        type = types.package;
+        default = pkgs.${default};
+        defaultText = literalExpression "pkgs.${default}";
+        description = "The ${name} package to use. ${extraDescription}";
+      };
+
+    # A definition as the plain values it stands for: mkMerge spreads, mkIf
+    # keeps or drops. Conditions are evaluated here, at the option, and not
+    # before, so that a module may make its whole config depend on its options.
+    dischargeProperties =
+      v:
+      if isType "merge" v then
+        concatMap dischargeProperties v.contents
+      else if isType "if" v then
+        if !isBool v.condition then
+          throw "mkIf called with a non-Boolean condition"
+        else if v.condition then
+          dischargeProperties v.content
+        else
+          [ ]
+      else
+        [ v ];
+
+    # An attribute set definition as a list of attribute sets whose values
+    # carry the properties that wrapped the whole.
+    pushDownProperties =
+      v:
+      if isType "merge" v then
+        concatMap pushDownProperties v.contents
+      else if isType "if" v then
+        map (mapAttrs (_: mkIf v.condition)) (pushDownProperties v.content)
+      else if isType "override" v then
+        map (mapAttrs (_: mkOverride v.priority)) (pushDownProperties v.content)
+      else
+        [ v ];
+
+    pushDown =
+      loc: defs:
+      concatMap (
+        d:
+        map (
+          value:
+          if isAttrs value then
+            {
+              inherit (d) file;
+              inherit value;
+            }
+          else
+            throw "The option `${showOption loc}' (in ${d.file}) is not an attribute set of options."
+        ) (pushDownProperties d.value)
+      ) defs;
+
+    definitionsOf =
+      name: defs:
+      concatMap (
+        d:
+        optional (d.value ? ${name}) {
+          inherit (d) file;
+          value = d.value.${name};
+        }
+      ) defs;
+
+    showValue =
+      v:
+      if isString v then
+        ''"${v}"''
+      else if isInt v || isBool v || v == null then
+        builtins.toJSON v
+      else
+        "a ${typeOf v}";
+
+    # defs: [ { file; value; } ]. The result says whether anything was
+    # defined, so that attrsOf and listOf can drop members under a false mkIf.
+    mergeDefinitions =
+      loc: type: defs:
+      let
+        discharged = concatMap (
+          d:
+          map (value: {
+            inherit (d) file;
+            inherit value;
+          }) (dischargeProperties d.value)
+        ) defs;
+        priority = d: if isType "override" d.value then d.value.priority else 100;
+        highest = foldl' (p: d: if priority d < p then priority d else p) 9999 discharged;
+        kept = map (d: if isType "override" d.value then d // { value = d.value.content; } else d) (
+          filter (d: priority d == highest) discharged
+        );
+        order = d: if isType "order" d.value then d.value.priority else 1000;
+        sorted = map (d: if isType "order" d.value then d // { value = d.value.content; } else d) (
+          sort (a: b: order a < order b) kept
+        );
+        bad = filter (d: !type.check d.value) sorted;
+      in
+      {
+        isDefined = sorted != [ ];
+        value =
+          if sorted == [ ] then
+            throw "The option `${showOption loc}' is used but not defined."
+          else if bad != [ ] then
+            throw "A definition for option `${showOption loc}' is not of type `${type.name}': ${showValue (head bad).value} (in ${(head bad).file})."
+          else
+            type.merge loc sorted;
+      };
+
+    evalOption =
+      loc: opt: defs:
+      let
+        defs' =
+          optional (opt ? default) {
+            file = "the default of ${showOption loc}";
+            value = mkOptionDefault opt.default;
+          }
+          ++ defs;
+        value =
+          if opt.readOnly or false && length defs' > 1 then
+            throw "The option `${showOption loc}' is read-only, but it's set multiple times."
+          else
+            (mergeDefinitions loc opt.type defs').value;
+      in
+      if opt ? apply then opt.apply value else value;
+
+    mergeEqualOption =
+      loc: defs:
+      let
+        first = (head defs).value;
+      in
+      if all (d: d.value == first) (tail defs) then
+        first
+      else
+        throw "The option `${showOption loc}' has conflicting definition values, in ${
+          concatStringsSep " and " (map (d: d.file) defs)
+        }.";
+
+    types = rec {
+      mkOptionType =
+        {
+          name,
+          check ? (_: true),
+          merge ? mergeEqualOption,
+        }:
+        {
+          _type = "option-type";
+          inherit name check merge;
+        };
+
+      addCheck = type: check: type // { check = v: type.check v && check v; };
+
+      bool = mkOptionType {
+        name = "bool";
+        check = isBool;
+      };
+      str = mkOptionType {
+        name = "str";
+        check = isString;
+      };
+      lines = mkOptionType {
+        name = "lines";
+        check = isString;
+        merge = loc: defs: concatStringsSep "\n" (map (d: d.value) defs);
+      };
+      int = mkOptionType {
+        name = "int";
+        check = isInt;
+      };
+      ints = {
+        between = lowest: highest: addCheck int (x: x >= lowest && x <= highest);
+        positive = addCheck int (x: x > 0);
+      };
+      strMatching =
+        pattern:
+        mkOptionType {
+          name = "strMatching ${builtins.toJSON pattern}";
+          check = x: isString x && match pattern x != null;
+        };
+      path = mkOptionType {
+        name = "path";
+        check = x: isStringLike x && substring 0 1 (toString x) == "/";
+      };
+      package = mkOptionType {
+        name = "package";
+        check = isDerivation;
+      };
+      raw = mkOptionType {
+        name = "raw";
+        merge =
+          loc: defs:
+          if length defs == 1 then
+            (head defs).value
+          else
+            throw "The option `${showOption loc}' is defined more than once.";
+      };
+      unspecified = mkOptionType { name = "unspecified"; };
+
+      nullOr =
+        type:
+        mkOptionType {
+          name = "null or ${type.name}";
+          check = x: x == null || type.check x;
+          merge =
+            loc: defs:
+            let
+              nulls = filter (d: d.value == null) defs;
+            in
+            if length nulls == length defs then
+              null
+            else if nulls != [ ] then
+              throw "The option `${showOption loc}' is defined both null and not null."
+            else
+              type.merge loc defs;
+        };
+
+      either =
+        a: b:
+        mkOptionType {
+          name = "${a.name} or ${b.name}";
+          check = x: a.check x || b.check x;
+          merge =
+            loc: defs:
+            if all (d: a.check d.value) defs then
+              a.merge loc defs
+            else if all (d: b.check d.value) defs then
+              b.merge loc defs
+            else
+              mergeEqualOption loc defs;
+        };
+
+      listOf =
+        type:
+        mkOptionType {
+          name = "list of ${type.name}";
+          check = isList;
+          merge =
+            loc: defs:
+            concatMap (
+              d:
+              concatMap (
+                x:
+                let
+                  r = mergeDefinitions (loc ++ [ "[]" ]) type [
+                    {
+                      inherit (d) file;
+                      value = x;
+                    }
+                  ];
+                in
+                optional r.isDefined r.value
+              ) d.value
+            ) defs;
+        };
+      nonEmptyListOf = type: addCheck (listOf type) (l: l != [ ]);
+
+      attrsOf =
+        type:
+        mkOptionType {
+          name = "attribute set of ${type.name}";
+          check = isAttrs;
+          merge =
+            loc: defs:
+            listToAttrs (
+              concatMap (
+                n:
+                let
+                  r = mergeDefinitions (loc ++ [ n ]) type (definitionsOf n defs);
+                in
+                optional r.isDefined {
+                  name = n;
+                  value = r.value;
+                }
+              ) (unique (concatMap (d: attrNames d.value) defs))
+            );
+        };
+
+      anything = mkOptionType {
+        name = "anything";
+        merge =
+          loc: defs:
+          if all (d: isAttrs d.value && !(isStringLike d.value)) defs then
+            (attrsOf anything).merge loc defs
+          else
+            mergeEqualOption loc defs;
+      };
+
+      submoduleWith =
+        { modules }:
+        mkOptionType {
+          name = "submodule";
+          check = x: isAttrs x || isFunction x;
+          merge =
+            loc: defs:
+            (evalModules {
+              modules =
+                modules
+                ++ map (d: {
+                  _file = d.file;
+                  imports = [ d.value ];
+                }) defs;
+              prefix = loc;
+              specialArgs.name = last loc;
+            }).config;
+        };
+      submodule = module: submoduleWith { modules = [ module ]; };
+    };
+
+    # Merges option declarations from several modules into one tree.
+    mergeOptionTrees =
+      loc: a: b:
+      a
+      // mapAttrs (
+        n: v:
+        if !(a ? ${n}) then
+          v
+        else if isType "option" v || isType "option" a.${n} then
+          throw "The option `${showOption (loc ++ [ n ])}' is declared twice."
+        else
+          mergeOptionTrees (loc ++ [ n ]) a.${n} v
+      ) b;
+
+    evalModules =
+      {
+        modules,
+        prefix ? [ ],
+        specialArgs ? { },
+      }:
+      let
+        args = specialArgs // {
+          inherit lib config options;
+        };
+
+        # Every module with its imports, each as { file, options, config,
+        # freeformType }.
+        collect =
+          file: m:
+          let
+            f = if isPath m then import m else m;
+            file' = if isPath m then toString m else file;
+            v =
+              if isFunction f then
+                f (if functionArgs f == { } then args else intersectAttrs (functionArgs f) args)
+              else
+                f;
+            full = v ? config || v ? options;
+            known = [
+              "_file"
+              "key"
+              "imports"
+              "options"
+              "config"
+              "meta"
+              "freeformType"
+            ];
+            unknown = filter (n: !(elem n known)) (attrNames v);
+            module = {
+              file = v._file or file';
+              options = v.options or { };
+              config =
+                if !full then
+                  removeAttrs v known // optionalAttrs (v ? meta) { inherit (v) meta; }
+                else if unknown != [ ] then
+                  throw "Module ${file'} has an unsupported attribute `${head unknown}'."
+                else
+                  mkMerge ([ (v.config or { }) ] ++ optional (v ? meta) { inherit (v) meta; });
+              freeformType = v.freeformType or null;
+            };
+          in
+          [ module ] ++ concatMap (collect module.file) (v.imports or [ ]);
+
+        collected = concatMap (collect "<unknown file>") modules;
+        options = foldl' (mergeOptionTrees prefix) { } (map (m: m.options) collected);
+        freeformTypes = filter (t: t != null) (map (m: m.freeformType) collected);
+
+        evalTree =
+          loc: decl: defs:
+          if isType "option" decl then
+            evalOption loc decl defs
+          else
+            let
+              pushed = pushDown loc defs;
+              names = unique (attrNames decl ++ concatMap (d: attrNames d.value) pushed);
+              declared = filter (n: decl ? ${n}) names;
+              undeclared = filter (n: !(decl ? ${n})) names;
+              freeform =
+                if undeclared == [ ] then
+                  { }
+                else if loc == prefix && freeformTypes != [ ] then
+                  (head freeformTypes).merge loc (map (d: d // { value = removeAttrs d.value declared; }) pushed)
+                else
+                  throw "The option `${showOption (loc ++ [ (head undeclared) ])}' does not exist.";
+            in
+            freeform // genAttrs declared (n: evalTree (loc ++ [ n ]) decl.${n} (definitionsOf n pushed));
+
+        config = evalTree prefix options (
+          map (m: {
+            inherit (m) file;
+            value = m.config;
+          }) collected
+        );
+      in
+      {
+        inherit config options;
+      };
+  };
+in
+lib

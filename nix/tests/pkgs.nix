@@ -1,0 +1,72 @@
+# The part of nixpkgs the modules use, as real derivations that need nothing
+# but /bin/sh to build (the tests build with sandbox = false). With bin, the
+# package is that binary, and the configuration file is checked with it at
+# build time, as the module does on a native build.
+{
+  lib,
+  bin ? null,
+}:
+
+let
+  system = builtins.currentSystem;
+
+  shell =
+    name: script: env:
+    derivation (
+      env
+      // {
+        inherit name system;
+        builder = "/bin/sh";
+        # As in stdenv's builds, the first failing command fails the build.
+        args = [
+          "-c"
+          "set -eu\n${script}"
+        ];
+        PATH = "/usr/bin:/bin";
+      }
+    );
+
+  program =
+    name: mainProgram: script:
+    shell name script { } // { meta = { inherit mainProgram; }; };
+
+  command = builtins.path {
+    path = bin;
+    name = "axiom-deploy-annotate";
+  };
+in
+{
+  axiom-deploy-annotation = program "axiom-deploy-annotation" "axiom-deploy-annotate" (
+    if bin == null then
+      "exit 1"
+    else
+      ''mkdir -p "$out/bin" && cp ${command} "$out/bin/axiom-deploy-annotate"''
+  );
+  nix = program "nix" "nix" "exit 1";
+  coreutils = program "coreutils" "coreutils" "exit 1";
+
+  writeShellScriptBin =
+    name: text:
+    program name name ''mkdir -p "$out/bin" && printf '%s' "$text" > "$out/bin/${name}"'' // {
+      inherit text;
+    };
+
+  runCommand = name: env: script: shell name script env;
+
+  formats.json = { }: {
+    type = lib.types.anything // {
+      name = "JSON value";
+      check = v: !(builtins.isFunction v);
+    };
+    generate =
+      name: value:
+      shell name ''printf '%s' "$json" > "$out"'' {
+        json = builtins.toJSON value;
+      };
+  };
+
+  stdenv = {
+    buildPlatform.canExecute = _: bin != null;
+    hostPlatform = { };
+  };
+}
