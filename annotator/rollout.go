@@ -39,7 +39,7 @@ func BuildRollout(r Rollout, s Settings) *axiom.AnnotationCreateRequest {
 	if end.Before(start) {
 		end = start
 	}
-	rev, dirty := strings.CutSuffix(Clean(r.Revision), "-dirty")
+	rev, dirty := strings.CutSuffix(clean(r.Revision), "-dirty")
 	dirty = dirty || r.Dirty
 	args := MaskArgs(r.Command)
 	req := &axiom.AnnotationCreateRequest{
@@ -51,7 +51,7 @@ func BuildRollout(r Rollout, s Settings) *axiom.AnnotationCreateRequest {
 		Description: rolloutDescription(r, rev, dirty, args, end.Sub(start)),
 	}
 	if s.RepositoryURL != "" && commitPattern.MatchString(rev) {
-		req.URL, _ = CommitURL(s.RepositoryURL, rev)
+		req.URL, _ = commitURL(s.RepositoryURL, rev)
 	}
 	return req
 }
@@ -60,7 +60,7 @@ func BuildRollout(r Rollout, s Settings) *axiom.AnnotationCreateRequest {
 // or " failed (SIGTERM)" when it failed; the command gives way first.
 func rolloutTitle(r Rollout, rev string, dirty bool, args []string) string {
 	head := "rollout"
-	if short := ShortRevision(&nixinfo.Generation{Revision: rev, Dirty: dirty}); short != "" {
+	if short := shortRevision(&nixinfo.Generation{Revision: rev, Dirty: dirty}); short != "" {
 		head += " " + short
 	}
 	tail := ""
@@ -68,13 +68,13 @@ func rolloutTitle(r Rollout, rev string, dirty bool, args []string) string {
 		tail = " failed (" + failure(r) + ")"
 	}
 	if cmd := commandSummary(args); cmd != "" {
-		head += ": " + Truncate(cmd, MaxTitle-len(head)-len(": ")-len(tail))
+		head += ": " + truncate(cmd, MaxTitle-len(head)-len(": ")-len(tail))
 	}
-	return Truncate(head+tail, MaxTitle)
+	return truncate(head+tail, MaxTitle)
 }
 
 func failure(r Rollout) string {
-	if sig := Truncate(Clean(r.Signal), 24); sig != "" {
+	if sig := truncate(clean(r.Signal), 24); sig != "" {
 		return sig
 	}
 	return fmt.Sprintf("exit %d", r.ExitCode)
@@ -84,16 +84,16 @@ func failure(r Rollout) string {
 // name what it does ("colmena apply", "nixos-rebuild switch"): at most two,
 // up to the first flag.
 func commandSummary(args []string) string {
-	if len(args) == 0 || Clean(args[0]) == "" {
+	if len(args) == 0 || clean(args[0]) == "" {
 		return ""
 	}
 	const maxWord = 40
-	words := []string{Truncate(Clean(path.Base(args[0])), maxWord)}
+	words := []string{truncate(clean(path.Base(args[0])), maxWord)}
 	for _, a := range args[1:] {
 		if len(words) == 3 || a == "" || strings.HasPrefix(a, "-") || strings.IndexFunc(a, unicode.IsSpace) >= 0 {
 			break
 		}
-		words = append(words, Truncate(Clean(a), maxWord))
+		words = append(words, truncate(clean(a), maxWord))
 	}
 	return strings.Join(words, " ")
 }
@@ -102,14 +102,14 @@ func rolloutDescription(r Rollout, rev string, dirty bool, args []string, took t
 	var rest strings.Builder
 	fmt.Fprintf(&rest, "Duration: %s\n", took.Round(time.Millisecond))
 	switch {
-	case Clean(r.Signal) != "":
-		fmt.Fprintf(&rest, "Exit status: killed by %s\n", Truncate(Clean(r.Signal), 24))
+	case clean(r.Signal) != "":
+		fmt.Fprintf(&rest, "Exit status: killed by %s\n", truncate(clean(r.Signal), 24))
 	case r.ExitCode != 0:
 		fmt.Fprintf(&rest, "Exit status: %d (failed)\n", r.ExitCode)
 	default:
 		rest.WriteString("Exit status: 0\n")
 	}
-	switch rev = Truncate(rev, maxField); {
+	switch rev = truncate(rev, maxField); {
 	case rev == "":
 		rest.WriteString("Commit: unknown\n")
 	case dirty:
@@ -118,20 +118,20 @@ func rolloutDescription(r Rollout, rev string, dirty bool, args []string, took t
 		fmt.Fprintf(&rest, "Commit: %s\n", rev)
 	}
 	if r.TraceID != "" {
-		fmt.Fprintf(&rest, "Trace: %s\n", Truncate(Clean(r.TraceID), maxField))
+		fmt.Fprintf(&rest, "Trace: %s\n", truncate(clean(r.TraceID), maxField))
 	}
 	// The command line gets what the rest leaves.
 	const label = "Command: "
 	room := MaxDescription - rest.Len() - len(label) - len("\n")
-	line := label + Truncate(shellJoin(args), room) + "\n"
-	return Truncate(strings.TrimSuffix(line+rest.String(), "\n"), MaxDescription)
+	line := label + truncate(shellJoin(args), room) + "\n"
+	return truncate(strings.TrimSuffix(line+rest.String(), "\n"), MaxDescription)
 }
 
 // shellJoin writes a command line the way a shell would take it back.
 func shellJoin(args []string) string {
 	quoted := make([]string, len(args))
 	for i, a := range args {
-		a = Clean(a)
+		a = clean(a)
 		if a != "" && strings.Trim(a, shellSafe) == "" {
 			quoted[i] = a
 		} else {
