@@ -204,6 +204,10 @@ func TestNixOSUnitsNix(t *testing.T) {
 				if i := slices.Index(argv, "--config"); i < 0 || i+1 == len(argv) || argv[i+1] != got.ConfigFile {
 					t.Errorf("%s: ExecStart %q does not pass --config %s", name, sc["ExecStart"], got.ConfigFile)
 				}
+				if name == main {
+					// Recording needs neither the token nor the network.
+					continue
+				}
 				if i := slices.Index(argv, "--token-file"); i < 0 || i+1 == len(argv) || argv[i+1] != "%d/token" {
 					t.Errorf("%s: ExecStart %q does not read the token credential", name, sc["ExecStart"])
 				}
@@ -230,25 +234,32 @@ func TestNixOSUnitsNix(t *testing.T) {
 			if !slices.Contains(m.WantedBy, "multi-user.target") {
 				t.Errorf("%s: wantedBy = %q; without multi-user.target no switch runs it", main, m.WantedBy)
 			}
-			if argv := strings.Fields(fmt.Sprint(m.ServiceConfig["ExecStart"])); len(argv) > 1 && argv[1] == "flush" {
-				t.Errorf("%s runs flush: %q", main, m.ServiceConfig["ExecStart"])
+			// The switch waits for the record alone; delivery is started
+			// after it, in a job of its own.
+			if argv := strings.Fields(fmt.Sprint(m.ServiceConfig["ExecStart"])); len(argv) < 2 || argv[1] != "record" {
+				t.Errorf("%s: ExecStart = %q, want the record mode", main, m.ServiceConfig["ExecStart"])
+			}
+			if m.ServiceConfig["LoadCredential"] != nil || m.ServiceConfig["PrivateNetwork"] != true || m.UnitConfig["ConditionPathExists"] != nil {
+				t.Errorf("%s: LoadCredential %v, PrivateNetwork %v, ConditionPathExists %v; a record needs no token and no network",
+					main, m.ServiceConfig["LoadCredential"], m.ServiceConfig["PrivateNetwork"], m.UnitConfig["ConditionPathExists"])
+			}
+			if !slices.Contains(stringList(m.UnitConfig["OnSuccess"]), flush+".service") {
+				t.Errorf("%s: OnSuccess = %v, want %s.service: nothing would deliver after a switch", main, m.UnitConfig["OnSuccess"], flush)
 			}
 
 			f, hasFlush := got.Services[flush]
 			timer, hasTimer := got.Timers[flush]
-			if hasFlush != c.flush || hasTimer != c.flush {
-				t.Fatalf("flush service %v, timer %v; want both %v", hasFlush, hasTimer, c.flush)
+			if !hasFlush || hasTimer != c.flush {
+				t.Fatalf("flush service %v, timer %v; want the service always, the timer %v", hasFlush, hasTimer, c.flush)
 			}
-			if c.flush {
-				if argv := strings.Fields(fmt.Sprint(f.ServiceConfig["ExecStart"])); len(argv) < 2 || argv[1] != "flush" {
-					t.Errorf("%s: ExecStart = %q, want the flush mode", flush, f.ServiceConfig["ExecStart"])
-				}
-				if len(f.WantedBy) > 0 {
-					t.Errorf("%s: wantedBy = %q; only its timer starts it", flush, f.WantedBy)
-				}
-				if !slices.Contains(timer.WantedBy, "timers.target") {
-					t.Errorf("%s.timer: wantedBy = %q", flush, timer.WantedBy)
-				}
+			if argv := strings.Fields(fmt.Sprint(f.ServiceConfig["ExecStart"])); len(argv) < 2 || argv[1] != "flush" {
+				t.Errorf("%s: ExecStart = %q, want the flush mode", flush, f.ServiceConfig["ExecStart"])
+			}
+			if len(f.WantedBy) > 0 {
+				t.Errorf("%s: wantedBy = %q; a switch would wait for it", flush, f.WantedBy)
+			}
+			if c.flush && !slices.Contains(timer.WantedBy, "timers.target") {
+				t.Errorf("%s.timer: wantedBy = %q", flush, timer.WantedBy)
 			}
 		})
 	}

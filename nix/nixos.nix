@@ -150,30 +150,44 @@ in
     # Starting multi-user.target starts this inactive oneshot, so it runs at
     # boot and after every `switch` and `test`, with /run/current-system
     # already moved. RemainAfterExit would make it run only when its unit text
-    # changed.
-    systemd.services.${name} = service // {
-      description = "Axiom annotation for the running NixOS generation";
+    # changed. What a switch waits for: multi-user.target is ordered after
+    # this oneshot, so it only records the deploy (no network, no diff, no
+    # trace export; milliseconds). OnSuccess= then starts the delivery as a
+    # job of its own, outside the switch's transaction, so no switch waits
+    # for Axiom. Exit statuses 1-4 count as success, so a failed record
+    # still triggers a delivery of what is spooled.
+    systemd.services.${name} = {
+      description = "Record of the running NixOS generation for Axiom";
       wantedBy = [ "multi-user.target" ];
       # Two switches in quick succession must not hit the start rate limit.
       startLimitIntervalSec = 0;
-      serviceConfig = serviceConfig // {
-        ExecStart = lib.escapeShellArgs ([ exe ] ++ args);
+      unitConfig.OnSuccess = [ "${name}-flush.service" ];
+      serviceConfig = builtins.removeAttrs serviceConfig [ "LoadCredential" ] // {
+        ExecStart = lib.escapeShellArgs [
+          exe
+          "record"
+          "--config"
+          cfg.configFile
+        ];
+        # Recording reads the system and writes the state directory only.
+        PrivateNetwork = true;
+        RestrictAddressFamilies = [ "AF_UNIX" ];
       };
     };
 
-    systemd.services."${name}-flush" = lib.mkIf cfg.flush.enable (
-      service
-      // {
-        description = "Delivery of spooled Axiom deploy annotations";
-        serviceConfig = serviceConfig // {
-          ExecStart = lib.escapeShellArgs ([
+    # Delivers what is spooled: after each record, and from the timer.
+    systemd.services."${name}-flush" = service // {
+      description = "Delivery of spooled Axiom deploy annotations";
+      serviceConfig = serviceConfig // {
+        ExecStart = lib.escapeShellArgs (
+          [
             exe
             "flush"
           ]
-          ++ args);
-        };
-      }
-    );
+          ++ args
+        );
+      };
+    };
 
     # Monotonic: OnBootSec gives the catch-up after downtime that Persistent=
     # gives calendar timers, and the random delay keeps a fleet out of step.

@@ -1,6 +1,7 @@
 # A NixOS VM with the module and a fake Axiom on loopback: one annotation
-# after boot, one more after switching to a specialisation, and no failed unit
-# or switch when the command cannot use its state directory. The flake adds
+# after boot, one more after switching to a specialisation, a switch that
+# returns while Axiom hangs (its annotation arriving once Axiom answers), and
+# no failed unit or switch when the command cannot use its state directory. The flake adds
 # the module (checks.<linux system>.nixos); running it needs KVM.
 {
   name = "axiom-deploy-annotation";
@@ -11,14 +12,18 @@
       # Records every POST /v2/annotations body, one JSON object a line, and
       # answers as Axiom does: 201 with the annotation and an ann_ id. It tells
       # systemd it is ready once it listens, so nothing can post too early.
+      # While /run/fake-axiom-hang exists it holds every request unanswered.
       fakeAxiom = pkgs.writeText "fake-axiom.py" ''
-        import http.server, json, os, socket
+        import http.server, json, os, socket, time
 
         LOG = "/var/lib/fake-axiom/annotations.jsonl"
+        HANG = "/run/fake-axiom-hang"
         open(LOG, "a").close()
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self):
+                while os.path.exists(HANG):
+                    time.sleep(0.1)
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 if self.path != "/v2/annotations":
                     self.send_error(404)
@@ -34,7 +39,7 @@
                 self.end_headers()
                 self.wfile.write(reply)
 
-        server = http.server.HTTPServer(("127.0.0.1", 8080), Handler)
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 8080), Handler)
         notify = os.environ["NOTIFY_SOCKET"]
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
             s.sendto(b"READY=1", "\0" + notify[1:] if notify.startswith("@") else notify)
@@ -74,14 +79,12 @@
       };
 
       systemd.services.axiom-deploy-annotation = {
-        wants = [
-          "fake-axiom.service"
-          "system-profile.service"
-        ];
-        after = [
-          "fake-axiom.service"
-          "system-profile.service"
-        ];
+        wants = [ "system-profile.service" ];
+        after = [ "system-profile.service" ];
+      };
+      systemd.services.axiom-deploy-annotation-flush = {
+        wants = [ "fake-axiom.service" ];
+        after = [ "fake-axiom.service" ];
       };
 
       specialisation.other.configuration.environment.etc."deploy-flavour".text = "other";
@@ -94,13 +97,18 @@
         out = machine.succeed("cat /var/lib/fake-axiom/annotations.jsonl")
         return [json.loads(line) for line in out.splitlines()]
 
-    # multi-user.target orders itself after the oneshot it wants, so the boot
-    # run is over once the target is reached.
+    def wait_for(n):
+        machine.wait_until_succeeds(f"test $(wc -l < /var/lib/fake-axiom/annotations.jsonl) -ge {n}", timeout=60)
+        got = annotations()
+        assert len(got) == n, got
+        return got
+
+    # multi-user.target orders itself after the oneshot that records the
+    # deploy; the delivery follows on its own.
     machine.wait_for_unit("multi-user.target")
 
     with subtest("boot posts one annotation"):
-        got = annotations()
-        assert len(got) == 1, got
+        got = wait_for(1)
         assert got[0]["datasets"] == ["deployments"], got
         assert got[0]["type"] == "nix-deploy", got
         # Not Result: the unit counts the command's failures as success.
@@ -108,14 +116,23 @@
         assert status.strip() == "0", status
 
     with subtest("switching to a specialisation posts one more"):
-        # switch-to-configuration waits for the oneshot it starts.
         machine.succeed("/run/current-system/specialisation/other/bin/switch-to-configuration test")
-        got = annotations()
-        assert len(got) == 2, got
+        wait_for(2)
+
+    with subtest("a switch returns while Axiom hangs, and the annotation arrives after"):
+        machine.succeed("touch /run/fake-axiom-hang")
+        # Well under settings.timeout (30 s): the switch waits only for the record.
+        machine.succeed("timeout 15 /nix/var/nix/profiles/system/bin/switch-to-configuration test")
+        assert len(annotations()) == 2
+        machine.succeed("rm /run/fake-axiom-hang")
+        # The delivery started after the record retries on a fresh
+        # connection, or the next flush delivers it.
+        machine.succeed("systemctl start axiom-deploy-annotation-flush.service")
+        wait_for(3)
 
     with subtest("a manual flush finds nothing left to deliver"):
         machine.succeed("axiom-deploy-annotate flush")
-        assert len(annotations()) == 2
+        assert len(annotations()) == 3
         machine.fail("find /var/lib/private/axiom-deploy-annotation -user root | grep .")
 
     with subtest("a state directory the command cannot use fails no unit and no switch"):
@@ -133,7 +150,7 @@
         machine.succeed("systemctl start axiom-deploy-annotation-flush.service")
         status = machine.succeed("systemctl show --property=ExecMainStatus --value axiom-deploy-annotation-flush.service")
         assert status.strip() in {"1", "2", "3", "4"}, status
-        # The switch starts the annotation service, which fails the same way.
+        # The switch starts the record service, which fails the same way.
         machine.succeed("/run/current-system/bin/switch-to-configuration test")
         status = machine.succeed("systemctl show --property=ExecMainStatus --value axiom-deploy-annotation.service")
         assert status.strip() in {"1", "2", "3", "4"}, status
