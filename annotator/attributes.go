@@ -18,9 +18,12 @@ func DeployAttributes(e *Entry, repositoryURL string) []attribute.KeyValue {
 	attrs := []attribute.KeyValue{
 		semconv.DeploymentID(e.DeploymentID()),
 		semconv.DeploymentName(e.Name()),
-		attribute.String("nix.store_path", e.StorePath),
 		attribute.String("deploy.time", e.Time.Format(time.RFC3339Nano)),
 	}
+	if e.Rollout {
+		return append(attrs, attribute.String("axiom.annotation.title", e.Request.Title))
+	}
+	attrs = append(attrs, attribute.String("nix.store_path", e.StorePath))
 	if e.Generation != nil {
 		attrs = append(attrs, attribute.Int("nix.generation", *e.Generation))
 	}

@@ -2,12 +2,15 @@ package annotator
 
 import (
 	"context"
+
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/axiomhq/axiom-go/axiom"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -104,6 +107,13 @@ func (a *Annotator) Record(ctx context.Context, g *nixinfo.Generation, at time.T
 		return nil
 	})
 	return rec, err
+}
+
+// RecordRollout spools a fleet rollout's annotation, built already; the
+// delivery's span continues the rollout's trace.
+func (a *Annotator) RecordRollout(ctx context.Context, req *axiom.AnnotationCreateRequest) (*Entry, error) {
+	e := &Entry{Rollout: true, Time: req.Time, Request: req, TraceParent: traceParent(ctx)}
+	return e, a.store.Add(e, a.opts.SpoolLimit)
 }
 
 // Latest is the newest deploy recorded, as Record sees it.
@@ -215,7 +225,7 @@ func (a *Annotator) deliver(ctx context.Context, e *Entry) (id string, err error
 		span.End()
 	}()
 
-	if last := a.store.LastAnnotated(); last != nil && e.Seq != 0 && last.Seq == e.Seq && last.StorePath == e.StorePath {
+	if last := a.store.LastAnnotated(); !e.Rollout && last != nil && e.Seq != 0 && last.Seq == e.Seq && last.StorePath == e.StorePath {
 		// A run that stopped between writing the state and removing the
 		// spool file left this behind: it was delivered.
 		return last.AnnotationID, a.store.MarkDelivered(e, last.AnnotationID)
@@ -225,7 +235,7 @@ func (a *Annotator) deliver(ctx context.Context, e *Entry) (id string, err error
 			return "", err
 		}
 	}
-	if e.NoAnnotation {
+	if e.NoAnnotation && !e.Rollout {
 		return "", a.store.MarkDelivered(e, "")
 	}
 	if a.opts.Sender == nil {
@@ -265,7 +275,7 @@ func (a *Annotator) deliver(ctx context.Context, e *Entry) (id string, err error
 }
 
 func outcomeOf(e *Entry) string {
-	if e.NoAnnotation {
+	if e.NoAnnotation && !e.Rollout {
 		return "recorded"
 	}
 	return "annotated"
@@ -353,7 +363,11 @@ func (e *Entry) DeploymentID() string {
 	if e.Deploy != nil {
 		host = e.Deploy.Hostname
 	}
-	sum := sha256.Sum256(fmt.Appendf(nil, "%s\x00%s\x00%d", host, e.StorePath, e.Time.UnixMilli()))
+	what := e.StorePath
+	if e.Rollout {
+		what = "rollout"
+	}
+	sum := sha256.Sum256(fmt.Appendf(nil, "%s\x00%s\x00%d", host, what, e.Time.UnixMilli()))
 	return hex.EncodeToString(sum[:8])
 }
 

@@ -35,6 +35,9 @@ type Entry struct {
 	TraceParent string `json:"traceparent,omitempty"`
 	// NoAnnotation entries are recorded and traced but send nothing.
 	NoAnnotation bool `json:"noAnnotation,omitempty"`
+	// Rollout entries are a fleet rollout's range annotation, built when
+	// it was recorded; they name no system, and the state ignores them.
+	Rollout bool `json:"rollout,omitempty"`
 	// Request is the annotation exactly as it is sent, its time the
 	// deploy's; built at the first delivery, then kept.
 	Request *axiom.AnnotationCreateRequest `json:"request,omitempty"`
@@ -72,8 +75,10 @@ func parseEntry(b []byte) (*Entry, error) {
 		e.Time = e.Request.Time
 	}
 	switch {
-	case e.StorePath == "" || e.Time.IsZero():
+	case (e.StorePath == "" && !e.Rollout) || e.Time.IsZero():
 		return nil, errors.New("incomplete spool entry")
+	case e.Rollout && e.Request == nil:
+		return nil, errors.New("rollout entry without its request")
 	case e.Request == nil && e.Deploy == nil:
 		return nil, errors.New("spool entry with neither a request nor a deploy")
 	case e.Request != nil && (len(e.Request.Datasets) == 0 || e.Request.Type == ""):
@@ -141,8 +146,14 @@ func (s *Store) Latest() (last *Record, pending *Entry, err error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if n := len(entries); n > 0 && newer(entries[n-1], last) {
-		return last, entries[n-1], nil
+	for i := len(entries) - 1; i >= 0; i-- {
+		if entries[i].Rollout {
+			continue
+		}
+		if newer(entries[i], last) {
+			return last, entries[i], nil
+		}
+		break
 	}
 	return last, nil, nil
 }
@@ -186,7 +197,11 @@ func (s *Store) add(e *Entry, limit int) error {
 // entryID names an entry's file: its sequence number, so names sort as
 // entries do, and a short hash of the store path.
 func entryID(e *Entry) string {
-	return fmt.Sprintf("%020d-%s", e.Seq, shortHash(e.StorePath))
+	key := e.StorePath
+	if e.Rollout {
+		key = "rollout " + e.Time.Format(time.RFC3339Nano)
+	}
+	return fmt.Sprintf("%020d-%s", e.Seq, shortHash(key))
 }
 
 // Save writes an entry that is still spooled, durably: once it returns, a

@@ -235,7 +235,7 @@ func newer(e *Entry, r *Record) bool {
 // deploy recorded: an older entry delivered late does not replace it.
 func (s *Store) MarkDelivered(e *Entry, id string) error {
 	return s.change(func() error {
-		if newer(e, s.LastAnnotated()) {
+		if !e.Rollout && newer(e, s.LastAnnotated()) {
 			title := ""
 			if e.Request != nil {
 				title = e.Request.Title

@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"runtime/debug"
 	"slices"
@@ -42,7 +41,7 @@ const (
 )
 
 // modes are the command's modes, the first the default.
-var modes = []string{"annotate", "record", "flush", "drop", "check-config"}
+var modes = []string{"annotate", "record", "flush", "drop", "rollout", "check-config"}
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -79,7 +78,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "axiom-deploy-annotate %s\n", versionString())
 		return exitOK
 	}
-	if len(rest) > 0 && mode != "drop" {
+	if len(rest) > 0 && mode != "drop" && mode != "rollout" {
 		if slices.Contains(modes, rest[0]) {
 			return usageFail(stderr, usageError{fmt.Errorf("the mode goes first: axiom-deploy-annotate %s %s", rest[0], strings.Join(args[:len(args)-len(rest)], " "))})
 		}
@@ -88,16 +87,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if mode == "drop" && len(rest) == 0 {
 		return usageFail(stderr, usageError{errors.New("drop needs the ids of the entries to drop: flush --dry-run lists them")})
 	}
+	if mode == "rollout" && (len(rest) == 0 || len(rest) == len(args) || args[len(args)-len(rest)-1] != "--") {
+		return usageFail(stderr, usageError{errors.New("rollout needs the deploy command after --: axiom-deploy-annotate rollout [flags] -- COMMAND [ARGS...]")})
+	}
 	if mode == "check-config" {
 		fmt.Fprintln(stdout, "config ok")
 		return exitOK
 	}
-	level := slog.LevelInfo
-	if c.verbose {
-		level = slog.LevelDebug
+	r := &runner{c: c, mode: mode, args: rest, stdin: os.Stdin, stdout: stdout, stderr: stderr, log: logTo(stderr, c.verbose)}
+	err = r.run()
+	if mode == "rollout" {
+		return r.status
 	}
-	r := &runner{c: c, mode: mode, args: rest, stdout: stdout, log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))}
-	if err := r.run(); err != nil {
+	if err != nil {
 		var ee *exitError
 		code := exitInternal
 		switch {

@@ -28,7 +28,17 @@ type runner struct {
 	mode   string
 	args   []string
 	stdout io.Writer
+	stderr io.Writer
+	stdin  io.Reader
 	log    *slog.Logger
+	// deadline ends the run; a rollout's starts when its command ends.
+	deadline time.Time
+	// status is the exit status a rollout takes from its command.
+	status int
+	// tokenRead, tokenValue and tokenErr keep the token once read.
+	tokenRead  bool
+	tokenValue string
+	tokenErr   error
 	tracer trace.Tracer
 	host   string
 	// exporting says whether the run's spans leave the process.
@@ -53,7 +63,7 @@ type outcome struct {
 func (r *runner) run() error {
 	c := r.c
 	timeout := time.Duration(c.Timeout)
-	deadline := time.Now().Add(timeout)
+	r.deadline = time.Now().Add(timeout)
 	r.host = c.Hostname
 	if r.host == "" {
 		h, err := nixinfo.ShortHostname()
@@ -80,7 +90,7 @@ func (r *runner) run() error {
 			tracesToken = t
 		}
 	}
-	setupCtx, cancelSetup := context.WithDeadline(context.Background(), deadline)
+	setupCtx, cancelSetup := context.WithDeadline(context.Background(), r.deadline)
 	tel, err := telemetry.Setup(setupCtx, telemetry.Config{
 		Endpoint: tracesEndpoint,
 		Dataset:  c.TracesDataset,
@@ -99,8 +109,8 @@ func (r *runner) run() error {
 		// Exporting what is left may take the reserve, never past the
 		// run's deadline.
 		end := time.Now().Add(exportReserve(timeout))
-		if end.After(deadline) {
-			end = deadline
+		if end.After(r.deadline) {
+			end = r.deadline
 		}
 		ctx, cancel := context.WithDeadline(context.Background(), end)
 		defer cancel()
@@ -109,10 +119,16 @@ func (r *runner) run() error {
 		}
 	}()
 
-	ctx, cancel := context.WithDeadline(context.Background(), deadline.Add(-exportReserve(timeout)))
+	r.tracer = tel.Tracer()
+	if r.mode == "rollout" {
+		_, status, err := r.rollout(telemetry.FromEnvironment(context.Background()), r.stdin, r.stderr)
+		r.status = status
+		r.deadline = time.Now().Add(timeout)
+		return err
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), r.deadline.Add(-exportReserve(timeout)))
 	defer cancel()
 	ctx = telemetry.FromEnvironment(ctx)
-	r.tracer = tel.Tracer()
 	ctx, span := r.tracer.Start(ctx, "run", trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(
 		attribute.String("deploy.mode", r.mode),
 		semconv.HostName(r.host),
@@ -205,6 +221,14 @@ func attemptTimeout(total time.Duration) time.Duration {
 // token finds the Axiom token: a chosen token file, else AXIOM_TOKEN, else
 // the default token file.
 func (r *runner) token() (string, error) {
+	if !r.tokenRead {
+		r.tokenValue, r.tokenErr = r.readToken()
+		r.tokenRead = true
+	}
+	return r.tokenValue, r.tokenErr
+}
+
+func (r *runner) readToken() (string, error) {
 	if !r.c.tokenFileSet {
 		if t := strings.TrimSpace(os.Getenv("AXIOM_TOKEN")); t != "" {
 			return t, annotator.CheckToken(t)

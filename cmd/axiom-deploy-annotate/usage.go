@@ -18,6 +18,9 @@ Modes (the mode goes first):
                   for the switch to wait on
   flush           deliver what is spooled; with --dry-run, list it
   drop ID...      remove spooled entries Axiom keeps refusing
+  rollout [flags] -- COMMAND [ARGS...]
+                  run a fleet's deploy command, trace it, and annotate it as
+                  one range; exits with the command's status
   check-config    check the settings and exit: 0 when good, 2 when not
 
 Flags (config file key in brackets):

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/contrib/propagators/envcar"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/bdsqqq/axiom-deploy-annotation/annotator"
+	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo"
+)
+
+// rolloutStateDir is where a rollout keeps its spool: the configured
+// directory, or, for a user other than root who named none, their own.
+func rolloutStateDir(c config) string {
+	if c.StateDir != defaults().StateDir || os.Geteuid() == 0 {
+		return c.StateDir
+	}
+	base := os.Getenv("XDG_STATE_HOME")
+	if base == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return c.StateDir
+		}
+		base = filepath.Join(home, ".local", "state")
+	}
+	return filepath.Join(base, "axiom-deploy-annotation")
+}
+
+// rollout runs a fleet's deploy command as a child, in a trace of its own
+// that the child joins through TRACEPARENT, then annotates the whole run
+// as one range. The child's output passes through untouched, and its exit
+// status is the command's: annotating never delays or fails it, and comes
+// after it, within --timeout.
+func (r *runner) rollout(ctx context.Context, stdin io.Reader, stderr io.Writer) (outcome, int, error) {
+	ctx, span := r.tracer.Start(ctx, "rollout", trace.WithSpanKind(trace.SpanKindInternal))
+	masked := annotator.MaskArgs(r.args)
+	span.SetAttributes(
+		attribute.String("deploy.mode", "rollout"),
+		attribute.String("deploy.command", strings.Join(masked, " ")),
+	)
+	vars := map[string]string{"TRACEPARENT": "", "TRACESTATE": ""}
+	propagation.TraceContext{}.Inject(ctx, &envcar.Carrier{SetEnvFunc: func(k, v string) { vars[strings.ToUpper(k)] = v }})
+
+	res, err := runChild(context.Background(), r.args, childEnv(os.Environ(), vars), stdin, r.stdout, stderr)
+	status := res.ShellStatus()
+	var se *startError
+	if errors.As(err, &se) {
+		fmt.Fprintf(stderr, "axiom-deploy-annotate: %v\n", err)
+		res.Start, res.End = time.Now(), time.Now()
+		res.ExitCode = status
+	} else if err != nil {
+		r.log.Warn("the deploy command's output was not all passed on", "err", err)
+	}
+
+	// From here on the run is bounded by --timeout.
+	dctx, cancel := context.WithTimeout(ctx, time.Duration(r.c.Timeout)-exportReserve(time.Duration(r.c.Timeout)))
+	defer cancel()
+	rev, dirty := r.c.revision, false
+	if rev == "" {
+		wd, _ := os.Getwd()
+		var gerr error
+		rev, dirty, gerr = nixinfo.GitRevision(dctx, wd)
+		switch {
+		case errors.Is(gerr, nixinfo.ErrNoRevision):
+			r.log.Info("no revision: not in a git work tree, and no --revision")
+		case gerr != nil:
+			r.log.Warn("revision unknown", "err", gerr)
+		}
+	}
+	ro := annotator.Rollout{Command: r.args, Start: res.Start, End: res.End, ExitCode: res.ExitCode, Signal: res.SignalName(), Revision: rev, Dirty: dirty}
+	if r.exporting {
+		ro.TraceID = span.SpanContext().TraceID().String()
+	}
+	req := annotator.BuildRollout(ro, r.c.settings())
+	result := "succeeded"
+	if ro.Failed() {
+		result = "failed"
+		span.SetStatus(codes.Error, strings.TrimPrefix(req.Title[strings.LastIndex(req.Title, " failed")+1:], " "))
+	}
+	sum := sha256.Sum256(fmt.Appendf(nil, "rollout\x00%s\x00%d", strings.Join(masked, "\x00"), res.Start.UnixMilli()))
+	span.SetAttributes(
+		semconv.DeploymentID(hex.EncodeToString(sum[:8])),
+		semconv.DeploymentName(req.Title),
+		semconv.ProcessExitCode(status),
+		attribute.String("deploy.result", result),
+		attribute.Bool("deploy.dirty", ro.Dirty),
+	)
+	if ro.Revision != "" {
+		span.SetAttributes(semconv.VCSRefHeadRevision(strings.TrimSuffix(ro.Revision, "-dirty")))
+	}
+	if r.c.RepositoryURL != "" {
+		span.SetAttributes(semconv.VCSRepositoryURLFull(r.c.RepositoryURL))
+	}
+	defer span.End(trace.WithTimestamp(res.End))
+
+	store, err := annotator.OpenStore(rolloutStateDir(r.c), r.log)
+	if err != nil {
+		r.log.Warn("rollout not annotated", "err", err)
+		return outcome{outcome: "error"}, status, nil
+	}
+	opts := r.options(true)
+	opts.NoAnnotation = false
+	a := annotator.New(store, opts)
+	e, err := a.RecordRollout(ctx, req)
+	if err != nil {
+		r.log.Warn("rollout not annotated", "err", err)
+		return outcome{outcome: "error"}, status, nil
+	}
+	out := outcome{outcome: "spooled", entry: e}
+	fres, derr := a.Deliver(dctx, true)
+	for _, d := range fres.Delivered {
+		if d.Entry.ID == e.ID {
+			out.outcome, out.id = "annotated", d.ID
+			r.log.Info("rollout annotated", "title", req.Title, "id", d.ID)
+		}
+	}
+	if out.outcome != "annotated" {
+		r.log.Warn("rollout annotation not delivered; it stays spooled for the next run", "title", req.Title, "err", errors.Join(derr, fres.Err))
+		out.err = fres.Err
+	}
+	span.SetAttributes(attribute.String("deploy.outcome", out.outcome))
+	if out.id != "" {
+		span.SetAttributes(attribute.String("axiom.annotation.id", out.id))
+	}
+	return out, status, nil
+}
+
+// logTo is a logger to w at the run's level.
+func logTo(w io.Writer, verbose bool) *slog.Logger {
+	level := slog.LevelInfo
+	if verbose {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}
