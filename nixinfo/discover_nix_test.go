@@ -127,26 +127,3 @@ func TestDiscoverErrors(t *testing.T) {
 		t.Errorf("missing current system: err = %v", err)
 	}
 }
-
-func FuzzParseNixOSVersion(f *testing.F) {
-	f.Add([]byte(`{"nixosVersion":"24.05.1","configurationRevision":"abc-dirty","nixpkgsRevision":"x"}`))
-	f.Add([]byte(`{}`))
-	f.Add([]byte(`{"nixosVersion":1}`))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		v, err := nixinfo.ParseNixOSVersion(b)
-		if err != nil && v != (nixinfo.VersionInfo{}) {
-			t.Errorf("error %v with a value %+v", err, v)
-		}
-	})
-}
-
-func FuzzParseDarwinVersion(f *testing.F) {
-	f.Add([]byte(`{"darwinLabel":"25.05","configurationRevision":"abc","nixpkgsRevision":"x","darwinRevision":"y"}`))
-	f.Add([]byte(`[`))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		v, err := nixinfo.ParseDarwinVersion(b)
-		if err != nil && v != (nixinfo.VersionInfo{}) {
-			t.Errorf("error %v with a value %+v", err, v)
-		}
-	})
-}
