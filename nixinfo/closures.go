@@ -1,11 +1,10 @@
 package nixinfo
 
 import (
-	"cmp"
 	"context"
+	"fmt"
 	"slices"
 	"strings"
-	"sync"
 )
 
 // nameOf returns the name of a store path: its base name without the hash.
@@ -121,20 +120,30 @@ func nonNil(s []string) []string {
 // DiffSystems compares the closures of two system store paths (or links to
 // them) with Nix and returns the package changes between them and their
 // sizes. A first deploy has nothing to compare with: before == "" gives no
-// changes.
+// changes. Anything but a store path or a link to one is an error, and never
+// reaches nix.
 func DiffSystems(ctx context.Context, before, after string) (*Diff, error) {
+	return diffSystems(ctx, before, after, closuresBySize)
+}
+
+// closuresFunc queries the closures of two store paths. DiffSystems takes
+// closuresBySize; the benchmark measures another beside it.
+type closuresFunc func(ctx context.Context, before, after string) (old, new closure, err error)
+
+func diffSystems(ctx context.Context, before, after string, query closuresFunc) (*Diff, error) {
 	if before == "" {
 		return &Diff{Changes: []Change{}}, nil
 	}
-	var (
-		wg       sync.WaitGroup
-		old, new closure
-	)
-	wg.Add(2)
-	go func() { defer wg.Done(); old = queryClosure(ctx, before) }()
-	go func() { defer wg.Done(); new = queryClosure(ctx, after) }()
-	wg.Wait()
-	if err := cmp.Or(old.err, new.err); err != nil {
+	before, err := resolveStorePath(before)
+	if err != nil {
+		return nil, fmt.Errorf("system before: %w", err)
+	}
+	after, err = resolveStorePath(after)
+	if err != nil {
+		return nil, fmt.Errorf("system after: %w", err)
+	}
+	old, new, err := query(ctx, before, after)
+	if err != nil {
 		return nil, err
 	}
 	return &Diff{

@@ -41,6 +41,7 @@ type Options struct {
 	Hostname string
 	// Previous is the store path of the system deployed before, as recorded
 	// by an earlier run; empty means the generation before the current one.
+	// Anything but a store path is passed over with a warning.
 	Previous string
 	// Log receives warnings about what could not be read; nil discards them.
 	Log *slog.Logger
@@ -119,9 +120,16 @@ func Discover(ctx context.Context, opts Options) (*Generation, error) {
 			break
 		}
 	}
+	previous := opts.Previous
+	if previous != "" {
+		if err := checkStorePath(previous); err != nil {
+			log.Warn("recorded previous system passed over, taking the generation before", "err", err)
+			previous = ""
+		}
+	}
 	switch {
-	case opts.Previous != "" && opts.Previous != store:
-		g.Previous = opts.Previous
+	case previous != "" && previous != store:
+		g.Previous = previous
 	case g.Number != nil:
 		for i := len(gens) - 1; i >= 0; i-- {
 			if gens[i].number < *g.Number && gens[i].path != store {
@@ -132,7 +140,7 @@ func Discover(ctx context.Context, opts Options) (*Generation, error) {
 	default:
 		// Not a generation (nixos-rebuild test): the system before is the
 		// one the profile chose.
-		if p, err := filepath.EvalSymlinks(opts.Profile); err == nil && p != store {
+		if p, err := filepath.EvalSymlinks(opts.Profile); err == nil && p != store && checkStorePath(p) == nil {
 			g.Previous = p
 		}
 	}
@@ -169,8 +177,8 @@ type generation struct {
 }
 
 // generations lists the profile's system-N-link entries that resolve to a
-// store path, oldest first. Dangling or looping links are passed over with a
-// warning.
+// store path, oldest first. Dangling or looping links, and links out of the
+// store, are passed over with a warning.
 func generations(profile string, log *slog.Logger) []generation {
 	dir, base := filepath.Split(profile)
 	if dir == "" {
@@ -195,6 +203,10 @@ func generations(profile string, log *slog.Logger) []generation {
 		p, err := filepath.EvalSymlinks(filepath.Join(dir, e.Name()))
 		if err != nil {
 			log.Warn("generation link passed over", "link", e.Name(), "err", unwrapPathError(err))
+			continue
+		}
+		if err := checkStorePath(p); err != nil {
+			log.Warn("generation link passed over", "link", e.Name(), "err", err)
 			continue
 		}
 		gens = append(gens, generation{n, p})

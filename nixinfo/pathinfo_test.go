@@ -8,13 +8,13 @@ import (
 
 func TestParsePathInfo(t *testing.T) {
 	out := "/nix/store/aaa-a-1.0\t  120\n/nix/store/bbb-b    3000\n"
-	c := parsePathInfo("/nix/store/x", []byte(out))
-	if c.err != nil || !slices.Equal(c.paths, []string{"/nix/store/aaa-a-1.0", "/nix/store/bbb-b"}) || c.size != 3120 {
+	c, err := parsePathInfo("/nix/store/x", []byte(out))
+	if err != nil || !slices.Equal(c.paths, []string{"/nix/store/aaa-a-1.0", "/nix/store/bbb-b"}) || c.size != 3120 {
 		t.Errorf("parsePathInfo = %+v", c)
 	}
 	for _, bad := range []string{"", "\n", "/nix/store/aaa-a\n", "/nix/store/aaa-a  12x\n"} {
-		if c := parsePathInfo("/nix/store/x", []byte(bad)); c.err == nil || strings.Contains(c.err.Error(), "\n") {
-			t.Errorf("parsePathInfo(%q) error = %v, want a one-line error", bad, c.err)
+		if _, err := parsePathInfo("/nix/store/x", []byte(bad)); err == nil || strings.Contains(err.Error(), "\n") {
+			t.Errorf("parsePathInfo(%q) error = %v, want a one-line error", bad, err)
 		}
 	}
 }
