@@ -140,7 +140,7 @@ func Discover(ctx context.Context, opts Options) (*Generation, error) {
 	default:
 		// Not a generation (nixos-rebuild test): the system before is the
 		// one the profile chose.
-		if p, err := filepath.EvalSymlinks(opts.Profile); err == nil && p != store && checkStorePath(p) == nil {
+		if p, err := filepath.EvalSymlinks(opts.Profile); err == nil && p != store {
 			g.Previous = p
 		}
 	}
@@ -177,8 +177,8 @@ type generation struct {
 }
 
 // generations lists the profile's system-N-link entries that resolve to a
-// store path, oldest first. Dangling or looping links, and links out of the
-// store, are passed over with a warning.
+// store path, oldest first. Dangling or looping links are passed over with a
+// warning.
 func generations(profile string, log *slog.Logger) []generation {
 	dir, base := filepath.Split(profile)
 	if dir == "" {
@@ -203,10 +203,6 @@ func generations(profile string, log *slog.Logger) []generation {
 		p, err := filepath.EvalSymlinks(filepath.Join(dir, e.Name()))
 		if err != nil {
 			log.Warn("generation link passed over", "link", e.Name(), "err", unwrapPathError(err))
-			continue
-		}
-		if err := checkStorePath(p); err != nil {
-			log.Warn("generation link passed over", "link", e.Name(), "err", err)
 			continue
 		}
 		gens = append(gens, generation{n, p})
