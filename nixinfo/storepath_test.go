@@ -128,3 +128,21 @@ func TestResolveStorePath(t *testing.T) {
 		}
 	}
 }
+
+func FuzzCheckStorePath(f *testing.F) {
+	for _, s := range []string{"/nix/store/" + hash + "-a", "/nix/store/../etc", "--help", "/nix/store/" + hash + "-..", "/nix/store/" + hash + "-a/b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, path string) {
+		if checkStorePath(path) != nil {
+			return
+		}
+		base, ok := strings.CutPrefix(path, storeDir()+"/")
+		if !ok || filepath.Clean(path) != path || strings.Contains(base, "/") || base == "." || base == ".." {
+			t.Fatalf("checkStorePath(%q) accepted a path that is not an entry of %s", path, storeDir())
+		}
+		if name := base[hashLen+1:]; strings.ContainsAny(name, " \t\n\r\x00") || name == "." || name == ".." {
+			t.Fatalf("checkStorePath(%q) accepted the name %q", path, name)
+		}
+	})
+}
