@@ -5,19 +5,16 @@ package nixinfo
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // Platform is the kind of system: NixOS or nix-darwin.
@@ -44,6 +41,7 @@ type Options struct {
 	Hostname string
 	// Previous is the store path of the system deployed before, as recorded
 	// by an earlier run; empty means the generation before the current one.
+	// Anything but a store path is passed over with a warning.
 	Previous string
 	// Log receives warnings about what could not be read; nil discards them.
 	Log *slog.Logger
@@ -72,9 +70,6 @@ type Generation struct {
 	Rollback bool `json:"rollback"`
 }
 
-// versionTimeout bounds running the system's nixos-version command.
-const versionTimeout = 5 * time.Second
-
 // Discover finds out what is deployed.
 func Discover(ctx context.Context, opts Options) (*Generation, error) {
 	log := opts.Log
@@ -97,7 +92,7 @@ func Discover(ctx context.Context, opts Options) (*Generation, error) {
 	}
 	g := &Generation{StorePath: store, Hostname: host, Platform: platform}
 
-	var info VersionInfo
+	var info versionInfo
 	switch platform {
 	case NixOS:
 		info, err = nixosVersion(ctx, store)
@@ -125,9 +120,16 @@ func Discover(ctx context.Context, opts Options) (*Generation, error) {
 			break
 		}
 	}
+	previous := opts.Previous
+	if previous != "" {
+		if err := checkStorePath(previous); err != nil {
+			log.Warn("recorded previous system passed over, taking the generation before", "err", err)
+			previous = ""
+		}
+	}
 	switch {
-	case opts.Previous != "" && opts.Previous != store:
-		g.Previous = opts.Previous
+	case previous != "" && previous != store:
+		g.Previous = previous
 	case g.Number != nil:
 		for i := len(gens) - 1; i >= 0; i-- {
 			if gens[i].number < *g.Number && gens[i].path != store {
@@ -167,69 +169,6 @@ func detect(store string) (Platform, error) {
 		return NixOS, nil
 	}
 	return "", fmt.Errorf("%w (neither nixos-version nor darwin-version is there)", ErrNotNixSystem)
-}
-
-// VersionInfo is what a system records of its version.
-type VersionInfo struct {
-	Label           string
-	Revision        string
-	NixpkgsRevision string
-}
-
-// ParseNixOSVersion reads the output of nixos-version --json.
-func ParseNixOSVersion(b []byte) (VersionInfo, error) {
-	var v struct {
-		NixosVersion          string `json:"nixosVersion"`
-		NixpkgsRevision       string `json:"nixpkgsRevision"`
-		ConfigurationRevision string `json:"configurationRevision"`
-	}
-	if err := json.Unmarshal(b, &v); err != nil {
-		return VersionInfo{}, fmt.Errorf("nixos-version --json: %w", err)
-	}
-	return VersionInfo{v.NixosVersion, v.ConfigurationRevision, v.NixpkgsRevision}, nil
-}
-
-// ParseDarwinVersion reads darwin-version.json.
-func ParseDarwinVersion(b []byte) (VersionInfo, error) {
-	var v struct {
-		DarwinLabel           string `json:"darwinLabel"`
-		NixpkgsRevision       string `json:"nixpkgsRevision"`
-		ConfigurationRevision string `json:"configurationRevision"`
-	}
-	if err := json.Unmarshal(b, &v); err != nil {
-		return VersionInfo{}, fmt.Errorf("darwin-version.json: %w", err)
-	}
-	return VersionInfo{v.DarwinLabel, v.ConfigurationRevision, v.NixpkgsRevision}, nil
-}
-
-func nixosVersion(ctx context.Context, store string) (VersionInfo, error) {
-	bin := filepath.Join(store, "sw", "bin", "nixos-version")
-	if _, err := os.Stat(bin); err != nil {
-		return VersionInfo{}, fmt.Errorf("no nixos-version in the system: %w", unwrapPathError(err))
-	}
-	ctx, cancel := context.WithTimeout(ctx, versionTimeout)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, bin, "--json").Output()
-	if err != nil {
-		return VersionInfo{}, fmt.Errorf("%s --json: %w", bin, err)
-	}
-	return ParseNixOSVersion(out)
-}
-
-func darwinVersion(store string) (VersionInfo, error) {
-	b, err := os.ReadFile(filepath.Join(store, "darwin-version.json"))
-	if err != nil {
-		return VersionInfo{}, fmt.Errorf("darwin-version.json: %w", unwrapPathError(err))
-	}
-	return ParseDarwinVersion(b)
-}
-
-func readTrimmed(path string) string {
-	b, err := os.ReadFile(path)
-	if err != nil || len(b) > 4096 {
-		return ""
-	}
-	return strings.TrimSpace(string(b))
 }
 
 type generation struct {

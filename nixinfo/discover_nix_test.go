@@ -3,8 +3,10 @@ package nixinfo_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/nixtest"
@@ -128,25 +130,38 @@ func TestDiscoverErrors(t *testing.T) {
 	}
 }
 
-func FuzzParseNixOSVersion(f *testing.F) {
-	f.Add([]byte(`{"nixosVersion":"24.05.1","configurationRevision":"abc-dirty","nixpkgsRevision":"x"}`))
-	f.Add([]byte(`{}`))
-	f.Add([]byte(`{"nixosVersion":1}`))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		v, err := nixinfo.ParseNixOSVersion(b)
-		if err != nil && v != (nixinfo.VersionInfo{}) {
-			t.Errorf("error %v with a value %+v", err, v)
+// TestDiscoverPreviousNotStorePathNix gives Discover recorded previous
+// systems that are no store paths, as a state file could hold: each is
+// passed over with a warning for the generation before.
+func TestDiscoverPreviousNotStorePathNix(t *testing.T) {
+	nixtest.Require(t)
+	p := nixtest.Build(t, nixtest.System{Host: "web1", Label: "24.05.1"}, nixtest.System{Host: "web1", Label: "24.05.2"})
+	m := nixtest.NewMachine(t)
+	m.Switch(p[0])
+	m.Switch(p[1])
+	for _, previous := range []string{
+		"--help",
+		"/etc",
+		"/nix/store/../etc",
+		p[0] + "/../../../etc",
+		p[0] + "/sw",
+		p[0][1:],
+		"github:NixOS/nixpkgs",
+		m.Profile(), // a link to a store path, not one
+	} {
+		var log strings.Builder
+		g, err := nixinfo.Discover(context.Background(), nixinfo.Options{
+			CurrentSystem: m.CurrentSystem(), Profile: m.Profile(), Hostname: "web1", Previous: previous,
+			Log: slog.New(slog.NewTextHandler(&log, nil)),
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
-	})
-}
-
-func FuzzParseDarwinVersion(f *testing.F) {
-	f.Add([]byte(`{"darwinLabel":"25.05","configurationRevision":"abc","nixpkgsRevision":"x","darwinRevision":"y"}`))
-	f.Add([]byte(`[`))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		v, err := nixinfo.ParseDarwinVersion(b)
-		if err != nil && v != (nixinfo.VersionInfo{}) {
-			t.Errorf("error %v with a value %+v", err, v)
+		if g.Previous != p[0] {
+			t.Errorf("Previous %q: previous = %q, want the generation before, %s", previous, g.Previous, p[0])
 		}
-	})
+		if !strings.Contains(log.String(), "level=WARN") || !strings.Contains(log.String(), "not a store path") {
+			t.Errorf("Previous %q: no warning that it is not a store path; log:\n%s", previous, log.String())
+		}
+	}
 }

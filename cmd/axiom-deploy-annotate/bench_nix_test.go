@@ -11,17 +11,28 @@ import (
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/nixtest"
 )
 
-// BenchmarkDryRunNix times the whole command, --dry-run, on a realistic pair
-// of consecutive systems of about 3000 store paths each, against
-// `nix store diff-closures` alone on the same pair, interleaved so that both
-// see the same load. It reports the medians and their ratio; the dry run
-// must be no slower than diff-closures.
+// BenchmarkDryRunNix times the whole command, --dry-run, on pairs of
+// consecutive systems of about 3000 store paths each, realistic (packages
+// refer to a few others) and flat (packages refer to nothing, which Nix
+// walks fastest), against `nix store diff-closures` alone on the same pair,
+// interleaved so that both see the same load. It reports the medians and
+// their ratio; the dry run must be no slower than diff-closures.
 //
 //	go test -run '^$' -bench DryRunNix -benchtime 15x ./cmd/axiom-deploy-annotate/
 func BenchmarkDryRunNix(b *testing.B) {
 	nixtest.Require(b)
 	before, after := nixtest.BigSystems(3000)
-	p := nixtest.BuildBig(b, before, after)
+	for _, shape := range []struct {
+		name  string
+		build func(testing.TB, ...nixtest.System) []string
+	}{{"realistic", nixtest.BuildBig}, {"flat", nixtest.BuildFlat}} {
+		b.Run(shape.name, func(b *testing.B) {
+			benchmarkDryRun(b, shape.build(b, before, after))
+		})
+	}
+}
+
+func benchmarkDryRun(b *testing.B, p []string) {
 	m := nixtest.NewMachine(b)
 	m.Switch(p[0])
 	m.Switch(p[1])
@@ -40,7 +51,7 @@ func BenchmarkDryRunNix(b *testing.B) {
 		return run(bin, "--dry-run", "--profile", m.Profile(), "--current-system", m.CurrentSystem(), "--state-dir", state, "--hostname", "bench")
 	}
 	diffClosures := func() time.Duration {
-		return run("nix", "store", "diff-closures", p[0], p[1])
+		return run("nix", "store", "diff-closures", "--", p[0], p[1])
 	}
 	var ours, nix []time.Duration
 	b.ResetTimer()

@@ -7,39 +7,22 @@ import (
 	"testing"
 )
 
-// bigExpr makes the same toplevels as Build, but each package is a file
-// added to the store at evaluation (builtins.toFile) that names a few of the
-// packages before it, as a package refers to its dependencies. Building
-// thousands of one-line derivations instead takes most of an hour with
-// Nix 2.8, and the list of thousands of paths overflows an environment
-// variable unless passed as a file.
-var bigExpr = `
-let
-` + mkSystemNix + `
-  specs = builtins.fromJSON (builtins.readFile (builtins.getEnv "NIXTEST_SPEC"));
-  storeName = p: if p.version == "" then p.name else "${p.name}-${p.version}";
-  mod = a: b: a - (a / b) * b;
-  files = ps:
-    let
-      fs = builtins.genList (i:
-        let
-          p = builtins.elemAt ps i;
-          deps = if i == 0 then [ ]
-            else map (k: builtins.elemAt fs (mod k i)) [ (i * 7919) (i * 104729 + 1) (i / 2) ];
-        in builtins.toFile (storeName p) (builtins.concatStringsSep "\n" ([ (storeName p) ] ++ deps) + "\n")
-      ) (builtins.length ps);
-    in fs;
-  sys = s: mkSystem (files s.packages) s;
-in map sys specs
-`
-
 // BuildBig builds systems as Build does, for systems of thousands of
-// packages: each package is a store file referring to a few others rather
-// than a derivation, which takes seconds instead of most of an hour. It
-// returns the systems' store paths in order.
+// packages: each package is a store file (big.nix) referring to a few of the
+// packages before it, as a package refers to its dependencies, rather than a
+// derivation, which takes seconds instead of most of an hour. It returns the
+// systems' store paths in order.
 func BuildBig(t testing.TB, systems ...System) []string {
 	t.Helper()
-	return build(t, bigExpr, systems)
+	return build(t, "big.nix", nil, systems)
+}
+
+// BuildFlat builds systems as BuildBig does, but each package refers to
+// nothing: the toplevel alone refers to every package. Such closures are
+// the cheapest for Nix to walk.
+func BuildFlat(t testing.TB, systems ...System) []string {
+	t.Helper()
+	return build(t, "big.nix", []string{"--arg", "flat", "true"}, systems)
 }
 
 // BigSystems returns two NixOS systems of about n store paths each that look
@@ -50,7 +33,8 @@ func BuildBig(t testing.TB, systems ...System) []string {
 // another version (one in five of them older), 1% removed, 1% added and a
 // newer kernel. The same n always gives the same pair.
 //
-// Build them with BuildBig(t, before, after), once per test process.
+// Build them with BuildBig(t, before, after), or BuildFlat for closures
+// without references between packages, once per test process.
 func BigSystems(n int) (before, after System) {
 	r := rand.New(rand.NewPCG(uint64(n), 0x5eed))
 	g := &bigGen{r: r, used: map[string]bool{}}

@@ -7,6 +7,7 @@
 package nixtest
 
 import (
+	"embed"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -83,68 +84,28 @@ type systemSpec struct {
 	VersionJSON string `json:"versionJson"`
 }
 
-// mkSystemNix is the Nix function both expressions build toplevels with:
-// mkSystem takes the package store paths and a system's spec, and lays the
-// toplevel out as NixOS or nix-darwin does.
-const mkSystemNix = `
-  mkSystem = pkgs: s: derivation {
-    name = if s.name != "" then s.name
-      else if s.darwin then "darwin-system-${s.label}"
-      else "nixos-system-${s.host}-${s.label}";
-    system = builtins.currentSystem;
-    builder = "/bin/sh";
-    PATH = "/bin:/usr/bin";
-    inherit (s) label versionJson salt;
-    darwin = if s.darwin then "1" else "";
-    noVersionInfo = if s.noVersionInfo then "1" else "";
-    inherit pkgs;
-    passAsFile = [ "versionJson" "label" "pkgs" ];
-    args = [ "-c" ''
-      set -e
-      mkdir -p $out/sw/bin
-      tr ' ' '\n' < "$pkgsPath" > $out/sw/packages
-      echo "$salt" > $out/salt
-      if [ -n "$darwin" ]; then
-        cp "$labelPath" $out/darwin-version
-        [ -n "$noVersionInfo" ] || cp "$versionJsonPath" $out/darwin-version.json
-      else
-        cp "$labelPath" $out/nixos-version
-        if [ -z "$noVersionInfo" ]; then
-          cp "$versionJsonPath" $out/sw/version.json
-          printf '#!/bin/sh\n[ "$1" = --json ] || { echo "%s"; exit 0; }\nexec cat %s\n' "$(cat $labelPath)" "$out/sw/version.json" > $out/sw/bin/nixos-version
-          chmod +x $out/sw/bin/nixos-version
-        fi
-      fi
-    '' ];
-  };
-`
-
-var expr = `
-let
-` + mkSystemNix + `
-  specs = builtins.fromJSON (builtins.readFile (builtins.getEnv "NIXTEST_SPEC"));
-  pkg = p: derivation {
-    name = if p.version == "" then p.name else "${p.name}-${p.version}";
-    system = builtins.currentSystem;
-    builder = "/bin/sh";
-    args = [ "-c" "echo ${p.name} > $out" ];
-  };
-  sys = s: mkSystem (map pkg s.packages) s;
-in map sys specs
-`
+// nixFiles are the Nix expressions the systems are built with, written
+// beside the spec at each build so that they import each other.
+//
+//go:embed *.nix
+var nixFiles embed.FS
 
 // Build builds the systems with one nix-build and returns their store paths
 // in order.
 func Build(t testing.TB, systems ...System) []string {
 	t.Helper()
-	return build(t, expr, systems)
+	return build(t, "systems.nix", nil, systems)
 }
 
-// build evaluates a Nix expression that maps the systems' specs, read from
-// the file $NIXTEST_SPEC names, to toplevels, and builds them.
-func build(t testing.TB, expr string, systems []System) []string {
+// build builds the toplevels that the Nix file expr, a function of the
+// systems' spec file and of the nix-build arguments args, makes of the
+// systems.
+func build(t testing.TB, expr string, args []string, systems []System) []string {
 	t.Helper()
 	dir := t.TempDir()
+	if err := os.CopyFS(dir, nixFiles); err != nil {
+		t.Fatal(err)
+	}
 	specs := make([]systemSpec, len(systems))
 	for i, s := range systems {
 		if s.Host == "" {
@@ -166,12 +127,8 @@ func build(t testing.TB, expr string, systems []System) []string {
 	if err := os.WriteFile(spec, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	exprFile := filepath.Join(dir, "systems.nix")
-	if err := os.WriteFile(exprFile, []byte(expr), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("nix-build", "--no-out-link", exprFile)
-	cmd.Env = append(os.Environ(), "NIXTEST_SPEC="+spec)
+	cmd := exec.Command("nix-build", "--no-out-link", "--argstr", "spec", spec)
+	cmd.Args = append(append(cmd.Args, args...), filepath.Join(dir, expr))
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -47,4 +48,40 @@ func TestNixBuildsGenerations(t *testing.T) {
 	if cur, _ := filepath.EvalSymlinks(m.CurrentSystem()); cur != paths[0] {
 		t.Errorf("current system after rollback = %s, want %s", cur, paths[0])
 	}
+}
+
+// TestNixBuildFlat checks the two shapes of big closures: in both the
+// toplevel refers to every package, and only BuildBig's packages refer to
+// each other.
+func TestNixBuildFlat(t *testing.T) {
+	Require(t)
+	before, _ := BigSystems(300)
+	for _, tc := range []struct {
+		name  string
+		build func(testing.TB, ...System) []string
+		flat  bool
+	}{{"BuildBig", BuildBig, false}, {"BuildFlat", BuildFlat, true}} {
+		top := tc.build(t, before)[0]
+		// The toplevel refers to itself too (sw/bin/nixos-version).
+		pkgs := slices.DeleteFunc(lines(t, "nix-store", "--query", "--references", top), func(p string) bool { return p == top })
+		if len(pkgs) != len(before.Packages) {
+			t.Errorf("%s: the toplevel refers to %d paths, want its %d packages", tc.name, len(pkgs), len(before.Packages))
+		}
+		refs := lines(t, "nix-store", append([]string{"--query", "--references"}, pkgs...)...)
+		if tc.flat != (len(refs) == 0) {
+			t.Errorf("%s: the packages refer to %d paths; flat is %v", tc.name, len(refs), tc.flat)
+		}
+		if all := lines(t, "nix-store", "--query", "--requisites", top); len(all) != len(pkgs)+1 {
+			t.Errorf("%s: closure of %d paths, want %d", tc.name, len(all), len(pkgs)+1)
+		}
+	}
+}
+
+func lines(t *testing.T, name string, args ...string) []string {
+	t.Helper()
+	out, err := exec.Command(name, args...).Output()
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return strings.Fields(string(out))
 }

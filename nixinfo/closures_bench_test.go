@@ -1,0 +1,119 @@
+package nixinfo
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/nixtest"
+)
+
+// bigPaths is the size of each system in the benchmark pairs.
+const bigPaths = 3000
+
+// pair is a pair of systems built once per test process.
+type pair struct {
+	once          sync.Once
+	before, after string
+}
+
+var bigPairs = map[string]*pair{"realistic": {}, "flat": {}}
+
+// bigPair builds nixtest.BigSystems(bigPaths) once per test process: with
+// packages that refer to a few others (realistic), or to nothing (flat).
+func bigPair(tb testing.TB, shape string) (before, after string) {
+	tb.Helper()
+	nixtest.Require(tb)
+	p := bigPairs[shape]
+	p.once.Do(func() {
+		start := time.Now()
+		x, y := nixtest.BigSystems(bigPaths)
+		build := nixtest.BuildBig
+		if shape == "flat" {
+			build = nixtest.BuildFlat
+		}
+		paths := build(tb, x, y)
+		p.before, p.after = paths[0], paths[1]
+		tb.Logf("built a %s pair of %d-path systems in %v", shape, bigPaths, time.Since(start).Round(time.Millisecond))
+	})
+	if p.before == "" {
+		tb.Fatalf("building the %s pair failed earlier", shape)
+	}
+	return p.before, p.after
+}
+
+// BenchmarkDiffSystemsNix times DiffSystems on pairs of systems of about
+// 3000 store paths each, realistic and flat, against nix store
+// diff-closures on the same pair. Beside the way DiffSystems queries the
+// closures (two `nix path-info --recursive --size` side by side) it times
+// the other (one `nix path-info --json --recursive` of both, walked in Go).
+// The three take turns at going first. ns/op is DiffSystems alone; the
+// metrics are medians in ms and their ratios to diff-closures (medians, as
+// other work on the machine makes single runs jump). The ratio must stay at
+// or below 1.
+//
+//	go test -run '^$' -bench DiffSystemsNix -benchtime 21x ./nixinfo/
+func BenchmarkDiffSystemsNix(b *testing.B) {
+	for _, shape := range []string{"realistic", "flat"} {
+		b.Run(shape, func(b *testing.B) {
+			before, after := bigPair(b, shape)
+			ctx := context.Background()
+			var bySize, byRefs, nix []time.Duration
+			timed := func(d *[]time.Duration, f func() error) func() {
+				return func() {
+					start := time.Now()
+					if err := f(); err != nil {
+						b.Fatal(err)
+					}
+					*d = append(*d, time.Since(start))
+				}
+			}
+			ours := timed(&bySize, func() error {
+				_, err := DiffSystems(ctx, before, after)
+				return err
+			})
+			json := timed(&byRefs, func() error {
+				_, err := diffSystems(ctx, before, after, closuresByReferences)
+				return err
+			})
+			nixDiff := timed(&nix, func() error {
+				cmd := exec.CommandContext(ctx, "nix", "store", "diff-closures", "--", before, after)
+				cmd.Stderr = os.Stderr
+				return cmd.Run()
+			})
+			untimed := func(f func()) func() {
+				return func() { b.StopTimer(); defer b.StartTimer(); f() }
+			}
+			turns := []func(){ours, untimed(json), untimed(nixDiff)}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				for k := range turns {
+					turns[(i+k)%len(turns)]()
+				}
+			}
+			b.StopTimer()
+			s, r, n := median(bySize), median(byRefs), median(nix)
+			b.ReportMetric(ms(s), "size-ms")
+			b.ReportMetric(ms(r), "json-ms")
+			b.ReportMetric(ms(n), "diff-closures-ms")
+			b.ReportMetric(float64(s)/float64(n), "ratio")
+			b.ReportMetric(float64(r)/float64(n), "json-ratio")
+		})
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func median(ds []time.Duration) time.Duration {
+	return percentile(ds, 50)
+}
+
+func percentile(ds []time.Duration, p int) time.Duration {
+	ds = slices.Clone(ds)
+	slices.Sort(ds)
+	return ds[(len(ds)-1)*p/100]
+}

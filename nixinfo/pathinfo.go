@@ -1,0 +1,142 @@
+package nixinfo
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// closure is the store paths in a system's closure and their total NAR
+// size.
+type closure struct {
+	paths []string
+	size  int64
+}
+
+// pathInfo runs nix path-info with the options opts on the store paths,
+// after "--" so that none can be taken for an option, and returns what it
+// prints. Its error names the paths and Nix's first line of complaint.
+func pathInfo(ctx context.Context, opts []string, paths ...string) ([]byte, error) {
+	args := append([]string{"--extra-experimental-features", "nix-command", "path-info"}, opts...)
+	cmd := exec.CommandContext(ctx, "nix", append(append(args, "--"), paths...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		if ctx.Err() != nil {
+			err = ctx.Err()
+		}
+		if msg := firstLine(stderr.String()); msg != "" {
+			err = fmt.Errorf("%w: %s", err, msg)
+		}
+		return nil, fmt.Errorf("closure of %s: nix path-info: %w", strings.Join(paths, " and "), err)
+	}
+	return out, nil
+}
+
+// closuresBySize queries the two closures with two `nix path-info
+// --recursive --size` side by side, each printing one "PATH SIZE" line per
+// path of its closure, a text that is the same in every Nix version. On
+// pairs of 3000-path systems (Nix 2.8, 2 cores) it takes 0.7 times as long
+// as nix store diff-closures where packages refer to each other and 0.9
+// times where they refer to nothing; one `nix path-info --json --recursive`
+// of both, walked in Go, took 1.6 and 1.2 times (BenchmarkDiffSystemsNix).
+func closuresBySize(ctx context.Context, before, after string) (old, new closure, err error) {
+	var (
+		wg         sync.WaitGroup
+		errB, errA error
+	)
+	query := func(path string, c *closure, err *error) {
+		defer wg.Done()
+		out, e := pathInfo(ctx, []string{"--recursive", "--size"}, path)
+		if e == nil {
+			*c, e = parsePathInfo(path, out)
+		}
+		*err = e
+	}
+	wg.Add(2)
+	go query(before, &old, &errB)
+	go query(after, &new, &errA)
+	wg.Wait()
+	if err := cmp.Or(errB, errA); err != nil {
+		return closure{}, closure{}, err
+	}
+	return old, new, nil
+}
+
+// parsePathInfo reads the lines of `nix path-info --recursive --size`.
+func parsePathInfo(path string, out []byte) (closure, error) {
+	var c closure
+	c.paths = make([]string, 0, bytes.Count(out, []byte{'\n'}))
+	text := string(out)
+	for text != "" {
+		line, rest, _ := strings.Cut(text, "\n")
+		text = rest
+		i := strings.IndexAny(line, " \t")
+		if i < 0 {
+			if line = strings.TrimSpace(line); line != "" {
+				return closure{}, fmt.Errorf("closure of %s: unexpected line from nix path-info: %q", path, line)
+			}
+			continue
+		}
+		p := line[:i]
+		n, err := strconv.ParseInt(strings.TrimSpace(line[i:]), 10, 64)
+		if err != nil {
+			return closure{}, fmt.Errorf("closure of %s: unexpected line from nix path-info: %q", path, line)
+		}
+		c.paths = append(c.paths, p)
+		c.size += n
+	}
+	if len(c.paths) == 0 {
+		return closure{}, errors.New("closure of " + path + ": nix path-info printed no paths")
+	}
+	return c, nil
+}
+
+// firstLine returns the first non-empty line of s, trimmed, without Nix's
+// "error: " prefix and colour codes; a line ending in ":" takes the next one
+// along ("don't know how to build these paths: /nix/store/…").
+func firstLine(s string) string {
+	var out string
+	for _, line := range strings.Split(s, "\n") {
+		line = strings.TrimSpace(stripANSI(line))
+		if line == "" {
+			continue
+		}
+		if out == "" {
+			out = strings.TrimPrefix(line, "error: ")
+			if !strings.HasSuffix(out, ":") {
+				return out
+			}
+			continue
+		}
+		return out + " " + line
+	}
+	return out
+}
+
+// stripANSI removes terminal escape sequences (ESC [ … letter).
+func stripANSI(s string) string {
+	if !strings.Contains(s, "\x1b[") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == 0x1b && i+1 < len(s) && s[i+1] == '[' {
+			j := i + 2
+			for j < len(s) && !isLetter(s[j]) {
+				j++
+			}
+			i = j
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
