@@ -39,8 +39,8 @@ type runner struct {
 	tokenRead  bool
 	tokenValue string
 	tokenErr   error
-	tracer trace.Tracer
-	host   string
+	tracer     trace.Tracer
+	host       string
 	// exporting says whether the run's spans leave the process.
 	exporting bool
 }
