@@ -15,7 +15,7 @@ func ch(name string, before, after []string) nixinfo.Change {
 
 func v(vs ...string) []string { return vs }
 
-// sample is sorted by name, as nixinfo.DiffClosures returns changes.
+// sample is sorted by name, as nixinfo.DiffSystems returns changes.
 var sample = []nixinfo.Change{
 	{Name: "curl", Before: v("8.7.1"), After: v("8.6.0")},
 	{Name: "hello", Before: v("2.12"), After: v("2.12.1")},
