@@ -6,6 +6,7 @@ package fakeotlp
 import (
 	"encoding/hex"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -21,13 +22,16 @@ import (
 // Span is one received span with its resource's attributes.
 type Span struct {
 	Name     string
+	Kind     tracepb.Span_SpanKind
 	TraceID  string
 	SpanID   string
 	ParentID string
 	Attrs    map[string]*commonpb.AnyValue
 	Resource map[string]*commonpb.AnyValue
-	Status   *tracepb.Status
-	Events   []*tracepb.Span_Event
+	// SchemaURL is the resource's schema URL.
+	SchemaURL string
+	Status    *tracepb.Status
+	Events    []*tracepb.Span_Event
 }
 
 // Attr is a span attribute as a string ("" when absent).
@@ -63,6 +67,7 @@ type Receiver struct {
 	mu      sync.Mutex
 	spans   []Span
 	headers []http.Header
+	hosts   []string
 	bad     []string
 }
 
@@ -70,6 +75,16 @@ type Receiver struct {
 func New() *Receiver {
 	r := &Receiver{}
 	r.Server = httptest.NewServer(http.HandlerFunc(r.serve))
+	return r
+}
+
+// NewTLS starts a receiver that takes https, with a certificate for
+// 127.0.0.1 that only the receiver's Client (or Certificate) trusts.
+func NewTLS() *Receiver {
+	r := &Receiver{}
+	r.Server = httptest.NewUnstartedServer(http.HandlerFunc(r.serve))
+	r.Config.ErrorLog = log.New(io.Discard, "", 0)
+	r.StartTLS()
 	return r
 }
 
@@ -88,6 +103,14 @@ func (r *Receiver) Headers() []http.Header {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return slices.Clone(r.headers)
+}
+
+// Hosts is the host each export request was addressed to: the receiver's
+// own, or another when it was reached as a proxy.
+func (r *Receiver) Hosts() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.hosts)
 }
 
 // Bad lists what was wrong with requests it could not take.
@@ -135,14 +158,16 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 		for _, ss := range rs.ScopeSpans {
 			for _, sp := range ss.Spans {
 				got = append(got, Span{
-					Name:     sp.Name,
-					TraceID:  hex.EncodeToString(sp.TraceId),
-					SpanID:   hex.EncodeToString(sp.SpanId),
-					ParentID: hex.EncodeToString(sp.ParentSpanId),
-					Attrs:    attrs(sp.Attributes),
-					Resource: res,
-					Status:   sp.Status,
-					Events:   sp.Events,
+					Name:      sp.Name,
+					Kind:      sp.Kind,
+					TraceID:   hex.EncodeToString(sp.TraceId),
+					SpanID:    hex.EncodeToString(sp.SpanId),
+					ParentID:  hex.EncodeToString(sp.ParentSpanId),
+					Attrs:     attrs(sp.Attributes),
+					Resource:  res,
+					SchemaURL: rs.SchemaUrl,
+					Status:    sp.Status,
+					Events:    sp.Events,
 				})
 			}
 		}
@@ -150,6 +175,7 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 	r.mu.Lock()
 	r.spans = append(r.spans, got...)
 	r.headers = append(r.headers, req.Header.Clone())
+	r.hosts = append(r.hosts, req.Host)
 	r.mu.Unlock()
 	out, _ := proto.Marshal(&coltracepb.ExportTraceServiceResponse{})
 	w.Header().Set("Content-Type", "application/x-protobuf")
