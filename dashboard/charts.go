@@ -21,8 +21,6 @@ const (
 	fDowngrades  = "tolong(['attributes.custom']['nix.changes.downgrades'])"
 	fAdded       = "tolong(['attributes.custom']['nix.changes.added'])"
 	fRemoved     = "tolong(['attributes.custom']['nix.changes.removed'])"
-	fCommand     = "tostring(['attributes.custom']['deploy.command'])"
-	fExitCode    = "tolong(['attributes.process.exit.code'])"
 	fAnnotation  = "tostring(['attributes.custom']['axiom.annotation.id'])"
 	newDeploys   = "outcome in ('annotated', 'recorded', 'spooled')"
 	failedOrHeld = "outcome in ('error', 'spooled') or spooled > 0 or error == true"
@@ -58,9 +56,9 @@ func charts(dataset string) []placed {
 
 		{Chart{ID: "rollouts", Type: "Table", Name: "Rollouts: hosts that reached each revision", Query: &Query{APL: apl(dataset,
 			"where name in ('run', 'rollout')",
-			"extend revision = "+fRevision+", host = "+fHost+", outcome = "+fOutcome+", exit_code = "+fExitCode,
+			"extend revision = "+fRevision+", host = "+fHost+", outcome = "+fOutcome,
 			"where isnotempty(revision)",
-			"summarize hosts_reached = dcountif(host, name == 'run'), first_deploy = minif(_time, name == 'run'), last_deploy = maxif(_time, name == 'run'), rollouts = countif(name == 'rollout'), rollouts_failed = countif(name == 'rollout' and (outcome == 'failed' or exit_code != 0)), hosts = make_set_if(host, name == 'run') by revision",
+			"summarize hosts_reached = dcountif(host, name == 'run'), first_deploy = minif(_time, name == 'run'), last_deploy = maxif(_time, name == 'run'), rollouts = countif(name == 'rollout'), rollouts_failed = countif(name == 'rollout' and outcome == 'failed'), hosts = make_set_if(host, name == 'run') by revision",
 			"extend revision = "+short,
 			"order by last_deploy desc",
 		)}}, 0, 10, 7, 6},

@@ -67,6 +67,9 @@ func decide(cfg Config, getenv func(string) string) plan {
 	var p plan
 	if cfg.Endpoint == "" {
 		p.dest.Why = "no traces endpoint"
+		if name := envName(getenv, "TRACES_ENDPOINT", "ENDPOINT"); name != "" {
+			p.dest.Why += " (" + name + " only replaces one)"
+		}
 		return p
 	}
 	u, source, err := resolve(cfg.Endpoint, getenv)

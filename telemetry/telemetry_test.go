@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"runtime"
+	"slices"
 	"testing"
 	"time"
 
@@ -73,6 +74,9 @@ func TestExportToAxiom(t *testing.T) {
 	}
 	if spans[0].ResourceAttr("os.name") == "" {
 		t.Error("no os.name")
+	}
+	if res, span := r.Keys(); !slices.Contains(res, "os.type") || !slices.Contains(res, "host.arch") || len(span) != 0 {
+		t.Errorf("keys: resource %v, span %v", res, span)
 	}
 	if got := spans[0].SchemaURL; got != "https://opentelemetry.io/schemas/1.37.0" {
 		t.Errorf("resource schema URL %q, want semantic conventions 1.37's", got)

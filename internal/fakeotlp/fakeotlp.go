@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"io"
 	"log"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -96,6 +97,23 @@ func (r *Receiver) Spans() []Span {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return slices.Clone(r.spans)
+}
+
+// Keys is every resource and span attribute key received, sorted: what
+// dashboard.Carry takes to check queries against real exports.
+func (r *Receiver) Keys() (resource, span []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rk, sk := map[string]bool{}, map[string]bool{}
+	for _, sp := range r.spans {
+		for k := range sp.Resource {
+			rk[k] = true
+		}
+		for k := range sp.Attrs {
+			sk[k] = true
+		}
+	}
+	return slices.Sorted(maps.Keys(rk)), slices.Sorted(maps.Keys(sk))
 }
 
 // Headers is the headers of every export request.
