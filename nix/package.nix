@@ -36,7 +36,7 @@ build (finalAttrs: {
 
   # The NAR hash of the vendor/ folder `go mod vendor` makes. nix/nix_test.go
   # recomputes it from go.mod and go.sum and fails when this line is stale.
-  vendorHash = "sha256-NqKC+0xDWN0aSY5onJYij0BCtjB3p3oVeOwedn8LRsQ=";
+  vendorHash = "sha256-4KT1CyMlF+ZhOcNR/M9DoFtNMTvg9ySmyDQVQNGmcKQ=";
 
   subPackages = [ "cmd/axiom-deploy-annotate" ];
 

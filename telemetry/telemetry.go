@@ -9,17 +9,21 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/go-logr/logr"
+
 	"go.opentelemetry.io/contrib/propagators/envcar"
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -27,58 +31,83 @@ import (
 // says otherwise.
 const ServiceName = "axiom-deploy-annotation"
 
+// SchemaURL is the semantic conventions version the spans declare: 1.37,
+// the newest that Axiom maps to its columns.
+const SchemaURL = semconv.SchemaURL
+
 // Config says where spans go.
 type Config struct {
 	// Endpoint is the OTLP/HTTP traces URL, https://api.axiom.co/v1/traces.
 	// Empty turns export off. OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or
 	// OTEL_EXPORTER_OTLP_ENDPOINT, where set, take its place.
 	Endpoint string
-	// Dataset is the Axiom traces dataset, sent as X-Axiom-Dataset. Without
-	// it nothing is exported, unless OTEL_EXPORTER_OTLP_HEADERS says what to
-	// send.
+	// Dataset is the Axiom traces dataset, sent as X-Axiom-Dataset. Axiom
+	// gets nothing without it, unless OTEL_EXPORTER_OTLP_HEADERS says what
+	// to send; another endpoint (a collector) needs none.
 	Dataset string
-	Token   string
+	// Token goes as a bearer token, with Dataset and OrgID, only over https
+	// or to this machine.
+	Token string
 	// OrgID goes with a personal token.
 	OrgID string
-	// Version is service.version; Host is host.name.
-	Version string
-	Host    string
+	// Version is service.version; Host is host.name; Environment is
+	// deployment.environment.name, left out when empty.
+	Version     string
+	Host        string
+	Environment string
 	// Timeout bounds one export, unless OTEL_EXPORTER_OTLP_TIMEOUT is set.
 	Timeout time.Duration
 }
 
 // Provider is the run's tracer provider.
 type Provider struct {
-	tp *sdktrace.TracerProvider
+	tp   *sdktrace.TracerProvider
+	dest Destination
 	// Exporting says whether spans leave the process.
 	Exporting bool
 }
 
+// Destination says where spans go, or why they go nowhere.
+func (p *Provider) Destination() Destination { return p.dest }
+
+// testProxy, when set, is the exporter's HTTP proxy: tests route exports
+// meant for another machine to a receiver on loopback.
+var testProxy otlptracehttp.HTTPTransportProxyFunc
+
 // Setup makes the tracer provider and installs it globally, so that the
-// Axiom SDK's and otelhttp's spans join the run's trace. Why nothing is
-// exported, when nothing is, goes to log.
+// Axiom SDK's and otelhttp's spans join the run's trace. A problem with the
+// destination is a warning; where spans go, and why nothing is exported,
+// is logged at debug level.
 func Setup(ctx context.Context, cfg Config, log *slog.Logger) (*Provider, error) {
+	// The SDK's own messages go to our log rather than its stderr logger.
+	otel.SetLogger(logr.FromSlogHandler(log.Handler()))
+	attrs := []attribute.KeyValue{
+		semconv.ServiceName(ServiceName),
+		semconv.ServiceVersion(cfg.Version),
+		semconv.HostName(cfg.Host),
+	}
+	attrs = append(attrs, system{fsys: os.DirFS("/"), goos: runtime.GOOS, goarch: runtime.GOARCH, ioreg: runIoreg}.attributes(ctx)...)
+	if cfg.Environment != "" {
+		attrs = append(attrs, semconv.DeploymentEnvironmentName(cfg.Environment))
+	}
 	res, err := resource.New(ctx,
 		resource.WithSchemaURL(semconv.SchemaURL),
-		resource.WithAttributes(
-			semconv.ServiceName(ServiceName),
-			semconv.ServiceVersion(cfg.Version),
-			semconv.HostName(cfg.Host),
-		),
+		resource.WithAttributes(attrs...),
 		resource.WithFromEnv(),
 	)
 	if err != nil && !errors.Is(err, resource.ErrPartialResource) {
 		return nil, fmt.Errorf("trace resource: %w", err)
 	}
 	opts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res)}
-	exp, why, err := exporter(ctx, cfg)
+	exp, dest, err := exporter(ctx, cfg, log)
 	if err != nil {
 		return nil, err
 	}
 	if exp != nil {
 		opts = append(opts, sdktrace.WithBatcher(exp))
+		log.Debug("traces go to " + dest.String())
 	} else {
-		log.Debug("traces not exported", "why", why)
+		log.Debug("traces not exported", "why", dest.Why)
 	}
 	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
 		log.Warn("traces not exported", "err", err)
@@ -86,55 +115,45 @@ func Setup(ctx context.Context, cfg Config, log *slog.Logger) (*Provider, error)
 	tp := sdktrace.NewTracerProvider(opts...)
 	otel.SetTracerProvider(tp)
 	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
-	return &Provider{tp: tp, Exporting: exp != nil}, nil
+	return &Provider{tp: tp, dest: dest, Exporting: exp != nil}, nil
 }
 
-func envSet(names ...string) bool {
-	for _, n := range names {
-		if os.Getenv(n) != "" {
-			return true
-		}
-	}
-	return false
-}
-
-func exporter(ctx context.Context, cfg Config) (sdktrace.SpanExporter, string, error) {
+func exporter(ctx context.Context, cfg Config, log *slog.Logger) (sdktrace.SpanExporter, Destination, error) {
 	if v, _ := strconv.ParseBool(strings.TrimSpace(os.Getenv("OTEL_SDK_DISABLED"))); v {
-		return nil, "OTEL_SDK_DISABLED is true", nil
+		return nil, Destination{Why: "OTEL_SDK_DISABLED is true"}, nil
 	}
-	if cfg.Endpoint == "" {
-		return nil, "no traces endpoint", nil
+	p := decide(cfg, os.Getenv)
+	if p.warn != "" {
+		log.Warn(p.warn)
 	}
-	var opts []otlptracehttp.Option
-	if !envSet("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT") {
-		opts = append(opts, otlptracehttp.WithEndpointURL(cfg.Endpoint))
+	if p.info != "" {
+		log.Info(p.info)
 	}
-	if !envSet("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS") {
-		if cfg.Dataset == "" {
-			return nil, "no traces dataset", nil
-		}
-		h := map[string]string{"X-Axiom-Dataset": cfg.Dataset}
-		if cfg.Token != "" {
-			h["Authorization"] = "Bearer " + cfg.Token
-		}
-		if cfg.OrgID != "" {
-			h["X-Axiom-Org-Id"] = cfg.OrgID
-		}
-		opts = append(opts, otlptracehttp.WithHeaders(h))
+	if p.dest.Why != "" {
+		return nil, p.dest, nil
 	}
-	if cfg.Timeout > 0 && !envSet("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT") {
+	// The endpoint goes as an option even when the environment chose it,
+	// so that what was decided above is what is used.
+	opts := []otlptracehttp.Option{otlptracehttp.WithEndpointURL(p.dest.Endpoint)}
+	if p.headers != nil {
+		opts = append(opts, otlptracehttp.WithHeaders(p.headers))
+	}
+	if cfg.Timeout > 0 && envName(os.Getenv, "TRACES_TIMEOUT", "TIMEOUT") == "" {
 		opts = append(opts, otlptracehttp.WithTimeout(cfg.Timeout))
+	}
+	if testProxy != nil {
+		opts = append(opts, otlptracehttp.WithProxy(testProxy))
 	}
 	exp, err := otlptracehttp.New(ctx, opts...)
 	if err != nil {
-		return nil, "", fmt.Errorf("traces exporter: %w", err)
+		return nil, Destination{}, fmt.Errorf("traces exporter: %w", err)
 	}
-	return exp, "", nil
+	return exp, p.dest, nil
 }
 
 // Tracer is the run's tracer.
 func (p *Provider) Tracer() trace.Tracer {
-	return p.tp.Tracer("github.com/bdsqqq/axiom-deploy-annotation")
+	return p.tp.Tracer("github.com/bdsqqq/axiom-deploy-annotation", trace.WithSchemaURL(semconv.SchemaURL))
 }
 
 // Shutdown exports what is left, within ctx's deadline.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"runtime"
+	"slices"
 	"testing"
 	"time"
 
@@ -16,15 +18,24 @@ func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)
 
 // clearEnv empties the OTEL_* variables a developer's shell may carry.
 func clearEnv(t *testing.T) {
-	for _, k := range []string{"OTEL_SDK_DISABLED", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-		"OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_SERVICE_NAME", "OTEL_RESOURCE_ATTRIBUTES", "TRACEPARENT", "TRACESTATE"} {
+	for _, k := range []string{"OTEL_SDK_DISABLED", "OTEL_SERVICE_NAME", "OTEL_RESOURCE_ATTRIBUTES", "TRACEPARENT", "TRACESTATE"} {
 		t.Setenv(k, "")
+	}
+	for _, k := range []string{"ENDPOINT", "HEADERS", "INSECURE", "TIMEOUT", "CERTIFICATE", "CLIENT_CERTIFICATE", "CLIENT_KEY", "COMPRESSION", "PROTOCOL"} {
+		t.Setenv(envPrefix+k, "")
+		t.Setenv(envPrefix+"TRACES_"+k, "")
 	}
 }
 
 func export(t *testing.T, cfg Config) *Provider {
 	t.Helper()
-	p, err := Setup(context.Background(), cfg, quiet())
+	return exportLogged(t, cfg, quiet())
+}
+
+// exportLogged sets up with log, ends one span and shuts down.
+func exportLogged(t *testing.T, cfg Config, log *slog.Logger) *Provider {
+	t.Helper()
+	p, err := Setup(context.Background(), cfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,10 +66,37 @@ func TestExportToAxiom(t *testing.T) {
 	if h.Get("X-Axiom-Dataset") != "traces" || h.Get("Authorization") != "Bearer xapt-1" || h.Get("X-Axiom-Org-Id") != "org-1" {
 		t.Errorf("headers: %v", h)
 	}
-	for k, want := range map[string]string{"service.name": ServiceName, "service.version": "1.0", "host.name": "web1", "deployment.environment.name": "prod"} {
+	for k, want := range map[string]string{"service.name": ServiceName, "service.version": "1.0", "host.name": "web1", "deployment.environment.name": "prod",
+		"host.arch": map[string]string{"amd64": "amd64", "arm64": "arm64"}[runtime.GOARCH], "os.type": runtime.GOOS} {
 		if got := spans[0].ResourceAttr(k); got != want {
 			t.Errorf("resource %s = %q, want %q", k, got, want)
 		}
+	}
+	if spans[0].ResourceAttr("os.name") == "" {
+		t.Error("no os.name")
+	}
+	if res, span := r.Keys(); !slices.Contains(res, "os.type") || !slices.Contains(res, "host.arch") || len(span) != 0 {
+		t.Errorf("keys: resource %v, span %v", res, span)
+	}
+	if got := spans[0].SchemaURL; got != "https://opentelemetry.io/schemas/1.37.0" {
+		t.Errorf("resource schema URL %q, want semantic conventions 1.37's", got)
+	}
+}
+
+func TestEnvironmentAttribute(t *testing.T) {
+	clearEnv(t)
+	r := fakeotlp.New()
+	defer r.Close()
+	export(t, Config{Endpoint: r.Endpoint(), Dataset: "traces", Host: "web1", Environment: "staging"})
+	if s := r.Spans(); len(s) != 1 || s[0].ResourceAttr("deployment.environment.name") != "staging" {
+		t.Fatalf("spans %v: want deployment.environment.name staging", s)
+	}
+	// Unset, there is none: not an empty one.
+	r2 := fakeotlp.New()
+	defer r2.Close()
+	export(t, Config{Endpoint: r2.Endpoint(), Dataset: "traces", Host: "web1"})
+	if s := r2.Spans(); len(s) != 1 || s[0].Resource["deployment.environment.name"] != nil {
+		t.Fatalf("spans %v: want no deployment.environment.name", s)
 	}
 }
 

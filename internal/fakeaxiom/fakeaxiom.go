@@ -1,9 +1,11 @@
-// Package fakeaxiom is an Axiom annotations API on loopback for tests. It
-// checks requests the way Axiom's API documents them (bearer token, JSON body,
-// required fields, limits), keeps what it accepted, and can be told to
-// misbehave for the next requests: answer an error status, hang, send its
-// answer slowly, or store an annotation and lose the answer. It can also play
-// a token that lacks a permission (Deny).
+// Package fakeaxiom is an Axiom API on loopback for tests: annotations,
+// dashboards (/v2/dashboards, bodies checked against the shared schema)
+// and APL queries (/v1/datasets/_apl, answering tables a test sets). It
+// checks requests the way Axiom's API documents them (bearer token, JSON
+// body, required fields, limits), keeps what it accepted, and can be told
+// to misbehave for the next requests: answer an error status, hang, send
+// its answer slowly, or store an annotation and lose the answer. It can
+// also play a token that lacks a permission (Deny).
 package fakeaxiom
 
 import (
@@ -17,6 +19,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -85,6 +88,11 @@ type Server struct {
 	requests    []Request
 	denied      []string
 	next        int
+
+	dashboards     map[string]*Dashboard
+	dashboardOrder []string
+	nextDashboard  int
+	tables         map[string]table
 }
 
 // New starts a fake that accepts token.
@@ -106,8 +114,10 @@ func NewTLS(token string) *Server {
 }
 
 // Deny takes permissions from the token, as an Axiom API token made
-// without them: "create" (POST) and "read" (GET) of annotations. Requests
-// that need one are answered 403. Deny() gives every permission back.
+// without them: "create" (POST) and "read" (GET) of annotations;
+// "dashboards", or one of "dashboards:read", "dashboards:create",
+// "dashboards:update", "dashboards:delete"; "query" for APL. Requests that
+// need one are answered 403. Deny() gives every permission back.
 func (s *Server) Deny(permissions ...string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -223,13 +233,20 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, body []byte, fau
 			return fault.Status
 		}
 	}
-	if r.URL.Path != "/v2/annotations" {
+	other := r.URL.Path == "/v2/dashboards" || strings.HasPrefix(r.URL.Path, "/v2/dashboards/") || r.URL.Path == "/v1/datasets/_apl"
+	if r.URL.Path != "/v2/annotations" && !other {
 		writeError(w, http.StatusNotFound, "not found")
 		return http.StatusNotFound
 	}
 	if r.Header.Get("Authorization") != "Bearer "+s.Token {
 		writeError(w, http.StatusUnauthorized, "invalid token")
 		return http.StatusUnauthorized
+	}
+	if r.URL.Path == "/v1/datasets/_apl" {
+		return s.serveAPL(w, r, body)
+	}
+	if other {
+		return s.serveDashboards(w, r, body)
 	}
 	if !s.may(r) {
 		writeError(w, http.StatusForbidden, "forbidden")

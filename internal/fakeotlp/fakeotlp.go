@@ -6,6 +6,8 @@ package fakeotlp
 import (
 	"encoding/hex"
 	"io"
+	"log"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -21,13 +23,16 @@ import (
 // Span is one received span with its resource's attributes.
 type Span struct {
 	Name     string
+	Kind     tracepb.Span_SpanKind
 	TraceID  string
 	SpanID   string
 	ParentID string
 	Attrs    map[string]*commonpb.AnyValue
 	Resource map[string]*commonpb.AnyValue
-	Status   *tracepb.Status
-	Events   []*tracepb.Span_Event
+	// SchemaURL is the resource's schema URL.
+	SchemaURL string
+	Status    *tracepb.Status
+	Events    []*tracepb.Span_Event
 }
 
 // Attr is a span attribute as a string ("" when absent).
@@ -63,6 +68,7 @@ type Receiver struct {
 	mu      sync.Mutex
 	spans   []Span
 	headers []http.Header
+	hosts   []string
 	bad     []string
 }
 
@@ -70,6 +76,16 @@ type Receiver struct {
 func New() *Receiver {
 	r := &Receiver{}
 	r.Server = httptest.NewServer(http.HandlerFunc(r.serve))
+	return r
+}
+
+// NewTLS starts a receiver that takes https, with a certificate for
+// 127.0.0.1 that only the receiver's Client (or Certificate) trusts.
+func NewTLS() *Receiver {
+	r := &Receiver{}
+	r.Server = httptest.NewUnstartedServer(http.HandlerFunc(r.serve))
+	r.Config.ErrorLog = log.New(io.Discard, "", 0)
+	r.StartTLS()
 	return r
 }
 
@@ -83,11 +99,36 @@ func (r *Receiver) Spans() []Span {
 	return slices.Clone(r.spans)
 }
 
+// Keys is every resource and span attribute key received, sorted: what
+// dashboard.Carry takes to check queries against real exports.
+func (r *Receiver) Keys() (resource, span []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rk, sk := map[string]bool{}, map[string]bool{}
+	for _, sp := range r.spans {
+		for k := range sp.Resource {
+			rk[k] = true
+		}
+		for k := range sp.Attrs {
+			sk[k] = true
+		}
+	}
+	return slices.Sorted(maps.Keys(rk)), slices.Sorted(maps.Keys(sk))
+}
+
 // Headers is the headers of every export request.
 func (r *Receiver) Headers() []http.Header {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return slices.Clone(r.headers)
+}
+
+// Hosts is the host each export request was addressed to: the receiver's
+// own, or another when it was reached as a proxy.
+func (r *Receiver) Hosts() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.hosts)
 }
 
 // Bad lists what was wrong with requests it could not take.
@@ -135,14 +176,16 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 		for _, ss := range rs.ScopeSpans {
 			for _, sp := range ss.Spans {
 				got = append(got, Span{
-					Name:     sp.Name,
-					TraceID:  hex.EncodeToString(sp.TraceId),
-					SpanID:   hex.EncodeToString(sp.SpanId),
-					ParentID: hex.EncodeToString(sp.ParentSpanId),
-					Attrs:    attrs(sp.Attributes),
-					Resource: res,
-					Status:   sp.Status,
-					Events:   sp.Events,
+					Name:      sp.Name,
+					Kind:      sp.Kind,
+					TraceID:   hex.EncodeToString(sp.TraceId),
+					SpanID:    hex.EncodeToString(sp.SpanId),
+					ParentID:  hex.EncodeToString(sp.ParentSpanId),
+					Attrs:     attrs(sp.Attributes),
+					Resource:  res,
+					SchemaURL: rs.SchemaUrl,
+					Status:    sp.Status,
+					Events:    sp.Events,
 				})
 			}
 		}
@@ -150,6 +193,7 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 	r.mu.Lock()
 	r.spans = append(r.spans, got...)
 	r.headers = append(r.headers, req.Header.Clone())
+	r.hosts = append(r.hosts, req.Host)
 	r.mu.Unlock()
 	out, _ := proto.Marshal(&coltracepb.ExportTraceServiceResponse{})
 	w.Header().Set("Content-Type", "application/x-protobuf")

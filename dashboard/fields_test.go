@@ -1,0 +1,112 @@
+package dashboard
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestFieldRefs(t *testing.T) {
+	for _, tc := range []struct {
+		apl  string
+		want []string
+	}{
+		{`['ds'] | where ['attributes.custom']['nix.generation'] > 3`, []string{"['attributes.custom']['nix.generation']"}},
+		{`['my-ds']
+| where name == 'run' and isnull(parent_span_id)
+| summarize count(), percentiles_array(duration, 50, 95) by bin_auto(_time)`, []string{"name", "parent_span_id", "duration", "_time"}},
+		{`['ds'] | summarize arg_max(_time, *) by ['resource.host.name'] | project ['resource.host.name'], g = tostring(['attributes.custom']['nix.generation'])`,
+			[]string{"_time", "['resource.host.name']", "['attributes.custom']['nix.generation']"}},
+		// Names the query defines are not fields; functions and
+		// operators are not either.
+		{`['ds'] | extend host = tostring(['resource.host.name']) | summarize n = dcount(host), last = max(_time) by host | extend age = now() - last | order by age desc | take 5`,
+			[]string{"['resource.host.name']", "_time"}},
+		{`['ds'] | where ['status.message'] contains "it's" and error == true | project-away trace_id`, []string{"['status.message']", "error", "trace_id"}},
+		{`let ds = ['ds'] | where kind == 'client'; ds | summarize by bin(_time, 7d), ["attributes.vcs.ref.head.revision"]`,
+			[]string{"kind", "_time", "['attributes.vcs.ref.head.revision']"}},
+		{`['ds'] // a comment with ['not.a.field']
+| where _time > ago(30d) and ['resource.custom.team'] != '' and x['k'] == 1`, []string{"_time", "['resource.custom.team']", "x"}},
+		{`['ds'] | where host in (['other'] | project h) | union ['third']`, []string{"host", "h"}},
+		{`['ds'] | join kind=inner (['ds'] | where kind == 'server') on trace_id`, []string{"kind", "trace_id"}},
+		{`['ds'] | where ['attributes.custom'].deploy == 1`, []string{"['attributes.custom']", "deploy"}},
+	} {
+		var got []string
+		for _, f := range FieldRefs(tc.apl) {
+			got = append(got, f.String())
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("FieldRefs(%q)\n got %q\nwant %q", tc.apl, got, tc.want)
+		}
+	}
+}
+
+func TestWhere(t *testing.T) {
+	for _, tc := range []struct {
+		key           string
+		span, resourc string
+	}{
+		{"nix.generation", "['attributes.custom']['nix.generation']", "['resource.custom.nix.generation']"},
+		{"vcs.ref.head.revision", "['attributes.vcs.ref.head.revision']", "['resource.vcs.ref.head.revision']"},
+		{"host.name", "['attributes.host.name']", "['resource.host.name']"},
+		{"deployment.environment.name", "['attributes.deployment.environment.name']", "['resource.deployment.environment.name']"},
+		{"service.name", "['attributes.service.name']", "['service.name']"},
+		{"process.exit.code", "['attributes.process.exit.code']", "['resource.process.exit.code']"},
+	} {
+		if got := SpanAttribute(tc.key).String(); got != tc.span {
+			t.Errorf("span %s: %s, want %s", tc.key, got, tc.span)
+		}
+		if got := ResourceAttribute(tc.key).String(); got != tc.resourc {
+			t.Errorf("resource %s: %s, want %s", tc.key, got, tc.resourc)
+		}
+	}
+}
+
+// The attributes the runs carry, by the contract cmd/axiom-deploy-annotate
+// keeps; the command's own test checks the queries against what a real
+// run exports.
+var (
+	contractResource = []string{"service.name", "service.version", "host.name", "host.id", "host.arch", "os.type", "os.name", "os.version", "deployment.environment.name"}
+	contractSpan     = []string{"host.name", "deployment.id", "deployment.name", "vcs.ref.head.revision", "vcs.repository.url.full",
+		"deploy.mode", "deploy.outcome", "deploy.dirty", "nix.generation", "nix.test_activation", "nix.store_path", "nix.label",
+		"nix.platform", "nix.rollback", "nix.previous_store_path", "nix.changes.count", "nix.changes.upgrades", "nix.changes.downgrades",
+		"nix.changes.added", "nix.changes.removed", "nix.closure.size_before", "nix.closure.size_after", "axiom.annotation.id",
+		"deploy.spooled", "axiom.annotation.title", "axiom.annotation.time", "axiom.annotation.attempts",
+		"deploy.command", "process.exit.code"}
+)
+
+func TestQueriesReadTheContract(t *testing.T) {
+	c := Carry(contractResource, contractSpan)
+	r := build(t)
+	queries := r.Queries()
+	queries["fleet"] = FleetQuery("deploy-traces")
+	for id, apl := range queries {
+		if len(FieldRefs(apl)) == 0 {
+			t.Errorf("%s reads no field", id)
+		}
+		for _, bad := range c.Check(apl) {
+			t.Errorf("%s: %s", id, bad)
+		}
+	}
+}
+
+// A query that looks for one of ours outside attributes.custom, or for a
+// semantic convention inside it, is caught and told where to look.
+func TestCheckCatchesWrongPlaces(t *testing.T) {
+	c := Carry(contractResource, contractSpan)
+	for apl, want := range map[string]string{
+		`['ds'] | where ['attributes.nix.generation'] > 1`:                    "Axiom keeps nix.generation in ['attributes.custom']['nix.generation']",
+		`['ds'] | where ['attributes.custom']['vcs.ref.head.revision'] != ''`: "Axiom keeps vcs.ref.head.revision in ['attributes.vcs.ref.head.revision']",
+		`['ds'] | where ['resource.custom.host.arch'] == 'amd64'`:             "Axiom keeps host.arch in ['resource.host.arch']",
+		`['ds'] | where ['resource.nix.label'] == 'x'`:                        "Axiom would keep nix.label in ['resource.custom.nix.label'], and no span carries it",
+		`['ds'] | where ['attributes.custom']['nix.generaton'] > 1`:           "no span carries nix.generaton",
+		`['ds'] | where durration > 1s`:                                       "durration: no span has this column",
+	} {
+		got := c.Check(apl)
+		if len(got) != 1 || !strings.Contains(got[0], want) {
+			t.Errorf("Check(%q) = %q, want %q", apl, got, want)
+		}
+	}
+	if got := c.Check(`['ds'] | where ['attributes.custom']['nix.generation'] > 1 and ['resource.host.arch'] == 'arm64' and ['service.name'] != ''`); len(got) != 0 {
+		t.Errorf("right places refused: %q", got)
+	}
+}
