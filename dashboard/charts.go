@@ -33,10 +33,12 @@ func apl(dataset string, lines ...string) string {
 	return "['" + dataset + "']\n| " + strings.Join(lines, "\n| ")
 }
 
-// runs starts a query on the root spans that looked at a deploy: the
-// ones that carry its deployment.id.
+// runs starts a query on the spans that speak of one host's deploy: the
+// run that recorded it (or annotated it at once), and each delivery of it,
+// all carrying its deployment.id and store path. A rollout's delivery names
+// no store path.
 func runs(dataset string, lines ...string) string {
-	return apl(dataset, append([]string{"where name == 'run' and isnotempty(['attributes.deployment.id'])"}, lines...)...)
+	return apl(dataset, append([]string{"where name in ('run', 'deliver') and isnotempty(['attributes.deployment.id']) and isnotempty(['attributes.custom']['nix.store_path'])"}, lines...)...)
 }
 
 // charts are the dashboard's charts, top down, each with its place on
@@ -100,14 +102,15 @@ func charts(dataset string) []placed {
 
 		{Chart{ID: "changes", Type: "Table", Name: "What changed: packages per deploy", Query: &Query{APL: runs(dataset,
 			"extend host = "+fHost+", deployment = "+fDeployment+", generation = "+fGeneration+", test_activation = "+fTest+", changes = "+fChanges+", upgrades = "+fUpgrades+", downgrades = "+fDowngrades+", added = "+fAdded+", removed = "+fRemoved,
-			"summarize arg_min(_time, host, generation, test_activation, changes, upgrades, downgrades, added, removed) by deployment",
+			"where isnotnull(changes)",
+			"summarize arg_max(_time, host, generation, test_activation, changes, upgrades, downgrades, added, removed) by deployment",
 			"project _time, host, generation, test_activation, changes, upgrades, downgrades, added, removed",
 			"order by _time desc",
 			"take 100",
 		)}}, 0, 34, 6, 6},
 
 		{Chart{ID: "closure-size", Type: "TimeSeries", Name: "What changed: closure size by host (bytes)", Query: &Query{APL: apl(dataset,
-			"where name == 'run'",
+			"where name in ('run', 'deliver')",
 			"extend host = "+fHost+", closure = "+fClosure,
 			"where isnotnull(closure)",
 			"summarize closure_bytes = max(closure) by bin_auto(_time), host",
