@@ -103,6 +103,7 @@ func spooledTraces(dir string) ([]string, error) {
 // removed once sent. It stops at the first that fails to send, and sets
 // aside a file that is not an export. It returns how many it sent.
 func sendSpooled(ctx context.Context, dir string, client otlptrace.Client, log *slog.Logger) (int, error) {
+	reclaim(dir)
 	files, err := spooledTraces(dir)
 	if err != nil || len(files) == 0 {
 		return 0, err
@@ -113,16 +114,22 @@ func sendSpooled(ctx context.Context, dir string, client otlptrace.Client, log *
 	defer client.Stop(context.WithoutCancel(ctx))
 	sent := 0
 	for _, name := range files {
-		req, err := readExport(name)
+		// Claim the file, so that two runs never send it both.
+		claimed := filepath.Join(dir, fmt.Sprintf(".sending-%d-%s", os.Getpid(), filepath.Base(name)))
+		if err := os.Rename(name, claimed); err != nil {
+			continue
+		}
+		req, err := readExport(claimed)
 		if err != nil {
 			log.Warn("spooled trace unreadable, set aside", "file", name, "err", err)
-			os.Rename(name, name+".corrupt")
+			os.Rename(claimed, name+".corrupt")
 			continue
 		}
 		if err := client.UploadTraces(ctx, req.ResourceSpans); err != nil {
+			os.Rename(claimed, name)
 			return sent, err
 		}
-		os.Remove(name)
+		os.Remove(claimed)
 		sent++
 	}
 	return sent, nil
@@ -150,4 +157,26 @@ func readExport(name string) (*coltracepb.ExportTraceServiceRequest, error) {
 		return nil, err
 	}
 	return &req, nil
+}
+
+// claimTimeout is how long a claimed export may wait before another run
+// takes it back: its sender stopped before it could send or return it.
+const claimTimeout = 10 * time.Minute
+
+// reclaim returns to the spool the exports that a stopped run claimed.
+func reclaim(dir string) {
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, de := range des {
+		name, ok := strings.CutPrefix(de.Name(), ".sending-")
+		if !ok {
+			continue
+		}
+		_, orig, ok := strings.Cut(name, "-")
+		if fi, err := de.Info(); ok && err == nil && time.Since(fi.ModTime()) > claimTimeout {
+			os.Rename(filepath.Join(dir, de.Name()), filepath.Join(dir, orig))
+		}
+	}
 }

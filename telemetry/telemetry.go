@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/contrib/propagators/envcar"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
@@ -57,12 +58,22 @@ type Config struct {
 	Environment string
 	// Timeout bounds one export, unless OTEL_EXPORTER_OTLP_TIMEOUT is set.
 	Timeout time.Duration
+	// SpoolDir holds the spans of runs that may not wait on the network.
+	// With Defer set, this run's spans are written there instead of sent;
+	// otherwise what is there is sent at Shutdown, after this run's own.
+	SpoolDir string
+	Defer    bool
 }
 
 // Provider is the run's tracer provider.
 type Provider struct {
 	tp   *sdktrace.TracerProvider
 	dest Destination
+	log  *slog.Logger
+	// spooled sends what earlier runs spooled in spoolDir; nil when this
+	// run spools, or exports nothing.
+	spooled  otlptrace.Client
+	spoolDir string
 	// Exporting says whether spans leave the process.
 	Exporting bool
 }
@@ -99,15 +110,23 @@ func Setup(ctx context.Context, cfg Config, log *slog.Logger) (*Provider, error)
 		return nil, fmt.Errorf("trace resource: %w", err)
 	}
 	opts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res)}
-	exp, dest, err := exporter(ctx, cfg, log)
+	exp, client, dest, err := exporter(ctx, cfg, log)
 	if err != nil {
 		return nil, err
 	}
-	if exp != nil {
+	switch {
+	case exp != nil && cfg.Defer:
+		exp, client = SpoolExporter(cfg.SpoolDir), nil
+		opts = append(opts, sdktrace.WithBatcher(exp))
+		log.Debug("traces spooled in " + cfg.SpoolDir + ", for the next delivery to send to " + dest.String())
+	case exp != nil:
 		opts = append(opts, sdktrace.WithBatcher(exp))
 		log.Debug("traces go to " + dest.String())
-	} else {
+	default:
 		log.Debug("traces not exported", "why", dest.Why)
+	}
+	if cfg.SpoolDir == "" {
+		client = nil
 	}
 	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
 		log.Warn("traces not exported", "err", err)
@@ -115,12 +134,14 @@ func Setup(ctx context.Context, cfg Config, log *slog.Logger) (*Provider, error)
 	tp := sdktrace.NewTracerProvider(opts...)
 	otel.SetTracerProvider(tp)
 	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
-	return &Provider{tp: tp, dest: dest, Exporting: exp != nil}, nil
+	return &Provider{tp: tp, dest: dest, log: log, spooled: client, spoolDir: cfg.SpoolDir, Exporting: exp != nil}, nil
 }
 
-func exporter(ctx context.Context, cfg Config, log *slog.Logger) (sdktrace.SpanExporter, Destination, error) {
+// exporter is the span exporter for the destination decided, with a client
+// of its own for sending spooled spans the same way.
+func exporter(ctx context.Context, cfg Config, log *slog.Logger) (sdktrace.SpanExporter, otlptrace.Client, Destination, error) {
 	if v, _ := strconv.ParseBool(strings.TrimSpace(os.Getenv("OTEL_SDK_DISABLED"))); v {
-		return nil, Destination{Why: "OTEL_SDK_DISABLED is true"}, nil
+		return nil, nil, Destination{Why: "OTEL_SDK_DISABLED is true"}, nil
 	}
 	p := decide(cfg, os.Getenv)
 	if p.warn != "" {
@@ -130,7 +151,7 @@ func exporter(ctx context.Context, cfg Config, log *slog.Logger) (sdktrace.SpanE
 		log.Info(p.info)
 	}
 	if p.dest.Why != "" {
-		return nil, p.dest, nil
+		return nil, nil, p.dest, nil
 	}
 	// The endpoint goes as an option even when the environment chose it,
 	// so that what was decided above is what is used.
@@ -146,9 +167,9 @@ func exporter(ctx context.Context, cfg Config, log *slog.Logger) (sdktrace.SpanE
 	}
 	exp, err := otlptracehttp.New(ctx, opts...)
 	if err != nil {
-		return nil, Destination{}, fmt.Errorf("traces exporter: %w", err)
+		return nil, nil, Destination{}, fmt.Errorf("traces exporter: %w", err)
 	}
-	return exp, p.dest, nil
+	return exp, otlptracehttp.NewClient(opts...), p.dest, nil
 }
 
 // Tracer is the run's tracer.
@@ -156,9 +177,18 @@ func (p *Provider) Tracer() trace.Tracer {
 	return p.tp.Tracer("github.com/bdsqqq/axiom-deploy-annotation", trace.WithSchemaURL(semconv.SchemaURL))
 }
 
-// Shutdown exports what is left, within ctx's deadline.
+// Shutdown exports what is left, then what earlier runs spooled, within
+// ctx's deadline.
 func (p *Provider) Shutdown(ctx context.Context) error {
-	return p.tp.Shutdown(ctx)
+	err := p.tp.Shutdown(ctx)
+	if p.spooled != nil && ctx.Err() == nil {
+		n, serr := sendSpooled(ctx, p.spoolDir, p.spooled, p.log)
+		if n > 0 {
+			p.log.Debug("spooled traces sent", "exports", n)
+		}
+		err = errors.Join(err, serr)
+	}
+	return err
 }
 
 // FromEnvironment returns ctx with the trace context that TRACEPARENT and

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -75,12 +76,18 @@ func (r *runner) run() error {
 
 	// A record must not wait on the network, nor a dry run send anything:
 	// neither exports its spans.
+	// A dry run sends nothing; a record, which a switch waits for, writes
+	// its spans to the state directory for the delivery to send.
 	tracesEndpoint := c.TracesEndpoint
-	if c.dryRun || r.mode == "record" || r.mode == "drop" {
+	if c.dryRun || r.mode == "drop" {
 		tracesEndpoint = ""
 	}
+	stateDir := c.StateDir
+	if r.mode == "rollout" {
+		stateDir = rolloutStateDir(c)
+	}
 	tracesToken := ""
-	if tracesEndpoint != "" {
+	if tracesEndpoint != "" && r.mode != "record" {
 		tracesToken, _ = r.token()
 		if c.TracesTokenFile != "" {
 			t, err := readToken(c.TracesTokenFile, r.log.Warn)
@@ -92,13 +99,16 @@ func (r *runner) run() error {
 	}
 	setupCtx, cancelSetup := context.WithDeadline(context.Background(), r.deadline)
 	tel, err := telemetry.Setup(setupCtx, telemetry.Config{
-		Endpoint: tracesEndpoint,
-		Dataset:  c.TracesDataset,
-		Token:    tracesToken,
-		OrgID:    c.OrgID,
-		Version:  versionString(),
-		Host:     r.host,
-		Timeout:  exportReserve(timeout),
+		Endpoint:    tracesEndpoint,
+		Dataset:     c.TracesDataset,
+		Token:       tracesToken,
+		OrgID:       c.OrgID,
+		Version:     versionString(),
+		Host:        r.host,
+		Environment: c.Environment,
+		Timeout:     exportReserve(timeout),
+		SpoolDir:    filepath.Join(stateDir, "traces"),
+		Defer:       r.mode == "record",
 	}, r.log)
 	cancelSetup()
 	if err != nil {
