@@ -41,7 +41,7 @@ const (
 )
 
 // modes are the command's modes, the first the default.
-var modes = []string{"annotate", "record", "flush", "drop", "rollout", "check-config"}
+var modes = []string{"annotate", "record", "flush", "drop", "rollout", "dashboard", "fleet", "check-config"}
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -89,6 +89,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if mode == "rollout" && (len(rest) == 0 || len(rest) == len(args) || args[len(args)-len(rest)-1] != "--") {
 		return usageFail(stderr, usageError{errors.New("rollout needs the deploy command after --: axiom-deploy-annotate rollout [flags] -- COMMAND [ARGS...]")})
+	}
+	if c.TracesDataset == "" {
+		if err := needsTracesDataset(mode); err != nil {
+			return usageFail(stderr, err)
+		}
 	}
 	if mode == "check-config" {
 		fmt.Fprintln(stdout, "config ok")

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
@@ -38,6 +39,11 @@ const testToken = "xaat-script-0000-token"
 //	holdlock DIR             hold DIR's delivery lock, as a run delivering does,
 //	                         until the script ends
 //	spoolid VAR DIR          set $VAR to the id of the first entry in DIR's spool
+//	dashboards N [VERSION]   the fake holds N dashboards, the first at VERSION
+//	deny PERMISSION          the fake's token lacks PERMISSION (dashboards, query…)
+//	fleettable DATASET [empty]
+//	                         APL queries of DATASET answer two hosts' runs
+//	                         (or no rows)
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata",
@@ -109,6 +115,48 @@ func TestScripts(t *testing.T) {
 					}
 				}
 				ts.Fatalf("spoolid: no entry in %s", args[1])
+			},
+			"dashboards": func(ts *testscript.TestScript, neg bool, args []string) {
+				fake := ts.Value("axiom").(*fakeaxiom.Server)
+				all := fake.Dashboards()
+				want, _ := strconv.Atoi(args[0])
+				if len(all) != want {
+					ts.Fatalf("fake Axiom holds %d dashboards, want %d", len(all), want)
+				}
+				if len(args) > 1 {
+					v, _ := strconv.ParseInt(args[1], 10, 64)
+					if all[0].Version != v {
+						ts.Fatalf("dashboard at version %d, want %d", all[0].Version, v)
+					}
+				}
+			},
+			"deny": func(ts *testscript.TestScript, neg bool, args []string) {
+				ts.Value("axiom").(*fakeaxiom.Server).Deny(args...)
+			},
+			"fleettable": func(ts *testscript.TestScript, neg bool, args []string) {
+				fake := ts.Value("axiom").(*fakeaxiom.Server)
+				fields := []fakeaxiom.QueryField{
+					{Name: "host", Type: "string"}, {Name: "deployment", Type: "string"},
+					{Name: "deployed", Type: "datetime"}, {Name: "last_run", Type: "datetime"}, {Name: "_time", Type: "datetime"},
+					{Name: "generation", Type: "integer"}, {Name: "revision", Type: "string"}, {Name: "label", Type: "string"},
+					{Name: "outcome", Type: "string"}, {Name: "spooled", Type: "integer"}, {Name: "message", Type: "string"},
+				}
+				at := func(d time.Duration) string { return time.Now().Add(-d).UTC().Format(time.RFC3339Nano) }
+				rows := [][]any{
+					{"web-1", "d1", at(2 * time.Hour), at(2 * time.Hour), at(2 * time.Hour), 42.0, "bbbbbbb2222222222222222222222222222222222", "24.05.1", "annotated", 0.0, nil},
+					{"web-2", "d2", at(72 * time.Hour), at(time.Hour), at(time.Hour), 17.0, "aaaaaaa1111111111111111111111111111111111", "24.05.0", "spooled", 1.0, "axiom unavailable"},
+				}
+				if len(args) > 1 && args[1] == "empty" {
+					rows = nil
+				}
+				columns := make([][]any, len(fields))
+				for i := range fields {
+					columns[i] = []any{}
+					for _, r := range rows {
+						columns[i] = append(columns[i], r[i])
+					}
+				}
+				fake.SetQueryResult(args[0], fields, columns...)
 			},
 			"annotations": func(ts *testscript.TestScript, neg bool, args []string) {
 				fake := ts.Value("axiom").(*fakeaxiom.Server)

@@ -79,7 +79,7 @@ func (r *runner) run() error {
 	// A dry run sends nothing; a record, which a switch waits for, writes
 	// its spans to the state directory for the delivery to send.
 	tracesEndpoint := c.TracesEndpoint
-	if c.dryRun || r.mode == "drop" {
+	if c.dryRun || r.mode == "drop" || r.mode == "dashboard" || r.mode == "fleet" {
 		tracesEndpoint = ""
 	}
 	stateDir := c.StateDir
@@ -173,6 +173,12 @@ func (r *runner) run() error {
 }
 
 func (r *runner) dispatch(ctx context.Context) (outcome, error) {
+	switch r.mode {
+	case "dashboard":
+		return r.dashboard(ctx)
+	case "fleet":
+		return r.fleet(ctx)
+	}
 	if r.c.dryRun {
 		return r.dryRun(ctx)
 	}

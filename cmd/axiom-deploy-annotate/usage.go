@@ -21,6 +21,9 @@ Modes (the mode goes first):
   rollout [flags] -- COMMAND [ARGS...]
                   run a fleet's deploy command, trace it, and annotate it as
                   one range; exits with the command's status
+  dashboard       create or update the Axiom dashboard of the deploy runs
+                  (--dry-run prints its body)
+  fleet           print what each host runs, from the traces dataset
   check-config    check the settings and exit: 0 when good, 2 when not
 
 Flags (config file key in brackets):
@@ -35,7 +38,8 @@ recorded "NAME"; delivered N, M still spooled. Logs go to stderr.
 Exit status: 0 annotated, already annotated, recorded or spooled for later
 (also when another run is delivering); 1 internal error; 2 usage or
 configuration error; 3 not a NixOS or nix-darwin system; 4 state directory
-unusable.
+unusable; 5 Axiom refused or failed a dashboard or fleet request. rollout
+exits with its command's status.
 `
 
 // printUsage prints the help, its flags from the settings table.

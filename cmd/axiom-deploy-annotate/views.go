@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/axiomhq/axiom-go/axiom"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+
+	"github.com/bdsqqq/axiom-deploy-annotation/annotator"
+	"github.com/bdsqqq/axiom-deploy-annotation/dashboard"
+)
+
+// exitAxiom is the status of dashboard and fleet when Axiom refused or
+// failed the request.
+const exitAxiom = 5
+
+// axiomClient is a client of Axiom's API at the scheme and host of
+// --api-endpoint, with the run's token.
+func (r *runner) axiomClient() (*axiom.Client, error) {
+	token, err := r.token()
+	if err != nil {
+		return nil, fail(exitUsage, fmt.Errorf("no usable Axiom token: %v", err))
+	}
+	base, err := annotator.APIBase(r.c.APIEndpoint)
+	if err != nil {
+		return nil, fail(exitUsage, err)
+	}
+	opts := []axiom.Option{
+		axiom.SetNoEnv(),
+		axiom.SetURL(base),
+		axiom.SetToken(token),
+		axiom.SetUserAgent("axiom-deploy-annotation"),
+		axiom.SetClient(&http.Client{Transport: otelhttp.NewTransport(http.DefaultTransport)}),
+	}
+	if r.c.OrgID != "" {
+		opts = append(opts, axiom.SetOrganizationID(r.c.OrgID))
+	}
+	return axiom.NewClient(opts...)
+}
+
+// dashboard creates or updates the deploy dashboard; with --dry-run it
+// prints the request body and sends nothing.
+func (r *runner) dashboard(ctx context.Context) (outcome, error) {
+	req, err := dashboard.Build(dashboard.Options{
+		Dataset: r.c.TracesDataset,
+		UID:     r.c.DashboardUID,
+		Message: "axiom-deploy-annotate " + versionString(),
+	})
+	if err != nil {
+		return outcome{}, fail(exitUsage, err)
+	}
+	if r.c.dryRun {
+		b, err := req.JSON()
+		if err != nil {
+			return outcome{}, err
+		}
+		_, err = fmt.Fprintf(r.stdout, "%s\n", b)
+		return outcome{outcome: "dry-run"}, err
+	}
+	client, err := r.axiomClient()
+	if err != nil {
+		return outcome{}, err
+	}
+	res, err := dashboard.Apply(ctx, client, req, r.c.force)
+	if err != nil {
+		return outcome{}, fail(exitAxiom, err)
+	}
+	line := fmt.Sprintf("dashboard %s %s, version %d", res.UID, res.Status, res.Version)
+	if res.Overwritten {
+		line += " (edits made in Axiom overwritten)"
+	}
+	return outcome{outcome: res.Status, line: line}, nil
+}
+
+// fleet prints what each host runs, from the traces dataset.
+func (r *runner) fleet(ctx context.Context) (outcome, error) {
+	client, err := r.axiomClient()
+	if err != nil {
+		return outcome{}, err
+	}
+	f, err := dashboard.QueryFleet(ctx, client, r.c.TracesDataset, time.Duration(r.c.since), time.Now())
+	if err != nil {
+		return outcome{}, fail(exitAxiom, err)
+	}
+	if r.c.jsonOut {
+		return outcome{outcome: "fleet"}, f.JSON(r.stdout)
+	}
+	return outcome{outcome: "fleet"}, f.Render(r.stdout, colourful(r.stdout))
+}
+
+// colourful says whether w is a terminal that may be coloured.
+func colourful(w any) bool {
+	f, ok := w.(*os.File)
+	if !ok || os.Getenv("NO_COLOR") != "" {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// needsTracesDataset is the usage error of a mode that reads the traces
+// dataset when none is named.
+func needsTracesDataset(mode string) error {
+	if mode == "dashboard" || mode == "fleet" {
+		return usageError{errors.New(mode + " needs the traces dataset: --traces-dataset NAME (or tracesDataset in the config)")}
+	}
+	return nil
+}
