@@ -11,6 +11,7 @@ const (
 	fGeneration  = "tolong(['attributes.custom']['nix.generation'])"
 	fLabel       = "tostring(['attributes.custom']['nix.label'])"
 	fOutcome     = "tostring(['attributes.custom']['deploy.outcome'])"
+	fResult      = "tostring(['attributes.custom']['deploy.result'])"
 	fMode        = "tostring(['attributes.custom']['deploy.mode'])"
 	fSpooled     = "tolong(['attributes.custom']['deploy.spooled'])"
 	fRollback    = "tobool(['attributes.custom']['nix.rollback'])"
@@ -58,9 +59,9 @@ func charts(dataset string) []placed {
 
 		{Chart{ID: "rollouts", Type: "Table", Name: "Rollouts: hosts that reached each revision", Query: &Query{APL: apl(dataset,
 			"where name in ('run', 'rollout')",
-			"extend revision = "+fRevision+", host = "+fHost+", outcome = "+fOutcome,
+			"extend revision = "+fRevision+", host = "+fHost+", result = "+fResult,
 			"where isnotempty(revision)",
-			"summarize hosts_reached = dcountif(host, name == 'run'), first_deploy = minif(_time, name == 'run'), last_deploy = maxif(_time, name == 'run'), rollouts = countif(name == 'rollout'), rollouts_failed = countif(name == 'rollout' and outcome == 'failed'), hosts = make_set_if(host, name == 'run') by revision",
+			"summarize hosts_reached = dcountif(host, name == 'run'), first_deploy = minif(_time, name == 'run'), last_deploy = maxif(_time, name == 'run'), rollouts = countif(name == 'rollout'), rollouts_failed = countif(name == 'rollout' and result == 'failed'), hosts = make_set_if(host, name == 'run') by revision",
 			"extend revision = "+short,
 			"order by last_deploy desc",
 		)}}, 0, 10, 7, 6},
@@ -144,9 +145,10 @@ func charts(dataset string) []placed {
 func note(dataset string) string {
 	return "## Deploys of NixOS and nix-darwin hosts\n\n" +
 		"Every `nixos-rebuild` or `darwin-rebuild` activation runs `axiom-deploy-annotate`, which annotates the deploy in Axiom " +
-		"and traces its own run into the traces dataset `" + dataset + "`: one `run` span per run (with `discover` and `deliver` " +
-		"spans under it), carrying the host, generation, revision, what changed and whether Axiom was told. A `rollout` span " +
-		"groups the runs one rollout started.\n\n" +
+		"and traces its own run into the traces dataset `" + dataset + "`. A deploy is one trace: the `run` that recorded it " +
+		"(with `discover` under it; on NixOS the switch waits only for this) and the `deliver` that told Axiom, both carrying " +
+		"the deploy's `deployment.id`, host, generation, revision and, once delivered, what changed and the outcome. A " +
+		"`rollout` span is a fleet rollout, whose hosts' runs join its trace.\n\n" +
 		"This dashboard is made by `axiom-deploy-annotate dashboard`; running it again updates it, and it refuses to overwrite " +
 		"edits made here unless given `--force`. `axiom-deploy-annotate fleet` prints the fleet table in a terminal. " +
 		"Charts follow the time picker; \"not deployed for 30 days\" needs a range longer than 30 days."

@@ -71,7 +71,7 @@ var (
 		"nix.platform", "nix.rollback", "nix.previous_store_path", "nix.changes.count", "nix.changes.upgrades", "nix.changes.downgrades",
 		"nix.changes.added", "nix.changes.removed", "nix.closure.size_before", "nix.closure.size_after", "axiom.annotation.id",
 		"deploy.spooled", "axiom.annotation.title", "axiom.annotation.time", "axiom.annotation.attempts",
-		"deploy.command", "process.exit.code"}
+		"deploy.command", "deploy.result", "process.exit.code"}
 )
 
 func TestQueriesReadTheContract(t *testing.T) {

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/bdsqqq/axiom-deploy-annotation/dashboard"
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/fakeotlp"
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/nixtest"
+)
+
+// TestDashboardFieldsNix runs the command as hosts and a fleet run it (a
+// manual annotate, a record and its delivery, a rollout), collects the
+// resource and span attributes it really exports, and checks that every
+// field the dashboard's and fleet's queries read is one of them, in the
+// place Axiom puts it: semantic conventions 1.37 under attributes. or
+// resource., ours under attributes.custom.
+func TestDashboardFieldsNix(t *testing.T) {
+	h := newHost(t)
+	p := nixtest.Build(t,
+		nixtest.System{Host: "web1", Label: "24.05.1", Revision: revA, Packages: []nixtest.Package{{Name: "hello", Version: "2.12"}}, Salt: "fields"},
+		nixtest.System{Host: "web1", Label: "24.05.2", Revision: revB, Packages: []nixtest.Package{{Name: "hello", Version: "2.13"}}, Salt: "fields"},
+		nixtest.System{Host: "web1", Label: "24.05.3", Revision: revB, Salt: "fields"},
+	)
+	h.m.Switch(p[0])
+	h.mustRun("--environment", "production")
+	h.m.Switch(p[1])
+	h.mustRun("record", "--environment", "production")
+	h.mustRun("flush", "--environment", "production")
+	h.m.Switch(p[2])
+	h.m.Rollback()
+	h.mustRun("--environment", "production")
+
+	seen := filepath.Join(t.TempDir(), "traceparent")
+	r := h.run("rollout", "--revision", revB, "--", "sh", "-c", `printf %s "$TRACEPARENT" > `+seen+`; exit 3`)
+	if r.code != 3 {
+		t.Fatalf("rollout exit %d, want the command's 3\n%s", r.code, r.stderr)
+	}
+
+	res, span := h.otlp.Keys()
+	carried := dashboard.Carry(res, span)
+	req, err := dashboard.Build(dashboard.Options{Dataset: "deploy-traces"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	queries := req.Queries()
+	queries["fleet"] = dashboard.FleetQuery("deploy-traces")
+	for id, apl := range queries {
+		for _, problem := range carried.Check(apl) {
+			t.Errorf("chart %s: %s", id, problem)
+		}
+	}
+
+	// The resource speaks semantic conventions 1.37 and describes the host.
+	var rollout fakeotlp.Span
+	for _, s := range h.otlp.Spans() {
+		if s.SchemaURL != "https://opentelemetry.io/schemas/1.37.0" {
+			t.Errorf("span %s with schema %q", s.Name, s.SchemaURL)
+		}
+		for _, k := range []string{"host.arch", "os.type", "os.name", "service.version"} {
+			if s.ResourceAttr(k) == "" {
+				t.Errorf("span %s: resource lacks %s", s.Name, k)
+			}
+		}
+		if got := s.ResourceAttr("deployment.environment.name"); got != "production" && s.Name != "rollout" && s.Name == "run" {
+			t.Errorf("run span: deployment.environment.name %q", got)
+		}
+		if s.Name == "rollout" {
+			rollout = s
+		}
+	}
+
+	// The rollout's command saw the rollout span's context.
+	tp, err := os.ReadFile(seen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := strings.Split(string(tp), "-")
+	if len(parts) != 4 || rollout.TraceID == "" || parts[1] != rollout.TraceID || parts[2] != rollout.SpanID {
+		t.Errorf("the command saw TRACEPARENT %q; the rollout span is %s/%s", tp, rollout.TraceID, rollout.SpanID)
+	}
+	if rollout.Attr("process.exit.code") != "3" || rollout.Attr("deploy.result") != "failed" || rollout.Attr("vcs.ref.head.revision") != revB {
+		t.Errorf("rollout span: exit %q, result %q, revision %q", rollout.Attr("process.exit.code"), rollout.Attr("deploy.result"), rollout.Attr("vcs.ref.head.revision"))
+	}
+	anns := h.axiom.Annotations()
+	last := anns[len(anns)-1]
+	if !strings.HasPrefix(last.Title, "rollout 89abcde: sh failed (exit 3)") || last.EndTime.Before(last.Time) {
+		t.Errorf("rollout annotation %q from %s to %s", last.Title, last.Time, last.EndTime)
+	}
+}
