@@ -7,10 +7,11 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/atomicfile"
 )
 
 // maxFile bounds what is read of a state or spool file: an entry is a few
@@ -51,43 +52,9 @@ func linkError(path string, err error) error {
 	return err
 }
 
-// writeAtomic writes a file whole or not at all. Durable, it syncs the
-// directory too, so that the new file is there after a crash, and the
-// state's and spool's changes stay in the order they were made. A rename
-// replaces a link rather than following it.
+// writeAtomic writes a file whole or not at all, ending it with a newline.
 func writeAtomic(path string, b []byte, durable bool) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(append(b, '\n')); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return err
-	}
-	if !durable {
-		return nil
-	}
-	return syncDir(filepath.Dir(path))
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return atomicfile.Write(path, append(b, '\n'), durable)
 }
 
 // isTemporary says whether a name is one writeAtomic makes.

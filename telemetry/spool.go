@@ -17,6 +17,8 @@ import (
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/atomicfile"
 )
 
 // A run that must not wait on the network (recording a deploy while the
@@ -48,24 +50,8 @@ func (c spoolClient) UploadTraces(_ context.Context, rs []*tracepb.ResourceSpans
 	if fi, err := os.Lstat(c.dir); err != nil || !fi.IsDir() {
 		return fmt.Errorf("trace spool %s is not a directory", c.dir)
 	}
-	f, err := os.CreateTemp(c.dir, ".trace.*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
 	name := filepath.Join(c.dir, fmt.Sprintf("%020d.pb", time.Now().UnixNano()))
-	if err := os.Rename(f.Name(), name); err != nil {
+	if err := atomicfile.Write(name, b, true); err != nil {
 		return err
 	}
 	files, _ := spooledTraces(c.dir)

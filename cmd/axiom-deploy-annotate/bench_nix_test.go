@@ -32,10 +32,17 @@ func BenchmarkDryRunNix(b *testing.B) {
 	}
 }
 
-func benchmarkDryRun(b *testing.B, p []string) {
+// switchedTo is a machine whose generations are the systems p, in order.
+func switchedTo(b *testing.B, p []string) *nixtest.Machine {
 	m := nixtest.NewMachine(b)
-	m.Switch(p[0])
-	m.Switch(p[1])
+	for _, sys := range p {
+		m.Switch(sys)
+	}
+	return m
+}
+
+func benchmarkDryRun(b *testing.B, p []string) {
+	m := switchedTo(b, p)
 	bin := binary(b)
 	state := filepath.Join(b.TempDir(), "state")
 	run := func(name string, args ...string) time.Duration {

@@ -22,10 +22,7 @@ import (
 func BenchmarkRecordNix(b *testing.B) {
 	nixtest.Require(b)
 	before, after := nixtest.BigSystems(3000)
-	p := nixtest.BuildBig(b, before, after)
-	m := nixtest.NewMachine(b)
-	m.Switch(p[0])
-	m.Switch(p[1])
+	m := switchedTo(b, nixtest.BuildBig(b, before, after))
 	bin := binary(b)
 	token := filepath.Join(b.TempDir(), "token")
 	if err := os.WriteFile(token, []byte("xaat-bench-token\n"), 0o600); err != nil {
