@@ -28,7 +28,7 @@ func DeployAttributes(e *Entry, repositoryURL string) []attribute.KeyValue {
 		attrs = append(attrs, attribute.Int("nix.generation", *e.Generation))
 	}
 	if g := e.Deploy; g != nil {
-		attrs = append(attrs, GenerationAttributes(g, repositoryURL)...)
+		attrs = append(attrs, generationAttributes(g, repositoryURL)...)
 	}
 	attrs = append(attrs, changeAttributes(e.Changes)...)
 	if e.Request != nil {
@@ -37,8 +37,8 @@ func DeployAttributes(e *Entry, repositoryURL string) []attribute.KeyValue {
 	return attrs
 }
 
-// GenerationAttributes describe what discovery found.
-func GenerationAttributes(g *nixinfo.Generation, repositoryURL string) []attribute.KeyValue {
+// generationAttributes describe what discovery found.
+func generationAttributes(g *nixinfo.Generation, repositoryURL string) []attribute.KeyValue {
 	attrs := []attribute.KeyValue{
 		semconv.HostName(g.Hostname),
 		attribute.String("nix.store_path", g.StorePath),

@@ -131,10 +131,10 @@ func (a *Annotator) deliver(ctx context.Context, e *Entry) (id string, err error
 	// the annotation up before sending it again: say so on disk first
 	// (unless it says so already, or nothing can be sent). Without that
 	// record nothing is sent.
-	if a.opts.Sender.CanSend() && !e.MaybeSent {
+	if a.opts.Sender.canSend() && !e.MaybeSent {
 		ahead := *e
 		ahead.MaybeSent = true
-		if err := a.store.Save(&ahead); err != nil {
+		if err := a.store.saveDurably(&ahead); err != nil {
 			return "", err
 		}
 	}
@@ -154,7 +154,7 @@ func (a *Annotator) deliver(ctx context.Context, e *Entry) (id string, err error
 	if err := a.store.MarkDelivered(e, id); err != nil {
 		// Axiom holds it: the next run must find it, not send it again.
 		e.MaybeSent = true
-		_ = a.store.Save(e)
+		_ = a.store.saveDurably(e)
 		return "", err
 	}
 	return id, nil

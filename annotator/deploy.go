@@ -203,7 +203,7 @@ func (a *Annotator) Discover(ctx context.Context, opts nixinfo.Options) (*nixinf
 		span.SetStatus(codes.Error, err.Error())
 		return nil, err
 	}
-	span.SetAttributes(GenerationAttributes(g, a.opts.Settings.RepositoryURL)...)
+	span.SetAttributes(generationAttributes(g, a.opts.Settings.RepositoryURL)...)
 	return g, nil
 }
 

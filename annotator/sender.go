@@ -162,8 +162,8 @@ func NewSender(cfg SenderConfig, log *slog.Logger) (*Sender, error) {
 	return &Sender{client: client, tokenErr: tokenErr, cfg: cfg, tracer: tr, log: log}, nil
 }
 
-// CanSend says whether the sender has a token to send with.
-func (s *Sender) CanSend() bool { return s.tokenErr == nil }
+// canSend says whether the sender has a token to send with.
+func (s *Sender) canSend() bool { return s.tokenErr == nil }
 
 // attempt bounds one request by the attempt timeout.
 func (s *Sender) attempt(ctx context.Context) (context.Context, context.CancelFunc) {

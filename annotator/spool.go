@@ -204,14 +204,14 @@ func entryID(e *Entry) string {
 	return fmt.Sprintf("%020d-%s", e.Seq, shortHash(key))
 }
 
-// Save writes an entry that is still spooled, durably: once it returns, a
+// saveDurably writes an entry that is still spooled, durably: once it returns, a
 // crash does not bring the earlier version back. An entry removed meanwhile
 // (delivered by another run, or dropped) is not brought back.
-func (s *Store) Save(e *Entry) error {
+func (s *Store) saveDurably(e *Entry) error {
 	return s.change(func() error { return s.saveExisting(e, true) })
 }
 
-// update is Save for what it does not matter to lose to a crash.
+// update is saveDurably for what it does not matter to lose to a crash.
 func (s *Store) update(e *Entry) error {
 	return s.change(func() error { return s.saveExisting(e, false) })
 }

@@ -576,7 +576,7 @@ func TestCrashAfterState(t *testing.T) {
 	if err := store.MarkDelivered(e, "ann_000007"); err != nil {
 		t.Fatal(err)
 	}
-	if err := store.Save(e); err != nil { // the spool file the crash left
+	if err := store.saveDurably(e); err != nil { // the spool file the crash left
 		t.Fatal(err)
 	}
 
