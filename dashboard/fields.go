@@ -64,28 +64,28 @@ func init() {
 	}
 }
 
-// Semconv says whether Axiom maps key to a column of its own: whether it
+// semconvKey says whether Axiom maps key to a column of its own: whether it
 // is one of the semantic conventions 1.37 attributes our runs carry.
-func Semconv(key string) bool { return semconvKeys[key] }
+func semconvKey(key string) bool { return semconvKeys[key] }
 
-// SpanAttribute is where Axiom keeps a span attribute: ['attributes.key']
+// spanAttribute is where Axiom keeps a span attribute: ['attributes.key']
 // for a semantic convention, else ['attributes.custom']['key'].
-func SpanAttribute(key string) Field {
-	if Semconv(key) {
+func spanAttribute(key string) Field {
+	if semconvKey(key) {
 		return Field{Column: "attributes." + key}
 	}
 	return Field{Column: "attributes.custom", Key: key}
 }
 
-// ResourceAttribute is where Axiom keeps a resource attribute:
+// resourceAttribute is where Axiom keeps a resource attribute:
 // ['service.name'] and ['service.version'] as columns of their own,
 // ['resource.key'] for another semantic convention, else
 // ['resource.custom.key'].
-func ResourceAttribute(key string) Field {
+func resourceAttribute(key string) Field {
 	switch {
 	case key == string(semconv.ServiceNameKey) || key == string(semconv.ServiceVersionKey):
 		return Field{Column: key}
-	case Semconv(key):
+	case semconvKey(key):
 		return Field{Column: "resource." + key}
 	}
 	return Field{Column: "resource.custom." + key}
@@ -107,10 +107,10 @@ func Carry(resourceKeys, spanKeys []string) Carried {
 		c[Field{Column: col}] = true
 	}
 	for _, k := range resourceKeys {
-		c[ResourceAttribute(k)] = true
+		c[resourceAttribute(k)] = true
 	}
 	for _, k := range spanKeys {
-		f := SpanAttribute(k)
+		f := spanAttribute(k)
 		c[f] = true
 		if f.Key != "" {
 			c[Field{Column: f.Column}] = true
@@ -142,7 +142,7 @@ func attribute(f Field) (key string, resource, ok bool) {
 // Axiom keeps it.
 func (c Carried) Check(apl string) []string {
 	var bad []string
-	for _, f := range FieldRefs(apl) {
+	for _, f := range fieldRefs(apl) {
 		if c[f] {
 			continue
 		}
@@ -151,9 +151,9 @@ func (c Carried) Check(apl string) []string {
 			bad = append(bad, fmt.Sprintf("%s: no span has this column", f))
 			continue
 		}
-		want := SpanAttribute(key)
+		want := spanAttribute(key)
 		if resource {
-			want = ResourceAttribute(key)
+			want = resourceAttribute(key)
 		}
 		switch {
 		case want != f && c[want]:
@@ -167,12 +167,12 @@ func (c Carried) Check(apl string) []string {
 	return bad
 }
 
-// FieldRefs parses the fields an APL query reads: bracketed names with
+// fieldRefs parses the fields an APL query reads: bracketed names with
 // their map keys (['attributes.custom']['nix.generation']), and bare
 // columns (_time, duration, name). It leaves out the dataset a query
 // starts from, names the query defines (x = …, let x = …), functions,
 // operators and literals.
-func FieldRefs(apl string) []Field {
+func fieldRefs(apl string) []Field {
 	toks := lex(apl)
 	defined := map[string]bool{}
 	afterJoin := func(i int) bool {

@@ -31,11 +31,11 @@ func TestFieldRefs(t *testing.T) {
 		{`['ds'] | where ['attributes.custom'].deploy == 1`, []string{"['attributes.custom']", "deploy"}},
 	} {
 		var got []string
-		for _, f := range FieldRefs(tc.apl) {
+		for _, f := range fieldRefs(tc.apl) {
 			got = append(got, f.String())
 		}
 		if !slices.Equal(got, tc.want) {
-			t.Errorf("FieldRefs(%q)\n got %q\nwant %q", tc.apl, got, tc.want)
+			t.Errorf("fieldRefs(%q)\n got %q\nwant %q", tc.apl, got, tc.want)
 		}
 	}
 }
@@ -52,10 +52,10 @@ func TestWhere(t *testing.T) {
 		{"service.name", "['attributes.service.name']", "['service.name']"},
 		{"process.exit.code", "['attributes.process.exit.code']", "['resource.process.exit.code']"},
 	} {
-		if got := SpanAttribute(tc.key).String(); got != tc.span {
+		if got := spanAttribute(tc.key).String(); got != tc.span {
 			t.Errorf("span %s: %s, want %s", tc.key, got, tc.span)
 		}
-		if got := ResourceAttribute(tc.key).String(); got != tc.resourc {
+		if got := resourceAttribute(tc.key).String(); got != tc.resourc {
 			t.Errorf("resource %s: %s, want %s", tc.key, got, tc.resourc)
 		}
 	}
@@ -80,7 +80,7 @@ func TestQueriesReadTheContract(t *testing.T) {
 	queries := r.Queries()
 	queries["fleet"] = FleetQuery("deploy-traces")
 	for id, apl := range queries {
-		if len(FieldRefs(apl)) == 0 {
+		if len(fieldRefs(apl)) == 0 {
 			t.Errorf("%s reads no field", id)
 		}
 		for _, bad := range c.Check(apl) {

@@ -82,7 +82,7 @@ func QueryFleet(ctx context.Context, c *axiom.Client, dataset string, since time
 	if len(res.Tables) > 0 {
 		t = res.Tables[0]
 	}
-	f, err := FleetFromTable(t, now)
+	f, err := fleetFromTable(t, now)
 	f.Dataset, f.Since = dataset, start
 	return f, err
 }
@@ -110,9 +110,9 @@ type row struct {
 	deployed, lastRun                       time.Time
 }
 
-// FleetFromTable reads FleetQuery's tabular answer (column-major: field
+// fleetFromTable reads FleetQuery's tabular answer (column-major: field
 // i names column i) into hosts, and marks them.
-func FleetFromTable(t query.Table, now time.Time) (Fleet, error) {
+func fleetFromTable(t query.Table, now time.Time) (Fleet, error) {
 	col := map[string]query.Column{}
 	for i, f := range t.Fields {
 		if i < len(t.Columns) {

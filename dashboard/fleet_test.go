@@ -162,13 +162,13 @@ func TestFleetFromTableRefusesBadTimes(t *testing.T) {
 
 func TestShortRevisionAndAge(t *testing.T) {
 	for in, want := range map[string]string{revA: "aaaaaaa", revA + "-dirty": "aaaaaaa-dirty", "abc": "abc", "": ""} {
-		if got := ShortRevision(in); got != want {
-			t.Errorf("ShortRevision(%q) = %q", in, got)
+		if got := shortRevision(in); got != want {
+			t.Errorf("shortRevision(%q) = %q", in, got)
 		}
 	}
 	for d, want := range map[time.Duration]string{time.Second: "just now", 5 * time.Minute: "5m ago", 47 * time.Hour: "47h ago", 50 * time.Hour: "2d ago"} {
-		if got := Age(d); got != want {
-			t.Errorf("Age(%v) = %q", d, got)
+		if got := age(d); got != want {
+			t.Errorf("age(%v) = %q", d, got)
 		}
 	}
 }

@@ -11,9 +11,9 @@ import (
 	"time"
 )
 
-// ShortRevision is a revision as people read it: seven hex digits, and
+// shortRevision is a revision as people read it: seven hex digits, and
 // -dirty when the tree had changes.
-func ShortRevision(rev string) string {
+func shortRevision(rev string) string {
 	base, dirty := strings.CutSuffix(rev, "-dirty")
 	if len(base) > 7 {
 		base = base[:7]
@@ -24,8 +24,8 @@ func ShortRevision(rev string) string {
 	return base
 }
 
-// Age is how long ago t was, in the largest unit that fits.
-func Age(d time.Duration) string {
+// age is how long ago t was, in the largest unit that fits.
+func age(d time.Duration) string {
 	switch {
 	case d < time.Minute:
 		return "just now"
@@ -57,7 +57,7 @@ func (h Host) notes() (notes []string, serious bool) {
 		notes = append(notes, "behind")
 	}
 	if h.Stale {
-		notes = append(notes, "not deployed for "+strings.TrimSuffix(Age(StaleAfter), " ago"))
+		notes = append(notes, "not deployed for "+strings.TrimSuffix(age(StaleAfter), " ago"))
 	}
 	return notes, h.Failed
 }
@@ -77,7 +77,7 @@ func (f Fleet) Render(w io.Writer, colour bool) error {
 		if h.Generation != nil {
 			gen = strconv.FormatInt(*h.Generation, 10)
 		}
-		rev := ShortRevision(h.Revision)
+		rev := shortRevision(h.Revision)
 		if rev == "" {
 			rev = "-"
 		}
@@ -85,7 +85,7 @@ func (f Fleet) Render(w io.Writer, colour bool) error {
 		if label == "" {
 			label = "-"
 		}
-		deployed := h.Deployed.UTC().Format("2006-01-02 15:04") + " (" + Age(f.Now.Sub(h.Deployed)) + ")"
+		deployed := h.Deployed.UTC().Format("2006-01-02 15:04") + " (" + age(f.Now.Sub(h.Deployed)) + ")"
 		notes, serious := h.notes()
 		note := strings.Join(notes, ", ")
 		if colour && note != "" {

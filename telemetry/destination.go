@@ -83,7 +83,7 @@ func decide(cfg Config, getenv func(string) string) plan {
 		p.info = fmt.Sprintf("traces go to %s, as %s says", u, source)
 	}
 	axiom := isAxiom(u.Hostname())
-	safe := TokenMayGo(u)
+	safe := tokenMayGo(u)
 	if axiom && !safe {
 		p.dest = Destination{Why: fmt.Sprintf("%s is plain http: Axiom takes traces only over https", u)}
 		p.warn, p.info = "traces not exported: "+p.dest.Why, ""
@@ -200,9 +200,9 @@ func parseEndpoint(raw string) (*url.URL, error) {
 	return &url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}, nil
 }
 
-// TokenMayGo says whether a secret may be sent to u: over https, or over
+// tokenMayGo says whether a secret may be sent to u: over https, or over
 // plain http only to this machine.
-func TokenMayGo(u *url.URL) bool {
+func tokenMayGo(u *url.URL) bool {
 	switch u.Scheme {
 	case "https":
 		return true

@@ -115,8 +115,8 @@ func TestTokenMayGo(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := TokenMayGo(u); got != want {
-			t.Errorf("TokenMayGo(%s) = %v, want %v", raw, got, want)
+		if got := tokenMayGo(u); got != want {
+			t.Errorf("tokenMayGo(%s) = %v, want %v", raw, got, want)
 		}
 	}
 }

@@ -61,8 +61,8 @@ func (c spoolClient) UploadTraces(_ context.Context, rs []*tracepb.ResourceSpans
 	return nil
 }
 
-// SpoolExporter is a span exporter that writes to dir instead of sending.
-func SpoolExporter(dir string) sdktrace.SpanExporter {
+// spoolExporter is a span exporter that writes to dir instead of sending.
+func spoolExporter(dir string) sdktrace.SpanExporter {
 	return otlptrace.NewUnstarted(spoolClient{dir})
 }
 

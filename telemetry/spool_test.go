@@ -23,7 +23,7 @@ func TestSpoolThenSend(t *testing.T) {
 	defer recv.Close()
 	dir := filepath.Join(t.TempDir(), "traces")
 
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(SpoolExporter(dir)))
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(spoolExporter(dir)))
 	start := time.Now().Add(-time.Hour)
 	_, span := tp.Tracer("test").Start(context.Background(), "run", trace.WithTimestamp(start))
 	span.End()

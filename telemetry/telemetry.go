@@ -116,7 +116,7 @@ func Setup(ctx context.Context, cfg Config, log *slog.Logger) (*Provider, error)
 	}
 	switch {
 	case exp != nil && cfg.Defer:
-		exp, client = SpoolExporter(cfg.SpoolDir), nil
+		exp, client = spoolExporter(cfg.SpoolDir), nil
 		opts = append(opts, sdktrace.WithBatcher(exp))
 		log.Debug("traces spooled in " + cfg.SpoolDir + ", for the next delivery to send to " + dest.String())
 	case exp != nil:

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/bdsqqq/axiom-deploy-annotation/dashboard"
 )
 
 // config is every setting: the defaults, then the --config file, then
@@ -64,8 +66,8 @@ func defaults() config {
 		TracesEndpoint: "https://api.axiom.co/v1/traces",
 		Timeout:        duration(30 * time.Second),
 		SpoolLimit:     100,
-		DashboardUID:   "axiom-deploy-annotation",
-		since:          duration(30 * 24 * time.Hour),
+		DashboardUID:   dashboard.DefaultUID,
+		since:          duration(dashboard.DefaultSince),
 	}
 }
 
