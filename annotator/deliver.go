@@ -171,6 +171,14 @@ func outcomeOf(e *Entry) string {
 // builds the annotation, then keeps both in the spool entry, so that a
 // retry sends the same annotation.
 func (a *Annotator) prepare(ctx context.Context, e *Entry) error {
+	a.describe(ctx, e)
+	return a.store.update(e)
+}
+
+// describe works out what changed since the system deployed before, under
+// the span "diff", and builds the entry's annotation; it returns the
+// changes, nil when unknown or when there is nothing to compare with.
+func (a *Annotator) describe(ctx context.Context, e *Entry) *nixinfo.Diff {
 	g := e.Deploy
 	var diff *nixinfo.Diff
 	if g.Previous != "" {
@@ -190,5 +198,5 @@ func (a *Annotator) prepare(ctx context.Context, e *Entry) error {
 	}
 	e.Changes = countChanges(diff)
 	e.Request = Build(Deploy{Generation: g, Diff: diff, TraceID: a.traceID(e), Time: e.Time}, a.opts.Settings)
-	return a.store.update(e)
+	return diff
 }

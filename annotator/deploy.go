@@ -88,14 +88,8 @@ func (a *Annotator) Record(ctx context.Context, g *nixinfo.Generation, at time.T
 			rec.Annotated = last
 			return nil
 		}
-		e := &Entry{
-			StorePath:    g.StorePath,
-			Generation:   g.Number,
-			Time:         at.UTC().Truncate(time.Millisecond),
-			Deploy:       g,
-			TraceParent:  traceParent(ctx),
-			NoAnnotation: a.opts.NoAnnotation,
-		}
+		e := newEntry(ctx, g, at)
+		e.NoAnnotation = a.opts.NoAnnotation
 		if err := a.store.add(e, a.opts.SpoolLimit); err != nil {
 			return err
 		}
@@ -123,19 +117,15 @@ func (a *Annotator) Drop(ids ...string) ([]*Entry, error) { return a.store.Drop(
 
 // Preview is what delivering a deploy would send, without recording it.
 func (a *Annotator) Preview(ctx context.Context, g *nixinfo.Generation, at time.Time) (*Entry, *nixinfo.Diff) {
-	e := &Entry{StorePath: g.StorePath, Generation: g.Number, Time: at.UTC().Truncate(time.Millisecond), Deploy: g, TraceParent: traceParent(ctx)}
-	var diff *nixinfo.Diff
-	if g.Previous != "" {
-		d, err := a.opts.Diff(ctx, g.Previous, g.StorePath)
-		if err != nil {
-			a.log.Warn("package changes unknown", "previous", g.Previous, "err", err)
-		} else {
-			diff = d
-		}
-	}
-	e.Changes = countChanges(diff)
-	e.Request = Build(Deploy{Generation: g, Diff: diff, TraceID: a.traceID(e), Time: e.Time}, a.opts.Settings)
+	e := newEntry(ctx, g, at)
+	diff := a.describe(ctx, e)
 	return e, diff
+}
+
+// newEntry is the spool entry of a deploy found at a time, in the trace of
+// ctx.
+func newEntry(ctx context.Context, g *nixinfo.Generation, at time.Time) *Entry {
+	return &Entry{StorePath: g.StorePath, Generation: g.Number, Time: at.UTC().Truncate(time.Millisecond), Deploy: g, TraceParent: traceParent(ctx)}
 }
 
 func countChanges(d *nixinfo.Diff) *ChangeCounts {
