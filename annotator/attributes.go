@@ -2,6 +2,7 @@ package annotator
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -125,6 +126,27 @@ func changeAttributes(c *ChangeCounts) []attribute.KeyValue {
 			attribute.Int64("nix.closure.size_before", c.SizeBefore),
 			attribute.Int64("nix.closure.size_after", c.SizeAfter),
 		)
+	}
+	return attrs
+}
+
+// RolloutAttributes describe a rollout on its span: the revision and
+// whether the tree was dirty, the repository, and how the command ended.
+func RolloutAttributes(r Rollout, repositoryURL string) []attribute.KeyValue {
+	rev, dirty := strings.CutSuffix(r.Revision, "-dirty")
+	result := "succeeded"
+	if r.Failed() {
+		result = "failed"
+	}
+	attrs := []attribute.KeyValue{
+		attribute.String("deploy.result", result),
+		attribute.Bool("deploy.dirty", dirty || r.Dirty),
+	}
+	if rev != "" {
+		attrs = append(attrs, semconv.VCSRefHeadRevision(rev))
+	}
+	if u, err := repositoryBase(repositoryURL); repositoryURL != "" && err == nil {
+		attrs = append(attrs, semconv.VCSRepositoryURLFull(u.String()))
 	}
 	return attrs
 }

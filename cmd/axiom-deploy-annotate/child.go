@@ -47,6 +47,14 @@ func (r childResult) SignalName() string {
 	return fmt.Sprintf("signal %d", int(r.Signal))
 }
 
+// describe says how the command ended: "exit 3", "killed by SIGTERM".
+func (r childResult) describe() string {
+	if r.Signal != 0 {
+		return "killed by " + r.SignalName()
+	}
+	return fmt.Sprintf("exit %d", r.ExitCode)
+}
+
 // startError is a command that could not be started. Its status is what a
 // shell exits with: 127 when the command is not found, 126 when it cannot
 // be run.

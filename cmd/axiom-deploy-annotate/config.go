@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -53,11 +54,26 @@ type config struct {
 
 const defaultTokenFile = "/run/secrets/axiom_token"
 
+// defaultStateDir is the system's state directory for root, and a user's
+// own for anyone else (a rollout run from a laptop or a CI job).
+func defaultStateDir() string {
+	if os.Geteuid() != 0 {
+		base := os.Getenv("XDG_STATE_HOME")
+		if home, err := os.UserHomeDir(); base == "" && err == nil {
+			base = filepath.Join(home, ".local", "state")
+		}
+		if base != "" {
+			return filepath.Join(base, "axiom-deploy-annotation")
+		}
+	}
+	return "/var/lib/axiom-deploy-annotation"
+}
+
 func defaults() config {
 	return config{
 		Profile:        "/nix/var/nix/profiles/system",
 		CurrentSystem:  "/run/current-system",
-		StateDir:       "/var/lib/axiom-deploy-annotation",
+		StateDir:       defaultStateDir(),
 		TokenFile:      defaultTokenFile,
 		APIEndpoint:    "https://api.axiom.co/v2/annotations",
 		Datasets:       []string{"deployments"},
@@ -85,7 +101,7 @@ var settings = []setting{
 	{"profile", "profile", "PATH", "system profile", str(func(c *config) *string { return &c.Profile })},
 	{"current-system", "currentSystem", "PATH", "running system", str(func(c *config) *string { return &c.CurrentSystem })},
 	{"hostname", "hostname", "NAME", "host name to report (default: the short host name)", str(func(c *config) *string { return &c.Hostname })},
-	{"state-dir", "stateDir", "DIR", "state and spool (rollout, not as root: $XDG_STATE_HOME/axiom-deploy-annotation)", str(func(c *config) *string { return &c.StateDir })},
+	{"state-dir", "stateDir", "DIR", "state and spool (not as root: $XDG_STATE_HOME/axiom-deploy-annotation)", str(func(c *config) *string { return &c.StateDir })},
 	{"token-file", "tokenFile", "FILE", "Axiom token; when no file is named, $AXIOM_TOKEN wins over this default", func(c *config) flag.Value { return &tokenFileValue{c} }},
 	{"org-id", "orgId", "ID", "organisation, for a personal token (xapt-...)", str(func(c *config) *string { return &c.OrgID })},
 	{"api-endpoint", "apiEndpoint", "URL", "Axiom's annotations API; its scheme and host are Axiom's base URL", str(func(c *config) *string { return &c.APIEndpoint })},

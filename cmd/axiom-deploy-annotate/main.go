@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"runtime/debug"
 	"slices"
@@ -38,6 +39,8 @@ const (
 	exitUsage    = 2
 	exitNotNix   = 3
 	exitState    = 4
+	// exitAxiom: Axiom refused or failed a dashboard or fleet request.
+	exitAxiom = 5
 )
 
 // modes are the command's modes, the first the default.
@@ -90,10 +93,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if mode == "rollout" && (len(rest) == 0 || len(rest) == len(args) || args[len(args)-len(rest)-1] != "--") {
 		return usageFail(stderr, usageError{errors.New("rollout needs the deploy command after --: axiom-deploy-annotate rollout [flags] -- COMMAND [ARGS...]")})
 	}
-	if c.TracesDataset == "" {
-		if err := needsTracesDataset(mode); err != nil {
-			return usageFail(stderr, err)
-		}
+	if (mode == "dashboard" || mode == "fleet") && c.TracesDataset == "" {
+		return usageFail(stderr, usageError{errors.New(mode + " needs the traces dataset: --traces-dataset NAME (or tracesDataset in the config)")})
 	}
 	if mode == "check-config" {
 		fmt.Fprintln(stdout, "config ok")
@@ -127,4 +128,13 @@ func usageFail(stderr io.Writer, err error) int {
 		fmt.Fprintln(stderr, "Run axiom-deploy-annotate --help for usage.")
 	}
 	return exitUsage
+}
+
+// logTo is a logger to w at the run's level.
+func logTo(w io.Writer, verbose bool) *slog.Logger {
+	level := slog.LevelInfo
+	if verbose {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 }

@@ -18,15 +18,11 @@ import (
 // recordCurrent discovers the running system and records it unless it is
 // the newest deploy recorded already.
 func (r *runner) recordCurrent(ctx context.Context, a *annotator.Annotator) (annotator.Recording, error) {
-	previous := ""
-	if last, pending, err := a.Latest(); err != nil {
+	last, pending, err := a.Latest()
+	if err != nil {
 		return annotator.Recording{}, err
-	} else if pending != nil {
-		previous = pending.StorePath
-	} else if last != nil {
-		previous = last.StorePath
 	}
-	g, err := r.discover(ctx, a, previous)
+	g, err := r.discover(ctx, a, latestSystem(last, pending))
 	if err != nil {
 		return annotator.Recording{}, err
 	}
@@ -36,6 +32,18 @@ func (r *runner) recordCurrent(ctx context.Context, a *annotator.Annotator) (ann
 			"system", g.StorePath, "annotation", rec.Annotated.AnnotationID)
 	}
 	return rec, err
+}
+
+// latestSystem is the system of the newest deploy recorded, the one a new
+// deploy is compared with; "" when there is none.
+func latestSystem(last *annotator.Record, pending *annotator.Entry) string {
+	switch {
+	case pending != nil:
+		return pending.StorePath
+	case last != nil:
+		return last.StorePath
+	}
+	return ""
 }
 
 func (r *runner) record(ctx context.Context, a *annotator.Annotator) (outcome, error) {
@@ -184,14 +192,7 @@ func (r *runner) dryRun(ctx context.Context) (outcome, error) {
 	if err != nil {
 		return outcome{}, err
 	}
-	previous := ""
-	switch {
-	case pending != nil:
-		previous = pending.StorePath
-	case last != nil:
-		previous = last.StorePath
-	}
-	g, err := r.discover(ctx, a, previous)
+	g, err := r.discover(ctx, a, latestSystem(last, pending))
 	if err != nil {
 		return outcome{}, err
 	}

@@ -2,14 +2,10 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -23,23 +19,6 @@ import (
 	"github.com/bdsqqq/axiom-deploy-annotation/annotator"
 	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo"
 )
-
-// rolloutStateDir is where a rollout keeps its spool: the configured
-// directory, or, for a user other than root who named none, their own.
-func rolloutStateDir(c config) string {
-	if c.StateDir != defaults().StateDir || os.Geteuid() == 0 {
-		return c.StateDir
-	}
-	base := os.Getenv("XDG_STATE_HOME")
-	if base == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return c.StateDir
-		}
-		base = filepath.Join(home, ".local", "state")
-	}
-	return filepath.Join(base, "axiom-deploy-annotation")
-}
 
 // rollout runs a fleet's deploy command as a child, in a trace of its own
 // that the child joins through TRACEPARENT, then annotates the whole run
@@ -87,28 +66,14 @@ func (r *runner) rollout(ctx context.Context, stdin io.Reader, stderr io.Writer)
 		ro.TraceID = span.SpanContext().TraceID().String()
 	}
 	req := annotator.BuildRollout(ro, r.c.settings())
-	result := "succeeded"
+	span.SetAttributes(annotator.RolloutAttributes(ro, r.c.RepositoryURL)...)
+	span.SetAttributes(semconv.DeploymentName(req.Title), semconv.ProcessExitCode(status))
 	if ro.Failed() {
-		result = "failed"
-		span.SetStatus(codes.Error, strings.TrimPrefix(req.Title[strings.LastIndex(req.Title, " failed")+1:], " "))
-	}
-	sum := sha256.Sum256(fmt.Appendf(nil, "rollout\x00%s\x00%d", strings.Join(masked, "\x00"), res.Start.UnixMilli()))
-	span.SetAttributes(
-		semconv.DeploymentID(hex.EncodeToString(sum[:8])),
-		semconv.DeploymentName(req.Title),
-		semconv.ProcessExitCode(status),
-		attribute.String("deploy.result", result),
-		attribute.Bool("deploy.dirty", ro.Dirty),
-	)
-	if ro.Revision != "" {
-		span.SetAttributes(semconv.VCSRefHeadRevision(strings.TrimSuffix(ro.Revision, "-dirty")))
-	}
-	if r.c.RepositoryURL != "" {
-		span.SetAttributes(semconv.VCSRepositoryURLFull(r.c.RepositoryURL))
+		span.SetStatus(codes.Error, "the deploy command failed: "+res.describe())
 	}
 	defer span.End(trace.WithTimestamp(res.End))
 
-	store, err := annotator.OpenStore(rolloutStateDir(r.c), r.log)
+	store, err := annotator.OpenStore(r.c.StateDir, r.log)
 	if err != nil {
 		r.log.Warn("rollout not annotated", "err", err)
 		return outcome{outcome: "error"}, status, nil
@@ -121,6 +86,7 @@ func (r *runner) rollout(ctx context.Context, stdin io.Reader, stderr io.Writer)
 		r.log.Warn("rollout not annotated", "err", err)
 		return outcome{outcome: "error"}, status, nil
 	}
+	span.SetAttributes(semconv.DeploymentID(e.DeploymentID()))
 	out := outcome{outcome: "spooled", entry: e}
 	fres, derr := a.Deliver(dctx, true)
 	for _, d := range fres.Delivered {
@@ -138,13 +104,4 @@ func (r *runner) rollout(ctx context.Context, stdin io.Reader, stderr io.Writer)
 		span.SetAttributes(attribute.String("axiom.annotation.id", out.id))
 	}
 	return out, status, nil
-}
-
-// logTo is a logger to w at the run's level.
-func logTo(w io.Writer, verbose bool) *slog.Logger {
-	level := slog.LevelInfo
-	if verbose {
-		level = slog.LevelDebug
-	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 }

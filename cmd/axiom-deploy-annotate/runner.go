@@ -80,10 +80,6 @@ func (r *runner) run() error {
 	if c.dryRun || r.mode == "drop" || r.mode == "dashboard" || r.mode == "fleet" {
 		tracesEndpoint = ""
 	}
-	stateDir := c.StateDir
-	if r.mode == "rollout" {
-		stateDir = rolloutStateDir(c)
-	}
 	tracesToken := ""
 	if tracesEndpoint != "" && r.mode != "record" {
 		tracesToken, _ = r.token()
@@ -105,7 +101,7 @@ func (r *runner) run() error {
 		Host:        r.host,
 		Environment: c.Environment,
 		Timeout:     exportReserve(timeout),
-		SpoolDir:    filepath.Join(stateDir, "traces"),
+		SpoolDir:    filepath.Join(c.StateDir, "traces"),
 		Defer:       r.mode == "record",
 	}, r.log)
 	cancelSetup()

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -14,10 +13,6 @@ import (
 	"github.com/bdsqqq/axiom-deploy-annotation/annotator"
 	"github.com/bdsqqq/axiom-deploy-annotation/dashboard"
 )
-
-// exitAxiom is the status of dashboard and fleet when Axiom refused or
-// failed the request.
-const exitAxiom = 5
 
 // axiomClient is a client of Axiom's API at the scheme and host of
 // --api-endpoint, with the run's token.
@@ -101,13 +96,4 @@ func colourful(w any) bool {
 	}
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
-}
-
-// needsTracesDataset is the usage error of a mode that reads the traces
-// dataset when none is named.
-func needsTracesDataset(mode string) error {
-	if mode == "dashboard" || mode == "fleet" {
-		return usageError{errors.New(mode + " needs the traces dataset: --traces-dataset NAME (or tracesDataset in the config)")}
-	}
-	return nil
 }
