@@ -17,14 +17,26 @@ const (
 	systemB = "/nix/store/abcdefghijklmnopqrstuv0123456789-nixos-system-host-b"
 )
 
-func newAnnotator(t *testing.T, dir, endpoint string) *Annotator {
+// newAnnotator is an annotator on dir that delivers to endpoint; change,
+// when given, adjusts its options (the sender made from cfg when set).
+func newAnnotator(t *testing.T, dir, endpoint string, change ...func(o *Options, cfg *SenderConfig)) *Annotator {
 	t.Helper()
 	log, _ := testLog(t)
 	s, err := OpenStore(dir, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return New(s, Options{Sender: newSender(t, endpoint, senderOpts{token: testToken}, log), Log: log, Settings: testSettings, SpoolLimit: 100})
+	o := Options{Log: log, Settings: testSettings, SpoolLimit: 100}
+	var cfg SenderConfig
+	for _, c := range change {
+		c(&o, &cfg)
+	}
+	if cfg.Endpoint == "" {
+		o.Sender = newSender(t, endpoint, senderOpts{token: testToken}, log)
+	} else if o.Sender, err = NewSender(cfg, log); err != nil {
+		t.Fatal(err)
+	}
+	return New(s, o)
 }
 
 func ctxFor(t *testing.T, d time.Duration) context.Context {
@@ -191,12 +203,7 @@ func TestDropRejected(t *testing.T) {
 func TestNoAnnotation(t *testing.T) {
 	fake := fakeaxiom.New(testToken)
 	defer fake.Close()
-	log, _ := testLog(t)
-	s, err := OpenStore(t.TempDir(), log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := New(s, Options{Sender: newSender(t, fake.Endpoint(), senderOpts{token: testToken}, log), Log: log, Settings: testSettings, NoAnnotation: true})
+	a := newAnnotator(t, t.TempDir(), fake.Endpoint(), func(o *Options, _ *SenderConfig) { o.NoAnnotation = true })
 	if _, err := a.Record(ctxFor(t, 5*time.Second), testGeneration(systemA), deployTime, false); err != nil {
 		t.Fatal(err)
 	}
@@ -219,22 +226,15 @@ func TestNoAnnotation(t *testing.T) {
 func TestAttemptTimeout(t *testing.T) {
 	fake := fakeaxiom.New(testToken)
 	defer fake.Close()
-	log, _ := testLog(t)
-	s, err := OpenStore(t.TempDir(), log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sender, err := NewSender(SenderConfig{
-		Endpoint:       fake.Endpoint(),
-		Token:          testToken,
-		Retries:        2,
-		Backoff:        10 * time.Millisecond,
-		AttemptTimeout: 300 * time.Millisecond,
-	}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := New(s, Options{Sender: sender, Log: log, Settings: testSettings})
+	a := newAnnotator(t, t.TempDir(), fake.Endpoint(), func(_ *Options, cfg *SenderConfig) {
+		*cfg = SenderConfig{
+			Endpoint:       fake.Endpoint(),
+			Token:          testToken,
+			Retries:        2,
+			Backoff:        10 * time.Millisecond,
+			AttemptTimeout: 300 * time.Millisecond,
+		}
+	})
 	fake.Fail(fakeaxiom.Fault{Hang: true, Method: "POST"})
 	if _, err := a.Record(ctxFor(t, 5*time.Second), testGeneration(systemA), deployTime, false); err != nil {
 		t.Fatal(err)
