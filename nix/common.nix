@@ -170,7 +170,7 @@ in
     };
 
     tracing = {
-      enable = mkEnableOption "an OpenTelemetry trace of each run, sent once {option}`${opt}.tracing.dataset` is set" // {
+      enable = mkEnableOption "an OpenTelemetry trace of each run, sent to Axiom once {option}`${opt}.tracing.dataset` is set (another endpoint, a collector, needs none)" // {
         default = true;
       };
 
@@ -212,7 +212,7 @@ in
     };
 
     flush = {
-      enable = mkEnableOption "retries, every {option}`${opt}.flush.interval`, of the annotations that could not be delivered when they were made (`axiom-deploy-annotate flush`)" // {
+      enable = mkEnableOption "retries, every {option}`${opt}.flush.interval`, of the annotations that could not be delivered when they were made (`axiom-deploy-annotate flush` from a timer; on NixOS the delivery after each switch runs either way)" // {
         default = true;
       };
 
