@@ -11,8 +11,8 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
+
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/text"
 
 	"github.com/axiomhq/axiom-go/axiom"
 
@@ -87,7 +87,7 @@ func Build(d Deploy, s Settings) *axiom.AnnotationCreateRequest {
 		Time:     t,
 		// A point in time. The SDK would otherwise send a zero endTime.
 		EndTime:     t,
-		Title:       truncate(title(g), MaxTitle),
+		Title:       text.Truncate(title(g), MaxTitle),
 		Description: description(d),
 	}
 	if s.RepositoryURL != "" && commitPattern.MatchString(g.Revision) {
@@ -109,7 +109,7 @@ func title(g *nixinfo.Generation) string {
 // deployName is the title without the revision: "web-1 gen 42".
 func deployName(g *nixinfo.Generation) string {
 	var b strings.Builder
-	b.WriteString(truncate(clean(g.Hostname), maxField))
+	b.WriteString(text.Truncate(text.Line(g.Hostname), maxField))
 	switch {
 	case g.Number == nil:
 		b.WriteString(" test")
@@ -123,14 +123,14 @@ func deployName(g *nixinfo.Generation) string {
 
 // shortRevision is the revision's first seven characters, "-dirty" kept.
 func shortRevision(g *nixinfo.Generation) string {
-	rev := clean(g.Revision)
+	rev := text.Line(g.Revision)
 	if rev == "" {
 		return ""
 	}
 	if commitPattern.MatchString(rev) && len(rev) > 7 {
 		rev = rev[:7]
 	} else {
-		rev = truncate(rev, 40)
+		rev = text.Truncate(rev, 40)
 	}
 	if g.Dirty {
 		rev += "-dirty"
@@ -153,12 +153,12 @@ func description(d Deploy) string {
 	if g.Platform == nixinfo.Darwin {
 		platform = "nix-darwin"
 	}
-	fmt.Fprintf(&head, "%s %s", truncate(clean(g.Hostname), maxField), what)
+	fmt.Fprintf(&head, "%s %s", text.Truncate(text.Line(g.Hostname), maxField), what)
 	if g.Label != "" {
-		fmt.Fprintf(&head, ", %s %s", platform, truncate(clean(g.Label), maxField))
+		fmt.Fprintf(&head, ", %s %s", platform, text.Truncate(text.Line(g.Label), maxField))
 	}
 	head.WriteString(".\n")
-	switch rev := truncate(clean(g.Revision), maxField); {
+	switch rev := text.Truncate(text.Line(g.Revision), maxField); {
 	case rev == "":
 		head.WriteString("Commit: unknown\n")
 	case g.Dirty:
@@ -166,7 +166,7 @@ func description(d Deploy) string {
 	default:
 		fmt.Fprintf(&head, "Commit: %s\n", rev)
 	}
-	fmt.Fprintf(&head, "System: %s\n", clean(g.StorePath))
+	fmt.Fprintf(&head, "System: %s\n", text.Line(g.StorePath))
 	if d.Diff != nil && d.Diff.SizeBefore > 0 && d.Diff.SizeAfter > 0 {
 		fmt.Fprintf(&head, "Closure: %s (%s)\n", bytesIEC(d.Diff.SizeAfter), signedBytes(d.Diff.SizeAfter-d.Diff.SizeBefore))
 	}
@@ -178,7 +178,7 @@ func description(d Deploy) string {
 
 	previous := ""
 	if g.Previous != "" {
-		previous = "Previous: " + clean(g.Previous) + "\n"
+		previous = "Previous: " + text.Line(g.Previous) + "\n"
 	}
 	// The changes get what the rest leaves; the previous system is the
 	// first to go when space is short.
@@ -201,7 +201,7 @@ func description(d Deploy) string {
 	if len(previous)+len(changes) > room {
 		previous = ""
 	}
-	return truncate(head.String()+previous+truncate(changes, room-len(previous))+tail.String(), MaxDescription)
+	return text.Truncate(head.String()+previous+text.Truncate(changes, room-len(previous))+tail.String(), MaxDescription)
 }
 
 // bytesIEC writes a size as "1.2 GiB".
@@ -223,35 +223,6 @@ func signedBytes(n int64) string {
 		return "-" + bytesIEC(-n)
 	}
 	return "+" + bytesIEC(n)
-}
-
-// clean makes a string from the system safe to show on one line: control
-// characters and invalid UTF-8 become spaces, and it is trimmed.
-func clean(s string) string {
-	s = strings.ToValidUTF8(s, " ")
-	return strings.TrimSpace(strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || r == utf8.RuneError {
-			return ' '
-		}
-		return r
-	}, s))
-}
-
-// truncate cuts s to at most max bytes on a UTF-8 boundary, ending it with
-// "…" when cut.
-func truncate(s string, max int) string {
-	if len(s) <= max {
-		return s
-	}
-	const ellipsis = "…"
-	if max < len(ellipsis) {
-		return ""
-	}
-	cut := max - len(ellipsis)
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + ellipsis
 }
 
 // commitURL is the page of a commit in a repository: …/commit/<rev> for
@@ -296,7 +267,7 @@ func repositoryBase(repository string) (*url.URL, error) {
 // CheckHostname says what is wrong with a host name given for the
 // annotation, nil when nothing is.
 func CheckHostname(h string) error {
-	if h != clean(h) || len(h) > maxField {
+	if h != text.Line(h) || len(h) > maxField {
 		return fmt.Errorf("invalid host name %q: want at most %d characters, no control characters and no surrounding spaces", h, maxField)
 	}
 	return nil

@@ -7,6 +7,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/text"
+
 	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo"
 )
 
@@ -135,12 +137,12 @@ func FuzzTruncate(f *testing.F) {
 		if max < 0 || max > 1000 {
 			return
 		}
-		got := truncate(s, max)
+		got := text.Truncate(s, max)
 		if len(got) > max {
-			t.Fatalf("truncate(%q, %d) = %q, longer than %d", s, max, got, max)
+			t.Fatalf("text.Truncate(%q, %d) = %q, longer than %d", s, max, got, max)
 		}
 		if utf8.ValidString(s) && !utf8.ValidString(got) {
-			t.Fatalf("truncate(%q, %d) = %q, not valid UTF-8", s, max, got)
+			t.Fatalf("text.Truncate(%q, %d) = %q, not valid UTF-8", s, max, got)
 		}
 		if len(s) <= max && got != s {
 			t.Fatalf("Truncate cut %q though it fits", s)
@@ -151,13 +153,13 @@ func FuzzTruncate(f *testing.F) {
 func FuzzClean(f *testing.F) {
 	f.Add("a\nb\x1b[31m\xffc")
 	f.Fuzz(func(t *testing.T, s string) {
-		got := clean(s)
+		got := text.Line(s)
 		if !utf8.ValidString(got) {
-			t.Fatalf("clean(%q) = %q, not valid UTF-8", s, got)
+			t.Fatalf("text.Line(%q) = %q, not valid UTF-8", s, got)
 		}
 		for _, r := range got {
 			if r < 0x20 || r == 0x7f {
-				t.Fatalf("clean(%q) = %q keeps control character %U", s, got, r)
+				t.Fatalf("text.Line(%q) = %q keeps control character %U", s, got, r)
 			}
 		}
 	})

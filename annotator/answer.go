@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/text"
+
 	"github.com/axiomhq/axiom-go/axiom"
 	"go.opentelemetry.io/otel/codes"
 )
@@ -86,7 +88,7 @@ const maxErrText = 300
 
 // errText is an error's text on one line and bounded.
 func errText(err error) string {
-	return truncate(clean(truncate(err.Error(), 4*maxErrText)), maxErrText)
+	return text.Truncate(text.Line(text.Truncate(err.Error(), 4*maxErrText)), maxErrText)
 }
 
 // lookup finds an annotation Axiom already holds with the same type,

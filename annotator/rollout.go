@@ -8,6 +8,8 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/text"
+
 	"github.com/axiomhq/axiom-go/axiom"
 
 	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo"
@@ -39,7 +41,7 @@ func BuildRollout(r Rollout, s Settings) *axiom.AnnotationCreateRequest {
 	if end.Before(start) {
 		end = start
 	}
-	rev, dirty := strings.CutSuffix(clean(r.Revision), "-dirty")
+	rev, dirty := strings.CutSuffix(text.Line(r.Revision), "-dirty")
 	dirty = dirty || r.Dirty
 	args := MaskArgs(r.Command)
 	req := &axiom.AnnotationCreateRequest{
@@ -68,13 +70,13 @@ func rolloutTitle(r Rollout, rev string, dirty bool, args []string) string {
 		tail = " failed (" + failure(r) + ")"
 	}
 	if cmd := commandSummary(args); cmd != "" {
-		head += ": " + truncate(cmd, MaxTitle-len(head)-len(": ")-len(tail))
+		head += ": " + text.Truncate(cmd, MaxTitle-len(head)-len(": ")-len(tail))
 	}
-	return truncate(head+tail, MaxTitle)
+	return text.Truncate(head+tail, MaxTitle)
 }
 
 func failure(r Rollout) string {
-	if sig := truncate(clean(r.Signal), 24); sig != "" {
+	if sig := text.Truncate(text.Line(r.Signal), 24); sig != "" {
 		return sig
 	}
 	return fmt.Sprintf("exit %d", r.ExitCode)
@@ -84,16 +86,16 @@ func failure(r Rollout) string {
 // name what it does ("colmena apply", "nixos-rebuild switch"): at most two,
 // up to the first flag.
 func commandSummary(args []string) string {
-	if len(args) == 0 || clean(args[0]) == "" {
+	if len(args) == 0 || text.Line(args[0]) == "" {
 		return ""
 	}
 	const maxWord = 40
-	words := []string{truncate(clean(path.Base(args[0])), maxWord)}
+	words := []string{text.Truncate(text.Line(path.Base(args[0])), maxWord)}
 	for _, a := range args[1:] {
 		if len(words) == 3 || a == "" || strings.HasPrefix(a, "-") || strings.IndexFunc(a, unicode.IsSpace) >= 0 {
 			break
 		}
-		words = append(words, truncate(clean(a), maxWord))
+		words = append(words, text.Truncate(text.Line(a), maxWord))
 	}
 	return strings.Join(words, " ")
 }
@@ -102,14 +104,14 @@ func rolloutDescription(r Rollout, rev string, dirty bool, args []string, took t
 	var rest strings.Builder
 	fmt.Fprintf(&rest, "Duration: %s\n", took.Round(time.Millisecond))
 	switch {
-	case clean(r.Signal) != "":
-		fmt.Fprintf(&rest, "Exit status: killed by %s\n", truncate(clean(r.Signal), 24))
+	case text.Line(r.Signal) != "":
+		fmt.Fprintf(&rest, "Exit status: killed by %s\n", text.Truncate(text.Line(r.Signal), 24))
 	case r.ExitCode != 0:
 		fmt.Fprintf(&rest, "Exit status: %d (failed)\n", r.ExitCode)
 	default:
 		rest.WriteString("Exit status: 0\n")
 	}
-	switch rev = truncate(rev, maxField); {
+	switch rev = text.Truncate(rev, maxField); {
 	case rev == "":
 		rest.WriteString("Commit: unknown\n")
 	case dirty:
@@ -118,20 +120,20 @@ func rolloutDescription(r Rollout, rev string, dirty bool, args []string, took t
 		fmt.Fprintf(&rest, "Commit: %s\n", rev)
 	}
 	if r.TraceID != "" {
-		fmt.Fprintf(&rest, "Trace: %s\n", truncate(clean(r.TraceID), maxField))
+		fmt.Fprintf(&rest, "Trace: %s\n", text.Truncate(text.Line(r.TraceID), maxField))
 	}
 	// The command line gets what the rest leaves.
 	const label = "Command: "
 	room := MaxDescription - rest.Len() - len(label) - len("\n")
-	line := label + truncate(shellJoin(args), room) + "\n"
-	return truncate(strings.TrimSuffix(line+rest.String(), "\n"), MaxDescription)
+	line := label + text.Truncate(shellJoin(args), room) + "\n"
+	return text.Truncate(strings.TrimSuffix(line+rest.String(), "\n"), MaxDescription)
 }
 
 // shellJoin writes a command line the way a shell would take it back.
 func shellJoin(args []string) string {
 	quoted := make([]string, len(args))
 	for i, a := range args {
-		a = clean(a)
+		a = text.Line(a)
 		if a != "" && strings.Trim(a, shellSafe) == "" {
 			quoted[i] = a
 		} else {

@@ -1,0 +1,52 @@
+// Package text makes strings that come from outside (the system, a
+// configuration, Axiom's answers) safe to show on one line and to export:
+// one rule for the terminal, the annotation and the spans alike.
+package text
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Line makes s safe to show on one line: invalid UTF-8, control characters
+// (C0, C1, DEL: escapes, carriage returns, tabs, newlines) and invisible
+// format characters (bidirectional overrides, zero-width characters) become
+// spaces, and the result is trimmed.
+func Line(s string) string {
+	s = strings.ToValidUTF8(s, " ")
+	return strings.TrimSpace(strings.Map(func(r rune) rune {
+		if unsafe(r) {
+			return ' '
+		}
+		return r
+	}, s))
+}
+
+// IsLine says whether s is already what Line makes of it.
+func IsLine(s string) bool { return Line(s) == s }
+
+func unsafe(r rune) bool {
+	return unicode.IsControl(r) || r == utf8.RuneError || unicode.Is(unicode.Cf, r)
+}
+
+// Truncate cuts s to at most max bytes on a UTF-8 boundary, ending it with
+// "…" when cut.
+func Truncate(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	const ellipsis = "…"
+	if max < len(ellipsis) {
+		return ""
+	}
+	cut := max - len(ellipsis)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + ellipsis
+}
+
+// Field is Line, cut to max bytes: the form of any single value from outside
+// that is shown or exported.
+func Field(s string, max int) string { return Truncate(Line(Truncate(s, 4*max)), max) }
