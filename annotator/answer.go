@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/authhttp"
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/text"
 
 	"github.com/axiomhq/axiom-go/axiom"
@@ -57,6 +58,9 @@ func (s *Sender) classify(err error, status int, a *answer, perm string) error {
 		reset = le.Limit.Reset
 	}
 	why := errText(err)
+	if errors.Is(err, authhttp.ErrRedirect) {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
 	switch {
 	case status == http.StatusTooManyRequests || status == 430:
 		e := fmt.Errorf("%w (%d)", ErrRateLimited, status)

@@ -253,6 +253,17 @@ func TestFlushFaults(t *testing.T) {
 			wantSecond:  []string{"POST 201"},
 		},
 		{
+			// A redirect is not followed, nor tried again within the run,
+			// and says that Axiom did not take the request.
+			name:        "307 to plain http",
+			faults:      []fakeaxiom.Fault{{Status: 307, Header: http.Header{"Location": {"http://127.0.0.1:1/v2/annotations"}}, Method: http.MethodPost}},
+			retries:     2,
+			wantErr:     ErrUnavailable,
+			wantErrText: "answered 307 with a redirect to http://127.0.0.1:1/v2/annotations: redirects are not followed",
+			wantFirst:   []string{"POST 307"},
+			wantSecond:  []string{"POST 201"},
+		},
+		{
 			name:       "hang",
 			faults:     []fakeaxiom.Fault{{Hang: true, Method: http.MethodPost}},
 			retries:    2,

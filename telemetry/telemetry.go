@@ -159,12 +159,7 @@ func exporter(ctx context.Context, cfg Config, log *slog.Logger) (sdktrace.SpanE
 	if p.headers != nil {
 		opts = append(opts, otlptracehttp.WithHeaders(p.headers))
 	}
-	if cfg.Timeout > 0 && envName(os.Getenv, "TRACES_TIMEOUT", "TIMEOUT") == "" {
-		opts = append(opts, otlptracehttp.WithTimeout(cfg.Timeout))
-	}
-	if testProxy != nil {
-		opts = append(opts, otlptracehttp.WithProxy(testProxy))
-	}
+	opts = append(opts, otlptracehttp.WithHTTPClient(exportClient(os.Getenv, cfg.Timeout, log)))
 	exp, err := otlptracehttp.New(ctx, opts...)
 	if err != nil {
 		return nil, nil, Destination{}, fmt.Errorf("traces exporter: %w", err)

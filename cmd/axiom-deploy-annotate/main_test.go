@@ -2,13 +2,20 @@ package main
 
 import (
 	"context"
+	"encoding/pem"
 	"errors"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -44,6 +51,10 @@ const testToken = "xaat-script-0000-token"
 //	fleettable DATASET [empty]
 //	                         APL queries of DATASET answer two hosts' runs
 //	                         (or no rows)
+//	redirected METHOD PATH   the https server at $REDIRECT (whose certificate
+//	                         is $REDIRECT_CA) answered METHOD PATH with a 307
+//	                         to plain http on the same host, and that
+//	                         listener saw no request at all
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata",
@@ -55,6 +66,14 @@ func TestScripts(t *testing.T) {
 			env.Setenv("TOKEN", testToken)
 			env.Setenv("AXIOM_TOKEN", "")
 			env.Setenv("OTEL_SDK_DISABLED", "")
+			rd, err := newRedirector(env.WorkDir)
+			if err != nil {
+				return err
+			}
+			env.Defer(rd.close)
+			env.Values["redirector"] = rd
+			env.Setenv("REDIRECT", rd.tls.URL)
+			env.Setenv("REDIRECT_CA", rd.ca)
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
@@ -158,6 +177,16 @@ func TestScripts(t *testing.T) {
 				}
 				fake.SetQueryResult(args[0], fields, columns...)
 			},
+			"redirected": func(ts *testscript.TestScript, neg bool, args []string) {
+				rd := ts.Value("redirector").(*redirector)
+				if plain := rd.seen(&rd.plain); len(plain) != 0 {
+					ts.Fatalf("the plain http listener got %q", plain)
+				}
+				want := strings.Join(args, " ")
+				if got := rd.seen(&rd.redirected); slices.Contains(got, want) == neg {
+					ts.Fatalf("the https server got %q; %q among them: %v", got, want, !neg)
+				}
+			},
 			"annotations": func(ts *testscript.TestScript, neg bool, args []string) {
 				fake := ts.Value("axiom").(*fakeaxiom.Server)
 				want, _ := strconv.Atoi(args[0])
@@ -201,4 +230,47 @@ func TestScripts(t *testing.T) {
 			},
 		},
 	})
+}
+
+// redirector is an https server on loopback that answers every request
+// with a 307 to the same path on a plain http listener of the same host,
+// and that listener; each keeps what it saw ("METHOD PATH", and for the
+// plain one whether the token came along).
+type redirector struct {
+	tls, http         *httptest.Server
+	ca                string
+	mu                sync.Mutex
+	redirected, plain []string
+}
+
+func newRedirector(dir string) (*redirector, error) {
+	rd := &redirector{}
+	rd.http = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rd.add(&rd.plain, r.Method+" "+r.URL.Path+" Authorization: "+r.Header.Get("Authorization"))
+	}))
+	rd.tls = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rd.add(&rd.redirected, r.Method+" "+r.URL.Path)
+		http.Redirect(w, r, rd.http.URL+r.URL.RequestURI(), http.StatusTemporaryRedirect)
+	}))
+	rd.tls.Config.ErrorLog = log.New(io.Discard, "", 0)
+	rd.tls.StartTLS()
+	rd.ca = filepath.Join(dir, ".redirector-ca.pem")
+	return rd, os.WriteFile(rd.ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: rd.tls.Certificate().Raw}), 0o600)
+}
+
+func (rd *redirector) add(to *[]string, s string) {
+	rd.mu.Lock()
+	defer rd.mu.Unlock()
+	*to = append(*to, s)
+}
+
+func (rd *redirector) seen(what *[]string) []string {
+	rd.mu.Lock()
+	defer rd.mu.Unlock()
+	return slices.Clone(*what)
+}
+
+func (rd *redirector) close() {
+	rd.tls.Close()
+	rd.http.Close()
 }

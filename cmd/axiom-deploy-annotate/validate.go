@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/url"
 	"os"
 	"regexp"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/bdsqqq/axiom-deploy-annotation/annotator"
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/authhttp"
 )
 
 // minTimeout is the shortest deadline in which a run can do anything.
@@ -91,14 +91,8 @@ func checkEndpoint(what, raw string) error {
 	case u.RawQuery != "" || u.ForceQuery:
 		return fmt.Errorf("invalid %s %q: a query would be dropped", what, u.Redacted())
 	}
-	switch u.Scheme {
-	case "https":
+	if authhttp.TokenMayGo(u) {
 		return nil
-	case "http":
-		host := u.Hostname()
-		if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
-			return nil
-		}
 	}
 	return fmt.Errorf("invalid %s %q: must be https (plain http only to a loopback address)", what, raw)
 }

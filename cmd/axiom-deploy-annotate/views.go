@@ -12,6 +12,7 @@ import (
 
 	"github.com/bdsqqq/axiom-deploy-annotation/annotator"
 	"github.com/bdsqqq/axiom-deploy-annotation/dashboard"
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/authhttp"
 )
 
 // axiomClient is a client of Axiom's API at the scheme and host of
@@ -30,7 +31,7 @@ func (r *runner) axiomClient() (*axiom.Client, error) {
 		axiom.SetURL(base),
 		axiom.SetToken(token),
 		axiom.SetUserAgent("axiom-deploy-annotation"),
-		axiom.SetClient(&http.Client{Transport: otelhttp.NewTransport(http.DefaultTransport)}),
+		axiom.SetClient(authhttp.Client(otelhttp.NewTransport(http.DefaultTransport), 0)),
 	}
 	if r.c.OrgID != "" {
 		opts = append(opts, axiom.SetOrganizationID(r.c.OrgID))

@@ -50,3 +50,22 @@ func Truncate(s string, max int) string {
 // Field is Line, cut to max bytes: the form of any single value from outside
 // that is shown or exported.
 func Field(s string, max int) string { return Truncate(Line(Truncate(s, 4*max)), max) }
+
+// URL is a URL as a message may repeat it: whatever precedes its last "@"
+// (a user, a password, even one holding "/" or "#") becomes "***", and a
+// query or fragment becomes "?…" or "#…", since any of them may hold a
+// credential; on one line, at most 200 bytes. It works on the text, so it
+// hides as much from a URL that does not parse.
+func URL(s string) string {
+	prefix, rest := "", s
+	if i := strings.Index(s, "://"); i >= 0 {
+		prefix, rest = s[:i+len("://")], s[i+len("://"):]
+	}
+	if i := strings.LastIndexByte(rest, '@'); i >= 0 {
+		rest = "***" + rest[i:]
+	}
+	if i := strings.IndexAny(rest, "?#"); i >= 0 {
+		rest = rest[:i] + rest[i:i+1] + "…"
+	}
+	return Field(prefix+rest, 200)
+}

@@ -65,3 +65,41 @@ func FuzzLine(f *testing.F) {
 		}
 	})
 }
+
+func TestURL(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"https://api.axiom.co/v2/annotations", "https://api.axiom.co/v2/annotations"},
+		{"https://user:pw@github.com/o/r", "https://***@github.com/o/r"},
+		{"https://xaat-secret@github.com/o/r", "https://***@github.com/o/r"},
+		{"https://u:p/a#s?s@host/x", "https://***@host/x"},
+		{"https://gitlab.com/o/r?private_token=glpat-x", "https://gitlab.com/o/r?…"},
+		{"https://host/o/r#token=x", "https://host/o/r#…"},
+		{"http://u:pw@[::1", "http://***@[::1"},
+		{"user:pw@host:o/r", "***@host:o/r"},
+		{"https://host/\x1b]0;x\x07", "https://host/ ]0;x"},
+	} {
+		if got := URL(tc.in); got != tc.want {
+			t.Errorf("URL(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// FuzzURL: no user, password, query or fragment survives, whatever they
+// hold.
+func FuzzURL(f *testing.F) {
+	f.Add("user", "pa/ss#word", "github.com", "private_token=glpat-secret")
+	f.Add("", "xaat-secret", "h", "")
+	f.Fuzz(func(t *testing.T, user, pass, host, query string) {
+		for _, s := range []string{user, pass, host, query} {
+			if strings.ContainsAny(s, "@") {
+				return
+			}
+		}
+		const secret = "S3CR3T"
+		in := "https://" + user + secret + ":" + pass + secret + "@" + host + "/p?" + query + secret
+		got := URL(in)
+		if strings.Contains(got, secret) || !IsLine(got) || len(got) > 200 {
+			t.Fatalf("URL(%q) = %q", in, got)
+		}
+	})
+}
