@@ -842,6 +842,30 @@ func TestAPIBase(t *testing.T) {
 	}
 }
 
+// A token that no header can carry is no token: nothing is tried with it.
+func TestCheckToken(t *testing.T) {
+	for tok, ok := range map[string]bool{
+		"xaat-01234567-89ab-cdef-0123-456789abcdef": true,
+		"xapt-0123":         true,
+		"":                  false,
+		"token":             false,
+		"xaat-abc\x01def":   false,
+		"xaat-abc def":      false,
+		"xaat-abc\tdef":     false,
+		"xaat-abc\x7fdef":   false,
+		"xaat-abc\u202edef": false,
+		"xaat-abcdéf":       false,
+	} {
+		err := CheckToken(tok)
+		if (err == nil) != ok || err != nil && !errors.Is(err, ErrNoToken) {
+			t.Errorf("CheckToken(%q) = %v, want ok %v", tok, err, ok)
+		}
+		if err != nil && len(tok) > 5 && strings.Contains(err.Error(), tok[5:]) {
+			t.Errorf("CheckToken(%q) repeats the token: %v", tok, err)
+		}
+	}
+}
+
 func TestParseRetryAfter(t *testing.T) {
 	now := time.Date(2026, 3, 14, 15, 0, 0, 0, time.UTC)
 	for _, tc := range []struct {

@@ -103,6 +103,10 @@ func CheckToken(token string) error {
 		return ErrNoToken
 	case !strings.HasPrefix(token, "xaat-") && !strings.HasPrefix(token, "xapt-"):
 		return fmt.Errorf("%w: the token is not an Axiom token (xaat-… or xapt-…)", ErrNoToken)
+	case strings.IndexFunc(token, func(r rune) bool { return r <= ' ' || r > '~' }) >= 0:
+		// It could never go in a header; the character is not shown, as
+		// the rest of the token would be.
+		return fmt.Errorf("%w: the token holds a control character, space or non-ASCII character", ErrNoToken)
 	}
 	return nil
 }

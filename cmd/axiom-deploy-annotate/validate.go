@@ -60,6 +60,10 @@ func (c *config) validate() error {
 			return fmt.Errorf("empty %s path", name)
 		}
 	}
+	if strings.IndexFunc(c.OrgID, func(r rune) bool { return r <= ' ' || r > '~' }) >= 0 {
+		// It goes in a header, which could not carry it.
+		return fmt.Errorf("invalid org id %q: use printable ASCII without spaces", c.OrgID)
+	}
 	if err := annotator.CheckHostname(c.Hostname); err != nil {
 		return err
 	}
