@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net/http"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/bdsqqq/axiom-deploy-annotation/annotator"
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/fakeaxiom"
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/fakeotlp"
 )
 
 func TestMain(m *testing.M) {
@@ -51,6 +53,12 @@ const testToken = "xaat-script-0000-token"
 //	fleettable DATASET [empty]
 //	                         APL queries of DATASET answer two hosts' runs
 //	                         (or no rows)
+//	span NAME KEY RE         a span NAME received at $OTLP (an OTLP/HTTP
+//	                         receiver on loopback) has attribute KEY (@KEY:
+//	                         resource attribute) matching RE; with !, none has
+//
+// and the condition [root].
+//
 //	redirected METHOD PATH   the https server at $REDIRECT (whose certificate
 //	                         is $REDIRECT_CA) answered METHOD PATH with a 307
 //	                         to plain http on the same host, and that
@@ -66,6 +74,10 @@ func TestScripts(t *testing.T) {
 			env.Setenv("TOKEN", testToken)
 			env.Setenv("AXIOM_TOKEN", "")
 			env.Setenv("OTEL_SDK_DISABLED", "")
+			otlp := fakeotlp.New()
+			env.Defer(otlp.Close)
+			env.Values["otlp"] = otlp
+			env.Setenv("OTLP", otlp.Endpoint())
 			rd, err := newRedirector(env.WorkDir)
 			if err != nil {
 				return err
@@ -76,7 +88,39 @@ func TestScripts(t *testing.T) {
 			env.Setenv("REDIRECT_CA", rd.ca)
 			return nil
 		},
+		Condition: func(cond string) (bool, error) {
+			if cond == "root" {
+				return os.Geteuid() == 0, nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
+		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"span": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 3 {
+					ts.Fatalf("usage: span NAME KEY RE")
+				}
+				re, err := regexp.Compile(args[2])
+				if err != nil {
+					ts.Fatalf("%v", err)
+				}
+				var seen []string
+				for _, sp := range ts.Value("otlp").(*fakeotlp.Receiver).Spans() {
+					if sp.Name != args[0] {
+						continue
+					}
+					v := sp.Attr(args[1])
+					if key, ok := strings.CutPrefix(args[1], "@"); ok {
+						v = sp.ResourceAttr(key)
+					}
+					seen = append(seen, v)
+				}
+				if len(seen) == 0 {
+					ts.Fatalf("no span %s received", args[0])
+				}
+				if slices.ContainsFunc(seen, re.MatchString) == neg {
+					ts.Fatalf("spans %s have %s %q; match %q: %v", args[0], args[1], seen, args[2], !neg)
+				}
+			},
 			"status": func(ts *testscript.TestScript, neg bool, args []string) {
 				if len(args) < 2 {
 					ts.Fatalf("usage: status N PROG ARGS...")
