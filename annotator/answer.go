@@ -169,20 +169,25 @@ func (t answerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
-// parseRetryAfter reads Retry-After: delay-seconds or an HTTP date.
+// maxRetryAfter bounds a Retry-After: past any run's deadline, and far
+// from where seconds as a Duration overflow.
+const maxRetryAfter = 24 * time.Hour
+
+// parseRetryAfter reads Retry-After: delay-seconds or an HTTP date, at most
+// maxRetryAfter.
 func parseRetryAfter(v string, now time.Time) time.Duration {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0
 	}
-	if n, err := strconv.Atoi(v); err == nil {
-		if n < 0 {
-			return 0
+	if n, err := strconv.ParseUint(v, 10, 64); err == nil || errors.Is(err, strconv.ErrRange) {
+		if err != nil || n > uint64(maxRetryAfter/time.Second) {
+			return maxRetryAfter
 		}
 		return time.Duration(n) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
+		return min(t.Sub(now), maxRetryAfter)
 	}
 	return 0
 }

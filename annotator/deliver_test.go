@@ -879,6 +879,11 @@ func TestParseRetryAfter(t *testing.T) {
 		{"soon", 0},
 		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second},
 		{now.Add(-time.Minute).Format(http.TimeFormat), 0},
+		// Beyond any deadline, and never wrapped around.
+		{"99999999999", 24 * time.Hour},
+		{"9223372036854775807", 24 * time.Hour},
+		{"99999999999999999999999", 24 * time.Hour},
+		{"Fri, 31 Dec 9999 23:59:59 GMT", 24 * time.Hour},
 	} {
 		if got := parseRetryAfter(tc.v, now); got != tc.want {
 			t.Errorf("parseRetryAfter(%q) = %s, want %s", tc.v, got, tc.want)

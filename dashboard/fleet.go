@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"slices"
 	"strconv"
@@ -199,6 +200,11 @@ func number(c query.Column, i int) *int64 {
 	var v int64
 	switch x := c[i].(type) {
 	case float64:
+		// JSON's numbers are floats: only a whole one that a float holds
+		// exactly is a count; 1e300 is none, not -9223372036854775808.
+		if x != math.Trunc(x) || math.Abs(x) > 1<<53 {
+			return nil
+		}
 		v = int64(x)
 	case int64:
 		v = x

@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/bdsqqq/axiom-deploy-annotation/annotator"
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/text"
 	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo"
 )
 
@@ -116,14 +117,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 		case errors.Is(err, nixinfo.ErrNotNixSystem):
 			code = exitNotNix
 		}
-		fmt.Fprintf(stderr, "axiom-deploy-annotate: %v\n", err)
+		sayError(stderr, err)
 		return code
 	}
 	return exitOK
 }
 
+// sayError writes err as the run's one error line: whatever of it came
+// from outside (a path, a command, an answer) made safe for a terminal.
+func sayError(stderr io.Writer, err error) {
+	fmt.Fprintf(stderr, "axiom-deploy-annotate: %s\n", text.Line(err.Error()))
+}
+
 func usageFail(stderr io.Writer, err error) int {
-	fmt.Fprintf(stderr, "axiom-deploy-annotate: %v\n", err)
+	sayError(stderr, err)
 	if errors.As(err, new(usageError)) {
 		fmt.Fprintln(stderr, "Run axiom-deploy-annotate --help for usage.")
 	}

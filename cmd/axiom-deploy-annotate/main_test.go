@@ -43,7 +43,8 @@ const testToken = "xaat-script-0000-token"
 //	annotations N            the fake holds N annotations
 //	annotation I FIELD RE    annotation I's field (title, description, url,
 //	                         type, datasets) matches RE
-//	fail STATUS N            the fake answers the next N requests with STATUS
+//	fail STATUS N [BODY]     the fake answers the next N requests with STATUS
+//	                         (and BODY, JSON)
 //	requests N               the fake saw N requests
 //	holdlock DIR             hold DIR's delivery lock, as a run delivering does,
 //	                         until the script ends
@@ -145,8 +146,12 @@ func TestScripts(t *testing.T) {
 				fake := ts.Value("axiom").(*fakeaxiom.Server)
 				status, _ := strconv.Atoi(args[0])
 				n, _ := strconv.Atoi(args[1])
+				var body []byte
+				if len(args) > 2 {
+					body = []byte(args[2])
+				}
 				for range n {
-					fake.Fail(fakeaxiom.Fault{Status: status})
+					fake.Fail(fakeaxiom.Fault{Status: status, Body: body})
 				}
 			},
 			"requests": func(ts *testscript.TestScript, neg bool, args []string) {

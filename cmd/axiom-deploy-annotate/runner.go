@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/bdsqqq/axiom-deploy-annotation/annotator"
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/text"
 	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo"
 	"github.com/bdsqqq/axiom-deploy-annotation/telemetry"
 )
@@ -161,7 +162,9 @@ func (r *runner) run() error {
 		if r.exporting && out.outcome == "annotated" {
 			out.line += " trace " + span.SpanContext().TraceID().String()
 		}
-		fmt.Fprintln(r.stdout, out.line)
+		// The line may name what came from outside: an id from Axiom, a
+		// title from the state.
+		fmt.Fprintln(r.stdout, text.Line(out.line))
 	}
 	return err
 }
