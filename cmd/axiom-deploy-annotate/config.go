@@ -119,7 +119,7 @@ var settings = []setting{
 	{"since", "", "DURATION", "how far back fleet looks", func(c *config) flag.Value { return &c.since }},
 	{"json", "", "", "fleet: print JSON", func(c *config) flag.Value { return (*boolValue)(&c.jsonOut) }},
 	{"revision", "", "REV", "rollout: the revision deployed (default: HEAD of the git repository here)", func(c *config) flag.Value { return (*stringValue)(&c.revision) }},
-	{"dry-run", "", "", "print what would be sent as JSON; send nothing, write nothing", func(c *config) flag.Value { return (*boolValue)(&c.dryRun) }},
+	{"dry-run", "", "", "print what would be sent as JSON; send nothing, write nothing (not with rollout)", func(c *config) flag.Value { return (*boolValue)(&c.dryRun) }},
 	{"force", "", "", "annotate even if this system was annotated last; dashboard: overwrite edits", func(c *config) flag.Value { return (*boolValue)(&c.force) }},
 	{"verbose", "", "", "log debug lines: where spans go, and why nothing is exported", func(c *config) flag.Value { return (*boolValue)(&c.verbose) }},
 	{"version", "", "", "print the version", func(c *config) flag.Value { return (*boolValue)(&c.version) }},

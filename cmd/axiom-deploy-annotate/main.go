@@ -94,6 +94,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if mode == "rollout" && (len(rest) == 0 || len(rest) == len(args) || args[len(args)-len(rest)-1] != "--") {
 		return usageFail(stderr, usageError{errors.New("rollout needs the deploy command after --: axiom-deploy-annotate rollout [flags] -- COMMAND [ARGS...]")})
 	}
+	if mode == "rollout" && c.dryRun {
+		// A dry run sends and writes nothing, and what rollout would send
+		// is known only once the command has run.
+		return usageFail(stderr, usageError{errors.New("rollout has no dry run: it would have to run the deploy command; run the command alone, or rollout without --dry-run")})
+	}
 	if (mode == "dashboard" || mode == "fleet") && c.TracesDataset == "" {
 		return usageFail(stderr, usageError{errors.New(mode + " needs the traces dataset: --traces-dataset NAME (or tracesDataset in the config)")})
 	}
