@@ -90,7 +90,7 @@ func APIBase(endpoint string) (string, error) {
 	}
 	path := strings.TrimSuffix(u.Path, "/")
 	if path != "" && path != "/v2/annotations" {
-		return "", fmt.Errorf("invalid API endpoint %q: want https://host/v2/annotations", endpoint)
+		return "", fmt.Errorf("invalid API endpoint %q: want https://host/v2/annotations", text.URL(endpoint))
 	}
 	u.Path, u.RawPath = "", ""
 	return u.String(), nil

@@ -13,6 +13,7 @@ import (
 
 	"github.com/bdsqqq/axiom-deploy-annotation/annotator"
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/authhttp"
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/text"
 )
 
 // minTimeout is the shortest deadline in which a run can do anything.
@@ -80,25 +81,22 @@ func (c *config) validate() error {
 // where no token crosses a network. It never repeats credentials a URL
 // holds, and refuses parts that would be dropped.
 func checkEndpoint(what, raw string) error {
+	// An error repeats the URL without what may be a credential (text.URL).
 	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
-		if u != nil && u.User != nil || strings.Contains(raw, "@") {
-			return fmt.Errorf("invalid %s: not a URL (not repeated: it may hold a credential)", what)
-		}
-		return fmt.Errorf("invalid %s %q: want an https URL", what, raw)
-	}
 	switch {
+	case err != nil || u.Host == "":
+		return fmt.Errorf("invalid %s %q: want an https URL", what, text.URL(raw))
 	case u.User != nil:
-		return fmt.Errorf("invalid %s: it holds credentials, which are not repeated here; the token goes in the token file", what)
+		return fmt.Errorf("invalid %s %q: it holds credentials; the token goes in the token file", what, text.URL(raw))
 	case u.Fragment != "" || strings.Contains(raw, "#"):
-		return fmt.Errorf("invalid %s %q: a fragment would be dropped", what, u.Redacted())
+		return fmt.Errorf("invalid %s %q: a fragment would be dropped", what, text.URL(raw))
 	case u.RawQuery != "" || u.ForceQuery:
-		return fmt.Errorf("invalid %s %q: a query would be dropped", what, u.Redacted())
+		return fmt.Errorf("invalid %s %q: a query would be dropped", what, text.URL(raw))
 	}
 	if authhttp.TokenMayGo(u) {
 		return nil
 	}
-	return fmt.Errorf("invalid %s %q: must be https (plain http only to a loopback address)", what, raw)
+	return fmt.Errorf("invalid %s %q: must be https (plain http only to a loopback address)", what, text.URL(raw))
 }
 
 // maxTokenFile bounds a token file: a token is under a hundred bytes.
