@@ -270,10 +270,12 @@ func repositoryBase(repository string) (*url.URL, error) {
 }
 
 // CheckHostname says what is wrong with a host name given for the
-// annotation, nil when nothing is.
+// annotation, nil when nothing is: it must be what text.Line makes of it,
+// so without control characters, invisible formatting characters
+// (bidirectional overrides, zero-width spaces) or surrounding spaces.
 func CheckHostname(h string) error {
-	if h != text.Line(h) || len(h) > maxField {
-		return fmt.Errorf("invalid host name %q: want at most %d characters, no control characters and no surrounding spaces", h, maxField)
+	if !text.IsLine(h) || len(h) > maxField {
+		return fmt.Errorf("invalid host name %q: want at most %d characters, no control or invisible formatting characters and no surrounding spaces", h, maxField)
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/bdsqqq/axiom-deploy-annotation/annotator"
+	"github.com/bdsqqq/axiom-deploy-annotation/dashboard"
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/authhttp"
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/text"
 )
@@ -67,6 +68,11 @@ func (c *config) validate() error {
 	}
 	if err := annotator.CheckHostname(c.Hostname); err != nil {
 		return err
+	}
+	if c.DashboardUID != "" {
+		if err := dashboard.CheckUID(c.DashboardUID); err != nil {
+			return err
+		}
 	}
 	if time.Duration(c.Timeout) < minTimeout {
 		return fmt.Errorf("invalid timeout %s: want %s or more", time.Duration(c.Timeout), minTimeout)
