@@ -85,3 +85,21 @@ type failing struct{}
 
 func (failing) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) error { return errors.New("down") }
 func (failing) Shutdown(context.Context) error                             { return nil }
+
+// FuzzCleanAttributes: every string exported is one line of at most
+// maxExported bytes; other kinds pass untouched.
+func FuzzCleanAttributes(f *testing.F) {
+	f.Add("a\x1b]0;x\x07\nb", "\u202e", int64(3))
+	f.Fuzz(func(t *testing.T, s, u string, n int64) {
+		in := []attribute.KeyValue{attribute.String("s", s), attribute.StringSlice("l", []string{s, u}), attribute.Int64("n", n)}
+		out := cleanAttributes(in)
+		for _, v := range []string{out[0].Value.AsString(), out[1].Value.AsStringSlice()[0], out[1].Value.AsStringSlice()[1]} {
+			if !text.IsLine(v) || len(v) > maxExported {
+				t.Fatalf("cleaned %q", v)
+			}
+		}
+		if out[2].Value.AsInt64() != n || in[0].Value.AsString() != s {
+			t.Fatalf("changed what needs no cleaning, or the input")
+		}
+	})
+}
