@@ -4,8 +4,11 @@
 package text
 
 import (
+	"bytes"
+	"fmt"
 	"strings"
 	"unicode"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -68,4 +71,28 @@ func URL(s string) string {
 		rest = rest[:i] + rest[i:i+1] + "…"
 	}
 	return Field(prefix+rest, 200)
+}
+
+// JSON makes encoded JSON safe to show on a terminal without changing what
+// it says: each character that Line would replace and encoding/json leaves
+// as it is (DEL, C1 controls, bidirectional and zero-width characters)
+// becomes a \u escape. Such characters occur only inside strings, where the
+// escape means the same.
+func JSON(b []byte) []byte {
+	if bytes.IndexFunc(b, func(r rune) bool { return r >= 0x7f && unsafe(r) }) < 0 {
+		return b
+	}
+	out := make([]byte, 0, len(b)+16)
+	for len(b) > 0 {
+		r, n := utf8.DecodeRune(b)
+		if r >= 0x7f && unsafe(r) {
+			for _, u := range utf16.Encode([]rune{r}) {
+				out = fmt.Appendf(out, `\u%04x`, u)
+			}
+		} else {
+			out = append(out, b[:n]...)
+		}
+		b = b[n:]
+	}
+	return out
 }

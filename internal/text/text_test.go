@@ -1,6 +1,8 @@
 package text
 
 import (
+	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -100,6 +102,46 @@ func FuzzURL(f *testing.F) {
 		got := URL(in)
 		if strings.Contains(got, secret) || !IsLine(got) || len(got) > 200 {
 			t.Fatalf("URL(%q) = %q", in, got)
+		}
+	})
+}
+
+func TestJSON(t *testing.T) {
+	in := []byte("{\"a\":\"x\u202ey\u200b\u009b\x7f\xf3\xa0\x80\x81z é\",\"b\":[1,2]}")
+	want := `{"a":"x\u202ey\u200b\u009b\u007f\udb40\udc01z é","b":[1,2]}`
+	if got := string(JSON(in)); got != want {
+		t.Errorf("JSON = %s, want %s", got, want)
+	}
+	var a, b any
+	if err := json.Unmarshal(in, &a); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(JSON(in), &b); err != nil || !reflect.DeepEqual(a, b) {
+		t.Errorf("JSON changed what it says: %v, %v", b, err)
+	}
+	if plain := []byte(`{"a":"é"}`); &JSON(plain)[0] != &plain[0] {
+		t.Error("JSON copied what needs no escape")
+	}
+}
+
+// FuzzJSON: the escaped JSON says what the JSON said, and holds nothing Line
+// would replace but the line breaks and tabs of indentation.
+func FuzzJSON(f *testing.F) {
+	f.Add("x\u202ey\u009b\x7f", 3)
+	f.Fuzz(func(t *testing.T, s string, n int) {
+		in, err := json.MarshalIndent(map[string]any{"s": s, "n": n, "l": []string{s}}, "", "  ")
+		if err != nil {
+			return
+		}
+		out := JSON(in)
+		var a, b any
+		if json.Unmarshal(in, &a) != nil || json.Unmarshal(out, &b) != nil || !reflect.DeepEqual(a, b) {
+			t.Fatalf("JSON(%s) = %s changes its meaning", in, out)
+		}
+		for _, line := range strings.Split(string(out), "\n") {
+			if l := strings.TrimLeft(line, " "); !IsLine(l) && strings.TrimSpace(l) != "" {
+				t.Fatalf("JSON(%s) line %q is unsafe", in, line)
+			}
 		}
 	})
 }
