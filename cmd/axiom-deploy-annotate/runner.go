@@ -51,7 +51,8 @@ func exportReserve(total time.Duration) time.Duration {
 }
 
 // outcome is what a mode did: the run span's deploy.outcome, the line for
-// stdout, and the delivery error that leaves it spooled.
+// stdout (shown as text.Line makes it: it may name an id from Axiom or a
+// title from the state), and the delivery error that leaves it spooled.
 type outcome struct {
 	outcome string
 	line    string
@@ -162,8 +163,6 @@ func (r *runner) run() error {
 		if r.exporting && out.outcome == "annotated" {
 			out.line += " trace " + span.SpanContext().TraceID().String()
 		}
-		// The line may name what came from outside: an id from Axiom, a
-		// title from the state.
 		fmt.Fprintln(r.stdout, text.Line(out.line))
 	}
 	return err
