@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	"github.com/axiomhq/axiom-go/axiom"
+
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/text"
 )
 
 // Status is what Apply did with one monitor.
@@ -96,12 +98,12 @@ func Apply(ctx context.Context, c *axiom.Client, dataset string, defs []Definiti
 			stale = append(stale, fmt.Sprintf("%q (%s)", r.Name, r.ID))
 		}
 		for _, dup := range found[min(1, len(found)):] {
-			results = append(results, Result{Key: d.Key, Name: dup.Name, ID: dup.ID, Status: Duplicate})
+			results = append(results, Result{Key: d.Key, Name: text.Line(dup.Name), ID: text.Line(dup.ID), Status: Duplicate})
 		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(ours)) {
 		for _, m := range ours[k] {
-			results = append(results, Result{Key: k, Name: m.Name, ID: m.ID, Status: Obsolete})
+			results = append(results, Result{Key: k, Name: text.Line(m.Name), ID: text.Line(m.ID), Status: Obsolete})
 		}
 	}
 	if len(stale) > 0 {
@@ -119,11 +121,11 @@ func apply(ctx context.Context, c *axiom.Client, d Definition, found []*axiom.Mo
 		if err != nil {
 			return r, apiError("create", d.Monitor.Name, err)
 		}
-		r.ID, r.Status = m.ID, Created
+		r.ID, r.Status = text.Line(m.ID), Created
 		return r, nil
 	}
 	cur := found[0]
-	r.ID = cur.ID
+	r.ID = text.Line(cur.ID)
 	made, _ := markOf(cur.Description)
 	want, _ := markOf(d.Monitor.Description)
 	edited := fingerprint(*cur) != made.fingerprint
@@ -133,7 +135,7 @@ func apply(ctx context.Context, c *axiom.Client, d Definition, found []*axiom.Mo
 		r.Status = Unchanged
 		return r, nil
 	case edited && !force:
-		r.Status, r.Name, r.Stale = Kept, cur.Name, changed
+		r.Status, r.Name, r.Stale = Kept, text.Line(cur.Name), changed
 		return r, nil
 	}
 	m := d.Monitor
@@ -162,7 +164,7 @@ func CheckNotifiers(ctx context.Context, c *axiom.Client, ids []string) error {
 	}
 	var known []string
 	for _, n := range all {
-		known = append(known, fmt.Sprintf("%s (%s)", n.ID, n.Name))
+		known = append(known, fmt.Sprintf("%s (%s)", text.Line(n.ID), text.Line(n.Name)))
 	}
 	for _, id := range ids {
 		if !slices.ContainsFunc(all, func(n *axiom.Notifier) bool { return n.ID == id }) {
@@ -183,7 +185,7 @@ func apiError(op, name string, err error) error {
 		case http.StatusUnauthorized, http.StatusForbidden:
 			return &PermissionError{Op: op, What: "monitors", Status: he.Status}
 		case http.StatusBadRequest:
-			return fmt.Errorf("axiom refused monitor %q: %s", name, he.Message)
+			return fmt.Errorf("axiom refused monitor %q: %s", name, text.Line(he.Message))
 		}
 	}
 	if name == "" {
