@@ -25,6 +25,19 @@ func client(t *testing.T, s *fakeaxiom.Server, tok string) *axiom.Client {
 	return c
 }
 
+// applied is a fake Axiom, a client of it, and the default monitors
+// made there.
+func applied(t *testing.T) (*fakeaxiom.Server, *axiom.Client, []Definition) {
+	t.Helper()
+	s := fakeaxiom.New(token)
+	t.Cleanup(s.Close)
+	c, defs := client(t, s, token), build(t, Options{})
+	if _, err := Apply(context.Background(), c, dataset, defs, false); err != nil {
+		t.Fatal(err)
+	}
+	return s, c, defs
+}
+
 // statuses is each result's key and status, in order.
 func statuses(rs []Result) []string {
 	var out []string
@@ -117,13 +130,8 @@ func TestApply(t *testing.T) {
 }
 
 func TestApplyKeepsEdits(t *testing.T) {
-	s := fakeaxiom.New(token)
-	defer s.Close()
-	c, ctx := client(t, s, token), context.Background()
-	defs := build(t, Options{})
-	if _, err := Apply(ctx, c, dataset, defs, false); err != nil {
-		t.Fatal(err)
-	}
+	s, c, defs := applied(t)
+	ctx := context.Background()
 	id := idOf(s, "host-silent")
 	until := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
 	s.EditMonitor(id, func(m *fakeaxiom.Monitor) { m.Threshold = 720 })
@@ -166,13 +174,8 @@ func TestApplyKeepsEdits(t *testing.T) {
 // Copies of ours, and ours that this version no longer defines, are said
 // and left alone.
 func TestApplyDuplicateAndObsolete(t *testing.T) {
-	s := fakeaxiom.New(token)
-	defer s.Close()
-	c, ctx := client(t, s, token), context.Background()
-	defs := build(t, Options{})
-	if _, err := Apply(ctx, c, dataset, defs, false); err != nil {
-		t.Fatal(err)
-	}
+	s, c, defs := applied(t)
+	ctx := context.Background()
 	copied := s.Monitors()[1]
 	copied.ID = ""
 	dup := s.AddMonitor(copied)
