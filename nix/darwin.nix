@@ -16,9 +16,11 @@ let
 
   # The daemons run as root and read the token files named in the
   # configuration file directly, so they may stay readable by root only.
-  cli = pkgs.writeShellScriptBin "axiom-deploy-annotate" ''
-    exec ${lib.getExe cfg.package} --config ${cfg.configFile} "$@"
-  '';
+  cli = import ./cli.nix {
+    inherit pkgs;
+    exe = lib.getExe cfg.package;
+    inherit (cfg) configFile;
+  };
 
   # The configured command of the system profile's generation.
   profile = config.system.profile;

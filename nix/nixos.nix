@@ -134,15 +134,16 @@ let
   # reads the token files directly; what it creates in the state directory is
   # given back to the directory's owner afterwards, since systemd re-owns
   # that directory only when its top belongs to someone else.
-  cli = pkgs.writeShellScriptBin "axiom-deploy-annotate" ''
-    status=0
-    ${exe} --config ${cfg.configFile} "$@" || status=$?
-    state=/var/lib/private/${name}
-    if [ "$(${pkgs.coreutils}/bin/id -u)" = 0 ] && [ -d "$state" ]; then
-      ${pkgs.coreutils}/bin/chown -R --reference="$state" "$state"
-    fi
-    exit "$status"
-  '';
+  cli = import ./cli.nix {
+    inherit pkgs exe;
+    inherit (cfg) configFile;
+    after = ''
+      state=/var/lib/private/${name}
+      if [ "$(${pkgs.coreutils}/bin/id -u)" = 0 ] && [ -d "$state" ]; then
+        ${pkgs.coreutils}/bin/chown -R --reference="$state" "$state"
+      fi
+    '';
+  };
 in
 {
   imports = [ ./common.nix ];
