@@ -6,6 +6,7 @@
 {
   lib,
   bin ? null,
+  hostPlatform ? { },
 }:
 
 let
@@ -82,6 +83,6 @@ in
 
   stdenv = {
     buildPlatform.canExecute = _: bin != null;
-    hostPlatform = { };
+    inherit hostPlatform;
   };
 }
