@@ -191,7 +191,7 @@ func TestSettingsOnceNix(t *testing.T) {
 // evaluation, naming it.
 func TestStateDirFixedNix(t *testing.T) {
 	nixtest.Require(t)
-	for _, platform := range []string{"nixos", "darwin"} {
+	for _, platform := range []string{"nixos", "darwin", "home-manager"} {
 		t.Run(platform, func(t *testing.T) {
 			out, err := evalError(t, platform, map[string]any{"settings": map[string]any{"stateDir": "/srv/axiom"}})
 			if err == nil || !strings.Contains(out, "services.axiom-deploy-annotation.settings.stateDir' has conflicting definition values") {
@@ -207,4 +207,48 @@ func evalError(t *testing.T, platform string, settings map[string]any) (string, 
 	t.Helper()
 	return runOutput(t, "nix-instantiate", "--eval", "--strict", "--json", "nix/tests/eval.nix",
 		"--argstr", "platform", platform, "--argstr", "settings", settingsJSON(t, settings))
+}
+
+// TestHomeManagerConfigFileNix: the user's scope in the configuration
+// file: state under $XDG_STATE_HOME, the Home Manager profile and its
+// current generation, a token file in the user's configuration directory,
+// and the revision a flake passes in. Home Manager never had the names from
+// before settings.
+func TestHomeManagerConfigFileNix(t *testing.T) {
+	const rev = "0123456789abcdef0123456789abcdef01234567"
+	files := buildConfigFiles(t, []fileCase{
+		{Platform: "home-manager"},
+		{Platform: "home-manager", Settings: map[string]any{"settings": map[string]any{"revision": rev + "-dirty"}}},
+		{Platform: "home-manager-darwin"},
+	})
+	state := "/home/alice/.local/state"
+	want := map[string]any{
+		"scope":         "home-manager",
+		"stateDir":      state + "/axiom-deploy-annotation",
+		"profile":       state + "/nix/profiles/home-manager",
+		"currentSystem": state + "/home-manager/gcroots/current-home",
+		"tokenFile":     "/home/alice/.config/axiom-deploy-annotation/token",
+	}
+	got := decodeFile(t, files[0])
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %v, want %v", k, got[k], v)
+		}
+	}
+	if v, ok := got["revision"]; ok {
+		t.Errorf("revision written without one: %v", v)
+	}
+	if keys := changedKeys(got, decodeFile(t, files[1])); !slices.Equal(keys, []string{"revision"}) || !strings.Contains(files[1].Text, `"revision":"`+rev+`-dirty"`) {
+		t.Errorf("with a revision: changed keys %q, file %s", keys, files[1].Text)
+	}
+	if darwin := decodeFile(t, files[2]); darwin["stateDir"] != "/Users/alice/.local/state/axiom-deploy-annotation" {
+		t.Errorf("darwin: stateDir = %v", darwin["stateDir"])
+	}
+
+	for old := range renamedOptions {
+		out, err := evalError(t, "home-manager", at(old, everySetting[renamedOptions[old]]))
+		if err == nil || !strings.Contains(out, "services.axiom-deploy-annotation."+old+"' does not exist") {
+			t.Errorf("%s in Home Manager: %v\n%s\nwant an option that does not exist", old, err, out)
+		}
+	}
 }

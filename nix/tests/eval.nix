@@ -1,27 +1,43 @@
-# Evaluates nix/nixos.nix or nix/darwin.nix, and nix/common.nix, with the
-# stand-ins in lib.nix and pkgs.nix and the platform's options the modules
-# set.
+# Evaluates nix/nixos.nix, nix/darwin.nix or nix/home-manager.nix, and
+# nix/common.nix, with the stand-ins in lib.nix, pkgs.nix and
+# home-manager.nix and the platform's options the modules set.
 # nix/module_test.go reads the result as JSON, or builds configFile.
 {
-  # nixos or darwin.
+  # nixos, darwin, home-manager (on Linux) or home-manager-darwin.
   platform ? "nixos",
   # services.axiom-deploy-annotation, as JSON; enable is implied.
   settings ? "{}",
   # Candidates for the settings.repositoryUrl option, as a JSON list.
   repositoryUrls ? "[]",
   bin ? null,
+  # Whether a build with bin checks the configuration file with it.
+  check ? true,
+  # Home Manager: the user's home directory.
+  home ? null,
 }:
 
 let
-  darwin = platform == "darwin";
+  darwin = platform == "darwin" || platform == "home-manager-darwin";
   standInLib = import ./lib.nix;
   pkgs = import ./pkgs.nix {
     lib = standInLib;
     bin = if bin == null then null else /. + bin;
+    inherit check;
     hostPlatform = {
       isDarwin = darwin;
       isLinux = !darwin;
     };
+  };
+  hm = import ./home-manager.nix {
+    lib = standInLib;
+    inherit pkgs darwin;
+    home =
+      if home != null then
+        home
+      else if darwin then
+        "/Users/alice"
+      else
+        "/home/alice";
   };
   inherit (standInLib) mkOption types;
 
@@ -38,6 +54,14 @@ let
       assertions = listOption types.unspecified;
       environment.systemPackages = listOption types.package;
     };
+  };
+
+  homeManager = {
+    module = ../home-manager.nix;
+    inherit (hm) lib;
+    options = { };
+    modules = [ hm.module ];
+    inherit (hm) result;
   };
 
   platforms = {
@@ -122,6 +146,9 @@ let
         systemPackages = config.environment.systemPackages;
       };
     };
+
+    home-manager = homeManager;
+    home-manager-darwin = homeManager;
   };
 
   p = platforms.${platform};
