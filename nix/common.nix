@@ -81,67 +81,28 @@ let
   # into settings: still accepted, with a warning naming the new one. Home
   # Manager never had them.
   renamed =
-    map
+    lib.mapAttrsToList
       (
-        { from, to }:
-        lib.mkRenamedOptionModule ([ "services" "axiom-deploy-annotation" ] ++ from) [
+        from: to:
+        lib.mkRenamedOptionModule ([ "services" "axiom-deploy-annotation" ] ++ lib.splitString "." from) [
           "services"
           "axiom-deploy-annotation"
           "settings"
           to
         ]
       )
-      [
-        {
-          from = [ "tokenPath" ];
-          to = "tokenFile";
-        }
-        {
-          from = [ "apiEndpoint" ];
-          to = "apiEndpoint";
-        }
-        {
-          from = [ "datasets" ];
-          to = "datasets";
-        }
-        {
-          from = [ "annotationType" ];
-          to = "type";
-        }
-        {
-          from = [ "repositoryUrl" ];
-          to = "repositoryUrl";
-        }
-        {
-          from = [ "environment" ];
-          to = "environment";
-        }
-        {
-          from = [ "annotate" ];
-          to = "annotate";
-        }
-        {
-          from = [
-            "tracing"
-            "dataset"
-          ];
-          to = "tracesDataset";
-        }
-        {
-          from = [
-            "tracing"
-            "endpoint"
-          ];
-          to = "tracesEndpoint";
-        }
-        {
-          from = [
-            "tracing"
-            "tokenPath"
-          ];
-          to = "tracesTokenFile";
-        }
-      ];
+      {
+        tokenPath = "tokenFile";
+        apiEndpoint = "apiEndpoint";
+        datasets = "datasets";
+        annotationType = "type";
+        repositoryUrl = "repositoryUrl";
+        environment = "environment";
+        annotate = "annotate";
+        "tracing.dataset" = "tracesDataset";
+        "tracing.endpoint" = "tracesEndpoint";
+        "tracing.tokenPath" = "tracesTokenFile";
+      };
 
   # The keys of the configuration file the module knows, as options of
   # settings. `stateDir` (and `scope` and `currentSystem` where they are not

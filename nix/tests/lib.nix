@@ -57,6 +57,12 @@ let
     last = l: builtins.elemAt l (length l - 1);
     inherit concatStringsSep;
     hasPrefix = prefix: s: substring 0 (stringLength prefix) s == prefix;
+    splitString =
+      sep: s:
+      if sep != "." then
+        throw "splitString: only \".\" is known here"
+      else
+        filter isString (builtins.split "\\." s);
     removePrefix =
       prefix: s: if hasPrefix prefix s then substring (stringLength prefix) (-1) s else s;
     toIntBase10 =
@@ -279,8 +285,8 @@ let
         files = unique (map (d: d.file) merged.defsFinal);
       };
 
-    # lib/modules.nix's aliases: the old option's definitions go to the new
-    # one with their priority, and reading the old one reads the new.
+    # lib/modules.nix's renamed options: the old option's definitions go to
+    # the new one with their priority, and reading the old one reads the new.
     mkAliasAndWrapDefsWithPriority =
       wrap: option:
       mkIf option.isDefined (wrap (mkMerge (map (mkOverride option.highestPrio) option.definitions)));
@@ -319,14 +325,6 @@ let
         inherit from to;
         visible = false;
         warn = true;
-        use = x: x;
-      };
-    mkAliasOptionModule =
-      from: to:
-      doRename {
-        inherit from to;
-        visible = true;
-        warn = false;
         use = x: x;
       };
 
