@@ -138,7 +138,7 @@ func definitions(o Options) []Definition {
 			Description: fmt.Sprintf("No flush run of this host has reached Axiom for more than %s (its timer runs every 15 minutes unless set otherwise): "+
 				"the host is down or offline, its flush timer stopped, or its token no longer works. "+
 				"On the host: systemctl status axiom-deploy-annotation-flush.timer and journalctl -u axiom-deploy-annotation-flush "+
-				"(nix-darwin: the daemon org.nixos.axiom-deploy-annotation-flush and its log). "+
+				"(nix-darwin: the daemon org.nixos.axiom-deploy-annotation-flush; Home Manager: the user's unit or agent of that name). "+
 				"A host silent for more than %s drops out, taken as retired.", span(o.SilentAfter), span(silentRange)),
 			Type:     axiom.MonitorTypeThreshold,
 			APLQuery: silentQuery(o.Dataset),
