@@ -44,6 +44,8 @@ const testToken = "xaat-script-0000-token"
 //	fleettable DATASET [empty]
 //	                         APL queries of DATASET answer two hosts' runs
 //	                         (or no rows)
+//
+// and the commands of monitorCmds.
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata",
@@ -57,7 +59,7 @@ func TestScripts(t *testing.T) {
 			env.Setenv("OTEL_SDK_DISABLED", "")
 			return nil
 		},
-		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+		Cmds: with(monitorCmds, map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"status": func(ts *testscript.TestScript, neg bool, args []string) {
 				if len(args) < 2 {
 					ts.Fatalf("usage: status N PROG ARGS...")
@@ -199,6 +201,6 @@ func TestScripts(t *testing.T) {
 					ts.Fatalf("annotation %d %s = %q; match %q: %v", i, args[1], got, args[2], !neg)
 				}
 			},
-		},
+		}),
 	})
 }

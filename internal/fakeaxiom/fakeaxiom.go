@@ -1,7 +1,7 @@
 // Package fakeaxiom is an Axiom API on loopback for tests: annotations,
-// dashboards (/v2/dashboards, bodies checked against the shared schema)
-// and APL queries (/v1/datasets/_apl, answering tables a test sets). It
-// checks requests the way Axiom's API documents them (bearer token, JSON
+// dashboards (/v2/dashboards) and monitors (/v2/monitors, /v2/notifiers),
+// their bodies checked against the shared schema, and APL queries
+// (/v1/datasets/_apl, answering tables a test sets). It checks requests the way Axiom's API documents them (bearer token, JSON
 // body, required fields, limits), keeps what it accepted, and can be told
 // to misbehave for the next requests: answer an error status, hang, send
 // its answer slowly, or store an annotation and lose the answer. It can
@@ -78,6 +78,10 @@ type Server struct {
 	dashboardOrder []string
 	nextDashboard  int
 	tables         map[string]table
+
+	monitors    []*Monitor
+	nextMonitor int
+	notifiers   []Notifier
 }
 
 // New starts a fake that accepts token.
@@ -101,7 +105,8 @@ func NewTLS(token string) *Server {
 // Deny takes permissions from the token, as an Axiom API token made
 // without them: "create" (POST) and "read" (GET) of annotations;
 // "dashboards", or one of "dashboards:read", "dashboards:create",
-// "dashboards:update", "dashboards:delete"; "query" for APL. Requests that
+// "dashboards:update", "dashboards:delete"; the same for "monitors";
+// "notifiers" or "notifiers:read"; "query" for APL. Requests that
 // need one are answered 403. Deny() gives every permission back.
 func (s *Server) Deny(permissions ...string) {
 	s.mu.Lock()
@@ -200,8 +205,10 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, body []byte, fau
 			return fault.Status
 		}
 	}
-	other := r.URL.Path == "/v2/dashboards" || strings.HasPrefix(r.URL.Path, "/v2/dashboards/") || r.URL.Path == "/v1/datasets/_apl"
-	if r.URL.Path != "/v2/annotations" && !other {
+	p := r.URL.Path
+	dashboards := p == "/v2/dashboards" || strings.HasPrefix(p, "/v2/dashboards/")
+	monitors := p == "/v2/monitors" || strings.HasPrefix(p, "/v2/monitors/")
+	if p != "/v2/annotations" && p != "/v1/datasets/_apl" && p != "/v2/notifiers" && !dashboards && !monitors {
 		writeError(w, http.StatusNotFound, "not found")
 		return http.StatusNotFound
 	}
@@ -209,11 +216,15 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, body []byte, fau
 		writeError(w, http.StatusUnauthorized, "invalid token")
 		return http.StatusUnauthorized
 	}
-	if r.URL.Path == "/v1/datasets/_apl" {
+	switch {
+	case p == "/v1/datasets/_apl":
 		return s.serveAPL(w, r, body)
-	}
-	if other {
+	case dashboards:
 		return s.serveDashboards(w, r, body)
+	case monitors:
+		return s.serveMonitors(w, r, body)
+	case p == "/v2/notifiers":
+		return s.serveNotifiers(w, r)
 	}
 	return s.serveAnnotations(w, r, body, fault, faulty, stored)
 }
