@@ -144,15 +144,9 @@ func (s *Server) serveAPL(w http.ResponseWriter, r *http.Request, body []byte) i
 		writeError(w, http.StatusNotFound, "dataset not found")
 		return http.StatusNotFound
 	}
-	if t.schema != nil {
-		if an == nil {
-			writeError(w, http.StatusInternalServerError, "the fake has columns for "+name+" but no analyzer to judge queries")
-			return http.StatusInternalServerError
-		}
-		if errs := an.Bind(req.APL, name, t.schema); len(errs) > 0 {
-			writeError(w, http.StatusBadRequest, "invalid query: "+strings.Join(errs, "; "))
-			return http.StatusBadRequest
-		}
+	if status, msg := judge(an, req.APL, name, t.schema); status != 0 {
+		writeError(w, status, msg)
+		return status
 	}
 	columns := make([][]any, len(t.columns))
 	for i, c := range t.columns {
@@ -183,4 +177,19 @@ func (s *Server) serveAPL(w http.ResponseWriter, r *http.Request, body []byte) i
 		"fieldsMetaMap": map[string]any{},
 	}, false, 0)
 	return http.StatusOK
+}
+
+// judge binds apl against the dataset's columns, when a test gave them:
+// the status and message of a refusal, or 0 when the query may run.
+func judge(an Analyzer, apl, name string, schema map[string]string) (int, string) {
+	switch {
+	case schema == nil:
+		return 0, ""
+	case an == nil:
+		return http.StatusInternalServerError, "the fake has columns for " + name + " but no analyzer to judge queries"
+	}
+	if errs := an.Bind(apl, name, schema); len(errs) > 0 {
+		return http.StatusBadRequest, "invalid query: " + strings.Join(errs, "; ")
+	}
+	return 0, ""
 }
