@@ -148,34 +148,7 @@ func (s *Server) serveAPL(w http.ResponseWriter, r *http.Request, body []byte) i
 		writeError(w, status, msg)
 		return status
 	}
-	columns := make([][]any, len(t.columns))
-	for i, c := range t.columns {
-		columns[i] = c[:min(len(c), rowsAsked(req.APL))]
-	}
-	fields := t.fields
-	if fields == nil {
-		fields = []QueryField{}
-	}
-	rows := 0
-	if len(columns) > 0 {
-		rows = len(columns[0])
-	}
-	writeJSON(w, r, http.StatusOK, map[string]any{
-		"format": "tabular",
-		"status": map[string]any{"elapsedTime": 1200, "blocksExamined": 1, "rowsExamined": rows, "rowsMatched": rows,
-			"numGroups": 0, "isPartial": t.partial, "cacheStatus": 1, "minBlockTime": req.StartTime, "maxBlockTime": end},
-		"tables": []map[string]any{{
-			"name":    "0",
-			"sources": []map[string]string{{"name": name}},
-			"fields":  fields,
-			"order":   []any{},
-			"groups":  []any{},
-			"range":   map[string]any{"field": "_time", "start": req.StartTime, "end": end},
-			"columns": columns,
-		}},
-		"datasetNames":  []string{name},
-		"fieldsMetaMap": map[string]any{},
-	}, false, 0)
+	writeTable(w, r, name, t, req.APL, *req.StartTime, end)
 	return http.StatusOK
 }
 
@@ -192,4 +165,37 @@ func judge(an Analyzer, apl, name string, schema map[string]string) (int, string
 		return http.StatusBadRequest, "invalid query: " + strings.Join(errs, "; ")
 	}
 	return 0, ""
+}
+
+// writeTable answers t as Axiom's tabular answer to apl, cut to the rows
+// it asks for.
+func writeTable(w http.ResponseWriter, r *http.Request, name string, t table, apl string, start, end time.Time) {
+	columns := make([][]any, len(t.columns))
+	for i, c := range t.columns {
+		columns[i] = c[:min(len(c), rowsAsked(apl))]
+	}
+	fields := t.fields
+	if fields == nil {
+		fields = []QueryField{}
+	}
+	rows := 0
+	if len(columns) > 0 {
+		rows = len(columns[0])
+	}
+	writeJSON(w, r, http.StatusOK, map[string]any{
+		"format": "tabular",
+		"status": map[string]any{"elapsedTime": 1200, "blocksExamined": 1, "rowsExamined": rows, "rowsMatched": rows,
+			"numGroups": 0, "isPartial": t.partial, "cacheStatus": 1, "minBlockTime": start, "maxBlockTime": end},
+		"tables": []map[string]any{{
+			"name":    "0",
+			"sources": []map[string]string{{"name": name}},
+			"fields":  fields,
+			"order":   []any{},
+			"groups":  []any{},
+			"range":   map[string]any{"field": "_time", "start": start, "end": end},
+			"columns": columns,
+		}},
+		"datasetNames":  []string{name},
+		"fieldsMetaMap": map[string]any{},
+	}, false, 0)
 }
