@@ -3,7 +3,6 @@ package fakeaxiom
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -145,7 +144,7 @@ func (s *Server) upsert(w http.ResponseWriter, r *http.Request, pathUID string, 
 	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
 		return dashboardError(w, http.StatusBadRequest, "invalid_payload", "content type "+ct, 0)
 	}
-	if err := Validate("DashboardUpsertRequest", body); err != nil && !errors.Is(err, ErrNoSchema) {
+	if err := Validate("DashboardUpsertRequest", body); err != nil {
 		return dashboardError(w, http.StatusBadRequest, "invalid_payload", err.Error(), 0)
 	}
 	var req struct {
