@@ -42,6 +42,9 @@ type Fault struct {
 	// StoreThenDrop stores the annotation, then closes the connection
 	// without an answer: a POST whose answer was lost.
 	StoreThenDrop bool
+	// Huge answers 200 with a JSON body this many bytes long, streamed:
+	// a tabular answer whose one value is a string of that size.
+	Huge int64
 	// Method limits the fault to requests of this method; empty means any.
 	Method string
 }
@@ -78,6 +81,7 @@ type Server struct {
 	dashboardOrder []string
 	nextDashboard  int
 	tables         map[string]table
+	analyzer       Analyzer
 
 	monitors    []*Monitor
 	nextMonitor int
@@ -191,6 +195,9 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, body []byte, fau
 		case fault.Hang:
 			<-r.Context().Done()
 			return 0
+		case fault.Huge > 0:
+			writeHuge(w, fault.Huge)
+			return http.StatusOK
 		case fault.Status != 0:
 			for k, v := range fault.Header {
 				w.Header()[k] = v
@@ -227,6 +234,25 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, body []byte, fau
 		return s.serveNotifiers(w, r)
 	}
 	return s.serveAnnotations(w, r, body, fault, faulty, stored)
+}
+
+// writeHuge answers a tabular answer of size bytes, without holding it.
+func writeHuge(w http.ResponseWriter, size int64) {
+	head := `{"format":"tabular","status":{"isPartial":false},"tables":[{"fields":[{"name":"host","type":"string"}],"columns":[["`
+	tail := `"]]}]}`
+	// No length is announced: the client learns the size by reading.
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	io.WriteString(w, head)
+	chunk := []byte(strings.Repeat("a", 64<<10))
+	for left := size - int64(len(head)+len(tail)); left > 0; {
+		n := min(left, int64(len(chunk)))
+		if _, err := w.Write(chunk[:n]); err != nil {
+			return
+		}
+		left -= n
+	}
+	io.WriteString(w, tail)
 }
 
 // writeJSON answers v, slowly when asked to: the status and headers at
