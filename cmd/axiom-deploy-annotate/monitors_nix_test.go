@@ -15,7 +15,11 @@ import (
 // them: deploy health, which a run does not report yet. Reading a missing
 // key of the attributes.custom map gives null, so the queries bind either
 // way.
-var notYetEmitted = []string{"['attributes.custom']['deploy.failed_units']: no span carries deploy.failed_units"}
+var notYetEmitted = []string{
+	"['attributes.custom']['deploy.failed_units']: no span carries deploy.failed_units",
+	"['attributes.deployment.status']: Axiom would keep deployment.status in ['attributes.custom']['deployment.status'], and no span carries it",
+	"['attributes.custom']['deployment.status']: no span carries deployment.status",
+}
 
 // TestMonitorFieldsNix deploys a host four times as the NixOS module does
 // (record after each switch, then flush), the last a rollback, and checks

@@ -8,11 +8,18 @@ import "strings"
 // column that a first deploy may not have made yet (a revision, a deploy's
 // status) is read through column_ifexists, so that every query binds on a
 // new dataset; a key missing from the map is null.
+var (
+	fHost       = semconvResource("host.name")
+	fDeployment = semconvSpan("deployment.name")
+	fRevision   = semconvSpan("vcs.ref.head.revision")
+	fStatus     = semconvSpan("deployment.status")
+	// deploySpans are the spans that say what a host runs: the run that
+	// recorded a deploy and each delivery of it (a rollout's delivery
+	// names no store path).
+	deploySpans = "name in ('run', 'deliver') and isnotempty(" + semconvSpan("deployment.id") + ") and isnotempty(['attributes.custom']['nix.store_path'])"
+)
+
 const (
-	fHost        = "tostring(['resource.host.name'])"
-	fDeployment  = "tostring(['attributes.deployment.name'])"
-	fRevision    = "tostring(column_ifexists('attributes.vcs.ref.head.revision', ''))"
-	fStatus      = "tostring(column_ifexists('attributes.deployment.status', ''))"
 	fGeneration  = "tolong(['attributes.custom']['nix.generation'])"
 	fLabel       = "tostring(['attributes.custom']['nix.label'])"
 	fRollback    = "tobool(['attributes.custom']['nix.rollback'])"
@@ -21,11 +28,20 @@ const (
 	fMode        = "tostring(['attributes.custom']['deploy.mode'])"
 	fOutcome     = "tostring(['attributes.custom']['deploy.outcome'])"
 	fSpooled     = "tolong(['attributes.custom']['deploy.spooled'])"
-	// deploySpans are the spans that say what a host runs: the run that
-	// recorded a deploy and each delivery of it (a rollout's delivery
-	// names no store path).
-	deploySpans = "name in ('run', 'deliver') and isnotempty(['attributes.deployment.id']) and isnotempty(['attributes.custom']['nix.store_path'])"
 )
+
+// semconvSpan reads a span attribute of the semantic conventions from its
+// own column, or, where Axiom kept it as one it does not know, from the
+// custom map.
+func semconvSpan(key string) string {
+	return "coalesce(tostring(column_ifexists('attributes." + key + "', '')), tostring(['attributes.custom']['" + key + "']))"
+}
+
+// semconvResource reads a resource attribute of the semantic conventions
+// from its own column or from the custom resource column.
+func semconvResource(key string) string {
+	return "coalesce(tostring(column_ifexists('resource." + key + "', '')), tostring(column_ifexists('resource.custom." + key + "', '')))"
+}
 
 // apl joins the lines of a query that starts from the dataset.
 func apl(dataset string, lines ...string) string {
