@@ -9,8 +9,7 @@ import (
 
 	"github.com/axiomhq/axiom-go/axiom"
 
-	// Named so, beside fleet.go's text.
-	safetext "github.com/bdsqqq/axiom-deploy-annotation/internal/text"
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/text"
 )
 
 // Result is what Apply did.
@@ -98,7 +97,7 @@ func written(uid string, out []byte) (Result, error) {
 	if uidPattern.MatchString(w.Dashboard.UID) {
 		uid = w.Dashboard.UID
 	}
-	return Result{UID: uid, Status: safetext.Field(w.Status, maxStatus), Version: w.Dashboard.Version, Overwritten: w.Overwritten}, nil
+	return Result{UID: uid, Status: text.Field(w.Status, maxStatus), Version: w.Dashboard.Version, Overwritten: w.Overwritten}, nil
 }
 
 // What of Axiom's answers is shown: its status word, its error text.
@@ -111,7 +110,7 @@ const (
 // line and bounded, the error itself still there to match.
 type axiomText struct{ err error }
 
-func (e axiomText) Error() string { return safetext.Field(e.err.Error(), maxAxiomText) }
+func (e axiomText) Error() string { return text.Field(e.err.Error(), maxAxiomText) }
 func (e axiomText) Unwrap() error { return e.err }
 
 // apiError turns an Axiom error into one line that says what to do.
@@ -126,7 +125,7 @@ func apiError(op, uid string, err error) error {
 		case http.StatusPreconditionFailed:
 			return fmt.Errorf("dashboard %q changed in Axiom while it was being updated (someone edited it): run again, or use --force to overwrite", uid)
 		case http.StatusBadRequest:
-			return fmt.Errorf("axiom refused dashboard %q: %s", uid, safetext.Field(he.Message, maxAxiomText))
+			return fmt.Errorf("axiom refused dashboard %q: %s", uid, text.Field(he.Message, maxAxiomText))
 		}
 	}
 	return fmt.Errorf("%s dashboard %q: %w", op, uid, axiomText{err})

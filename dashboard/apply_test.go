@@ -13,7 +13,7 @@ import (
 	"github.com/axiomhq/axiom-go/axiom"
 
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/fakeaxiom"
-	safetext "github.com/bdsqqq/axiom-deploy-annotation/internal/text"
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/text"
 )
 
 const testToken = "xaat-00000000-fake-0000-0000-000000000000"
@@ -191,8 +191,8 @@ func TestApplyHostileAnswers(t *testing.T) {
 		s.Fail(fakeaxiom.Fault{Status: tc.status, Body: []byte(tc.body), Method: http.MethodGet})
 		_, err := Apply(context.Background(), client(t, s), build(t), false)
 		s.Close()
-		if err == nil || !safetext.IsLine(err.Error()) || len(err.Error()) > 400 {
-			t.Errorf("%d: error of %d bytes, one safe line: %v", tc.status, len(fmt.Sprint(err)), err != nil && safetext.IsLine(err.Error()))
+		if err == nil || !text.IsLine(err.Error()) || len(err.Error()) > 400 {
+			t.Errorf("%d: error of %d bytes, one safe line: %v", tc.status, len(fmt.Sprint(err)), err != nil && text.IsLine(err.Error()))
 		}
 	}
 
@@ -214,7 +214,7 @@ func TestApplyHostileAnswers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !safetext.IsLine(res.Status) || len(res.Status) > maxStatus || res.UID != DefaultUID {
+	if !text.IsLine(res.Status) || len(res.Status) > maxStatus || res.UID != DefaultUID {
 		t.Errorf("status %q, uid %q", res.Status, res.UID)
 	}
 }

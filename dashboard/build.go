@@ -101,6 +101,18 @@ func CheckUID(uid string) error {
 	return nil
 }
 
+// CheckDataset says what is wrong with name as the traces dataset that
+// queries read, or nil.
+func CheckDataset(name string) error {
+	switch {
+	case name == "":
+		return fmt.Errorf("no traces dataset: set --traces-dataset to the dataset the runs' spans go to")
+	case !datasetPattern.MatchString(name):
+		return fmt.Errorf("invalid traces dataset %q: use letters, digits, '-', '_' and '.'", name)
+	}
+	return nil
+}
+
 // Build makes the dashboard for o.Dataset.
 func Build(o Options) (Request, error) {
 	if o.UID == "" {
@@ -109,11 +121,10 @@ func Build(o Options) (Request, error) {
 	if o.Name == "" {
 		o.Name = DefaultName
 	}
+	if err := CheckDataset(o.Dataset); err != nil {
+		return Request{}, err
+	}
 	switch {
-	case o.Dataset == "":
-		return Request{}, fmt.Errorf("no traces dataset: set --traces-dataset to the dataset the runs' spans go to")
-	case !datasetPattern.MatchString(o.Dataset):
-		return Request{}, fmt.Errorf("invalid traces dataset %q: use letters, digits, '-', '_' and '.'", o.Dataset)
 	case CheckUID(o.UID) != nil:
 		return Request{}, CheckUID(o.UID)
 	case len([]rune(o.Name)) > 100:

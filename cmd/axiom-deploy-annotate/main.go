@@ -40,12 +40,13 @@ const (
 	exitUsage    = 2
 	exitNotNix   = 3
 	exitState    = 4
-	// exitAxiom: Axiom refused or failed a dashboard or fleet request.
+	// exitAxiom: Axiom refused or failed a dashboard, fleet or monitors
+	// request.
 	exitAxiom = 5
 )
 
 // modes are the command's modes, the first the default.
-var modes = []string{"annotate", "record", "flush", "drop", "rollout", "dashboard", "fleet", "check-config"}
+var modes = []string{"annotate", "record", "flush", "drop", "rollout", "dashboard", "fleet", "monitors", "check-config"}
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -99,7 +100,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		// is known only once the command has run.
 		return usageFail(stderr, usageError{errors.New("rollout has no dry run: it would have to run the deploy command; run the command alone, or rollout without --dry-run")})
 	}
-	if (mode == "dashboard" || mode == "fleet") && c.TracesDataset == "" {
+	if (mode == "dashboard" || mode == "fleet" || mode == "monitors") && c.TracesDataset == "" {
 		return usageFail(stderr, usageError{errors.New(mode + " needs the traces dataset: --traces-dataset NAME (or tracesDataset in the config)")})
 	}
 	if mode == "check-config" {

@@ -2,29 +2,23 @@ package main
 
 import (
 	"context"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
-	"log"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/bdsqqq/axiom-deploy-annotation/annotator"
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/axiomcols"
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/fakeaxiom"
-	"github.com/bdsqqq/axiom-deploy-annotation/internal/fakeotlp"
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/kusto"
 )
 
 func TestMain(m *testing.M) {
@@ -51,19 +45,19 @@ const testToken = "xaat-script-0000-token"
 //	spoolid VAR DIR          set $VAR to the id of the first entry in DIR's spool
 //	dashboards N [VERSION]   the fake holds N dashboards, the first at VERSION
 //	deny PERMISSION          the fake's token lacks PERMISSION (dashboards, query…)
-//	fleettable DATASET [empty]
-//	                         APL queries of DATASET answer two hosts' runs
-//	                         (or no rows)
-//	span NAME KEY RE         a span NAME received at $OTLP (an OTLP/HTTP
-//	                         receiver on loopback) has attribute KEY (@KEY:
-//	                         resource attribute) matching RE; with !, none has
+//	fleettable DATASET [empty|hostile|N]
+//	                         APL queries of DATASET answer two hosts (no
+//	                         rows, hosts whose values hold terminal escapes,
+//	                         or N hosts), one row each; the fake judges each
+//	                         query with Kusto's analyzer against a new
+//	                         user's columns (needs the condition [kusto])
+//	partial DATASET          the fake's answers for DATASET say they are partial
+//	huge SIZE                the fake answers the next request with a body of
+//	                         SIZE bytes
+//	lines N                  the last command's stdout has N lines
 //
-// and the condition [root].
-//
-//	redirected METHOD PATH   the https server at $REDIRECT (whose certificate
-//	                         is $REDIRECT_CA) answered METHOD PATH with a 307
-//	                         to plain http on the same host, and that
-//	                         listener saw no request at all
+// and the commands of monitorCmds and hardeningCmds (with $OTLP, $REDIRECT
+// and the condition [root]).
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata",
@@ -75,53 +69,23 @@ func TestScripts(t *testing.T) {
 			env.Setenv("TOKEN", testToken)
 			env.Setenv("AXIOM_TOKEN", "")
 			env.Setenv("OTEL_SDK_DISABLED", "")
-			otlp := fakeotlp.New()
-			env.Defer(otlp.Close)
-			env.Values["otlp"] = otlp
-			env.Setenv("OTLP", otlp.Endpoint())
-			rd, err := newRedirector(env.WorkDir)
-			if err != nil {
-				return err
-			}
-			env.Defer(rd.close)
-			env.Values["redirector"] = rd
-			env.Setenv("REDIRECT", rd.tls.URL)
-			env.Setenv("REDIRECT_CA", rd.ca)
-			return nil
+			return setupHardening(env)
 		},
 		Condition: func(cond string) (bool, error) {
 			if cond == "root" {
 				return os.Geteuid() == 0, nil
 			}
-			return false, fmt.Errorf("unknown condition %q", cond)
+			if cond != "kusto" {
+				return false, fmt.Errorf("unknown condition %q", cond)
+			}
+			// Kusto's analyzer runs where node and npm are: CI has them.
+			_, err := kusto.Available()
+			if ci, _ := strconv.ParseBool(os.Getenv("CI")); ci && err != nil {
+				return false, err
+			}
+			return err == nil, nil
 		},
-		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"span": func(ts *testscript.TestScript, neg bool, args []string) {
-				if len(args) != 3 {
-					ts.Fatalf("usage: span NAME KEY RE")
-				}
-				re, err := regexp.Compile(args[2])
-				if err != nil {
-					ts.Fatalf("%v", err)
-				}
-				var seen []string
-				for _, sp := range ts.Value("otlp").(*fakeotlp.Receiver).Spans() {
-					if sp.Name != args[0] {
-						continue
-					}
-					v := sp.Attr(args[1])
-					if key, ok := strings.CutPrefix(args[1], "@"); ok {
-						v = sp.ResourceAttr(key)
-					}
-					seen = append(seen, v)
-				}
-				if len(seen) == 0 {
-					ts.Fatalf("no span %s received", args[0])
-				}
-				if slices.ContainsFunc(seen, re.MatchString) == neg {
-					ts.Fatalf("spans %s have %s %q; match %q: %v", args[0], args[1], seen, args[2], !neg)
-				}
-			},
+		Cmds: with(with(monitorCmds, hardeningCmds), map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"status": func(ts *testscript.TestScript, neg bool, args []string) {
 				if len(args) < 2 {
 					ts.Fatalf("usage: status N PROG ARGS...")
@@ -203,37 +167,28 @@ func TestScripts(t *testing.T) {
 			},
 			"fleettable": func(ts *testscript.TestScript, neg bool, args []string) {
 				fake := ts.Value("axiom").(*fakeaxiom.Server)
-				fields := []fakeaxiom.QueryField{
-					{Name: "host", Type: "string"}, {Name: "deployment", Type: "string"},
-					{Name: "deployed", Type: "datetime"}, {Name: "last_run", Type: "datetime"}, {Name: "_time", Type: "datetime"},
-					{Name: "generation", Type: "integer"}, {Name: "revision", Type: "string"}, {Name: "label", Type: "string"},
-					{Name: "outcome", Type: "string"}, {Name: "spooled", Type: "integer"}, {Name: "message", Type: "string"},
+				an, err := kusto.Available()
+				if err != nil {
+					ts.Fatalf("fleettable: %v", err)
 				}
-				at := func(d time.Duration) string { return time.Now().Add(-d).UTC().Format(time.RFC3339Nano) }
-				rows := [][]any{
-					{"web-1", "d1", at(2 * time.Hour), at(2 * time.Hour), at(2 * time.Hour), 42.0, "bbbbbbb2222222222222222222222222222222222", "24.05.1", "annotated", 0.0, nil},
-					{"web-2", "d2", at(72 * time.Hour), at(time.Hour), at(time.Hour), 17.0, "aaaaaaa1111111111111111111111111111111111", "24.05.0", "spooled", 1.0, "axiom unavailable"},
+				fake.SetQueryColumns(args[0], axiomcols.FirstDeploy(), an)
+				kind := ""
+				if len(args) > 1 {
+					kind = args[1]
 				}
-				if len(args) > 1 && args[1] == "empty" {
-					rows = nil
-				}
-				columns := make([][]any, len(fields))
-				for i := range fields {
-					columns[i] = []any{}
-					for _, r := range rows {
-						columns[i] = append(columns[i], r[i])
-					}
-				}
-				fake.SetQueryResult(args[0], fields, columns...)
+				setFleetTable(fake, args[0], kind)
 			},
-			"redirected": func(ts *testscript.TestScript, neg bool, args []string) {
-				rd := ts.Value("redirector").(*redirector)
-				if plain := rd.seen(&rd.plain); len(plain) != 0 {
-					ts.Fatalf("the plain http listener got %q", plain)
-				}
-				want := strings.Join(args, " ")
-				if got := rd.seen(&rd.redirected); slices.Contains(got, want) == neg {
-					ts.Fatalf("the https server got %q; %q among them: %v", got, want, !neg)
+			"partial": func(ts *testscript.TestScript, neg bool, args []string) {
+				ts.Value("axiom").(*fakeaxiom.Server).SetQueryPartial(args[0], true)
+			},
+			"huge": func(ts *testscript.TestScript, neg bool, args []string) {
+				size, _ := strconv.ParseInt(args[0], 10, 64)
+				ts.Value("axiom").(*fakeaxiom.Server).Fail(fakeaxiom.Fault{Huge: size})
+			},
+			"lines": func(ts *testscript.TestScript, neg bool, args []string) {
+				want, _ := strconv.Atoi(args[0])
+				if got := strings.Count(ts.ReadFile("stdout"), "\n"); got != want {
+					ts.Fatalf("stdout has %d lines, want %d", got, want)
 				}
 			},
 			"annotations": func(ts *testscript.TestScript, neg bool, args []string) {
@@ -277,49 +232,46 @@ func TestScripts(t *testing.T) {
 					ts.Fatalf("annotation %d %s = %q; match %q: %v", i, args[1], got, args[2], !neg)
 				}
 			},
-		},
+		}),
 	})
 }
 
-// redirector is an https server on loopback that answers every request
-// with a 307 to the same path on a plain http listener of the same host,
-// and that listener; each keeps what it saw ("METHOD PATH", and for the
-// plain one whether the token came along).
-type redirector struct {
-	tls, http         *httptest.Server
-	ca                string
-	mu                sync.Mutex
-	redirected, plain []string
-}
-
-func newRedirector(dir string) (*redirector, error) {
-	rd := &redirector{}
-	rd.http = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rd.add(&rd.plain, r.Method+" "+r.URL.Path+" Authorization: "+r.Header.Get("Authorization"))
-	}))
-	rd.tls = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rd.add(&rd.redirected, r.Method+" "+r.URL.Path)
-		http.Redirect(w, r, rd.http.URL+r.URL.RequestURI(), http.StatusTemporaryRedirect)
-	}))
-	rd.tls.Config.ErrorLog = log.New(io.Discard, "", 0)
-	rd.tls.StartTLS()
-	rd.ca = filepath.Join(dir, ".redirector-ca.pem")
-	return rd, os.WriteFile(rd.ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: rd.tls.Certificate().Raw}), 0o600)
-}
-
-func (rd *redirector) add(to *[]string, s string) {
-	rd.mu.Lock()
-	defer rd.mu.Unlock()
-	*to = append(*to, s)
-}
-
-func (rd *redirector) seen(what *[]string) []string {
-	rd.mu.Lock()
-	defer rd.mu.Unlock()
-	return slices.Clone(*what)
-}
-
-func (rd *redirector) close() {
-	rd.tls.Close()
-	rd.http.Close()
+// setFleetTable makes the fake answer the fleet query of dataset, one row
+// a host: two hosts, none ("empty"), two whose values hold terminal escapes
+// ("hostile"), or as many as kind says.
+func setFleetTable(fake *fakeaxiom.Server, dataset, kind string) {
+	fields := []fakeaxiom.QueryField{
+		{Name: "host", Type: "string"}, {Name: "deployed", Type: "datetime"}, {Name: "last_run", Type: "datetime"},
+		{Name: "generation", Type: "integer"}, {Name: "test_activation", Type: "boolean"}, {Name: "revision", Type: "string"},
+		{Name: "label", Type: "string"}, {Name: "outcome", Type: "string"}, {Name: "spooled", Type: "integer"}, {Name: "message", Type: "string"},
+	}
+	at := func(d time.Duration) string { return time.Now().Add(-d).UTC().Format(time.RFC3339Nano) }
+	rows := [][]any{
+		{"web-1", at(2 * time.Hour), at(2 * time.Hour), 42.0, false, "bbbbbbb2222222222222222222222222222222222", "24.05.1", "annotated", 0.0, nil},
+		{"web-2", at(72 * time.Hour), at(time.Hour), 17.0, false, "aaaaaaa1111111111111111111111111111111111", "24.05.0", "spooled", 1.0, "axiom unavailable"},
+	}
+	switch n, err := strconv.Atoi(kind); {
+	case kind == "empty":
+		rows = nil
+	case kind == "hostile":
+		rows[0][0] = "web\x1b]0;owned\x07-1"
+		rows[0][3] = 1e300
+		rows[0][5] = "\x1b[2J\x1b[H" + rows[0][5].(string)
+		rows[0][7] = "\x1b]8;;https://example.invalid\x1b\\annotated\x1b]8;;\x1b\\"
+		rows[1][6] = "24.05\r\t.0"
+	case err == nil:
+		rows = nil
+		for i := range n {
+			rows = append(rows, []any{fmt.Sprintf("host-%05d", i), at(time.Duration(i+1) * time.Minute), at(time.Minute), float64(i + 1), false,
+				"bbbbbbb2222222222222222222222222222222222", "24.05.1", "annotated", 0.0, nil})
+		}
+	}
+	columns := make([][]any, len(fields))
+	for i := range fields {
+		columns[i] = []any{}
+		for _, r := range rows {
+			columns[i] = append(columns[i], r[i])
+		}
+	}
+	fake.SetQueryResult(dataset, fields, columns...)
 }

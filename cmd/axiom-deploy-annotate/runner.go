@@ -79,7 +79,7 @@ func (r *runner) run() error {
 	// A dry run sends nothing; a record, which a switch waits for, writes
 	// its spans to the state directory for the delivery to send.
 	tracesEndpoint := c.TracesEndpoint
-	if c.dryRun || r.mode == "drop" || r.mode == "dashboard" || r.mode == "fleet" {
+	if c.dryRun || r.mode == "drop" || r.mode == "dashboard" || r.mode == "fleet" || r.mode == "monitors" {
 		tracesEndpoint = ""
 	}
 	tracesToken := ""
@@ -174,6 +174,8 @@ func (r *runner) dispatch(ctx context.Context) (outcome, error) {
 		return r.dashboard(ctx)
 	case "fleet":
 		return r.fleet(ctx)
+	case "monitors":
+		return r.monitors(ctx)
 	}
 	if r.c.dryRun {
 		return r.dryRun(ctx)
