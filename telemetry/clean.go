@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"context"
+	"slices"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/resource"
@@ -66,21 +67,19 @@ func (s cleanSpan) Status() sdktrace.Status {
 }
 
 func (s cleanSpan) Events() []sdktrace.Event {
-	events := s.ReadOnlySpan.Events()
-	out := make([]sdktrace.Event, len(events))
-	for i, e := range events {
-		e.Attributes = cleanAttributes(e.Attributes)
-		out[i] = e
-	}
-	return out
+	return cleanEach(s.ReadOnlySpan.Events(), func(e *sdktrace.Event) *[]attribute.KeyValue { return &e.Attributes })
 }
 
 func (s cleanSpan) Links() []sdktrace.Link {
-	links := s.ReadOnlySpan.Links()
-	out := make([]sdktrace.Link, len(links))
-	for i, l := range links {
-		l.Attributes = cleanAttributes(l.Attributes)
-		out[i] = l
+	return cleanEach(s.ReadOnlySpan.Links(), func(l *sdktrace.Link) *[]attribute.KeyValue { return &l.Attributes })
+}
+
+// cleanEach is a copy of xs with the attributes of each cleaned.
+func cleanEach[T any](xs []T, attributes func(*T) *[]attribute.KeyValue) []T {
+	out := slices.Clone(xs)
+	for i := range out {
+		kvs := attributes(&out[i])
+		*kvs = cleanAttributes(*kvs)
 	}
 	return out
 }

@@ -2,7 +2,6 @@ package telemetry
 
 import (
 	"bytes"
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -44,15 +43,7 @@ func TestExportNoRedirect(t *testing.T) {
 	defer redirect.Close()
 	t.Setenv("OTEL_EXPORTER_OTLP_CERTIFICATE", writePEM(t, t.TempDir(), "ca.pem", "CERTIFICATE", redirect.Certificate().Raw))
 	var logs bytes.Buffer
-	p, err := Setup(context.Background(), Config{Endpoint: redirect.URL + "/v1/traces", Dataset: "tr", Token: "xaat-secret", Timeout: 5 * time.Second}, logTo(&logs))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, span := p.Tracer().Start(context.Background(), "run")
-	span.End()
-	if err := p.Shutdown(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	exportLogged(t, Config{Endpoint: redirect.URL + "/v1/traces", Dataset: "tr", Token: "xaat-secret", Timeout: 5 * time.Second}, logTo(&logs))
 	if len(plain.Headers()) != 0 || len(plain.Bad()) != 0 {
 		t.Fatalf("the plain http listener got %d exports, %v", len(plain.Headers()), plain.Bad())
 	}
