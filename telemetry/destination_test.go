@@ -2,12 +2,9 @@ package telemetry
 
 import (
 	"bytes"
-	"encoding/pem"
 	"log/slog"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -164,11 +161,7 @@ func TestTokenOnlyWhereSafe(t *testing.T) {
 		clearEnv(t)
 		r := fakeotlp.NewTLS()
 		defer r.Close()
-		ca := filepath.Join(t.TempDir(), "ca.pem")
-		if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: r.Certificate().Raw}), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		t.Setenv("OTEL_EXPORTER_OTLP_CERTIFICATE", ca)
+		t.Setenv("OTEL_EXPORTER_OTLP_CERTIFICATE", writePEM(t, t.TempDir(), "ca.pem", "CERTIFICATE", r.Certificate().Raw))
 		t.Setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", r.Endpoint())
 		p := export(t, Config{Endpoint: "https://api.axiom.co/v1/traces", Dataset: "tr", Token: token, OrgID: "org"})
 		if !p.Exporting || len(r.Headers()) != 1 {
