@@ -7,6 +7,8 @@ import (
 	"net/http"
 
 	"github.com/axiomhq/axiom-go/axiom"
+
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/authhttp"
 )
 
 // MaxAnswer is the most the views read of one answer from Axiom: a fleet
@@ -28,9 +30,10 @@ type ClientOptions struct {
 }
 
 // NewClient is the Axiom client of the views (dashboard and fleet). It
-// makes each request once: the SDK's own retries go on for up to 10 s,
-// past the run's deadline. And it reads at most MaxAnswer bytes of any
-// answer, error bodies included.
+// follows no redirect (authhttp: the token goes nowhere but the endpoint
+// configured). It makes each request once: the SDK's own retries go on for
+// up to 10 s, past the run's deadline. And it reads at most MaxAnswer bytes
+// of any answer, error bodies included.
 func NewClient(o ClientOptions) (*axiom.Client, error) {
 	rt := o.Transport
 	if rt == nil {
@@ -42,7 +45,7 @@ func NewClient(o ClientOptions) (*axiom.Client, error) {
 		axiom.SetURL(o.URL),
 		axiom.SetToken(o.Token),
 		axiom.SetUserAgent("axiom-deploy-annotation"),
-		axiom.SetClient(&http.Client{Transport: limitAnswers{rt, MaxAnswer}}),
+		axiom.SetClient(authhttp.Client(limitAnswers{rt, MaxAnswer}, 0)),
 	}
 	if o.OrgID != "" {
 		opts = append(opts, axiom.SetOrganizationID(o.OrgID))

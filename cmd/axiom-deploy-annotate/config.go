@@ -130,7 +130,7 @@ var settings = []setting{
 	{"silent-after", "", "DURATION", "monitors: alert when no flush run of a host reached Axiom for this long", func(c *config) flag.Value { return &c.silentAfter }},
 	{"behind-after", "", "DURATION", "monitors: alert when a host runs another revision than the fleet's newest deploy, made this long ago", func(c *config) flag.Value { return &c.behindAfter }},
 	{"revision", "", "REV", "rollout: the revision deployed (default: HEAD of the git repository here)", func(c *config) flag.Value { return (*stringValue)(&c.revision) }},
-	{"dry-run", "", "", "print what would be sent as JSON; send nothing, write nothing", func(c *config) flag.Value { return (*boolValue)(&c.dryRun) }},
+	{"dry-run", "", "", "print what would be sent as JSON; send nothing, write nothing (not with rollout)", func(c *config) flag.Value { return (*boolValue)(&c.dryRun) }},
 	{"force", "", "", "annotate even if this system was annotated last; dashboard, monitors: overwrite edits made in Axiom", func(c *config) flag.Value { return (*boolValue)(&c.force) }},
 	{"verbose", "", "", "log debug lines: where spans go, and why nothing is exported", func(c *config) flag.Value { return (*boolValue)(&c.verbose) }},
 	{"version", "", "", "print the version", func(c *config) flag.Value { return (*boolValue)(&c.version) }},

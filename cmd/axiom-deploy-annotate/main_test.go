@@ -37,7 +37,8 @@ const testToken = "xaat-script-0000-token"
 //	annotations N            the fake holds N annotations
 //	annotation I FIELD RE    annotation I's field (title, description, url,
 //	                         type, datasets) matches RE
-//	fail STATUS N            the fake answers the next N requests with STATUS
+//	fail STATUS N [BODY]     the fake answers the next N requests with STATUS
+//	                         (and BODY, JSON)
 //	requests N               the fake saw N requests
 //	holdlock DIR             hold DIR's delivery lock, as a run delivering does,
 //	                         until the script ends
@@ -55,7 +56,8 @@ const testToken = "xaat-script-0000-token"
 //	                         SIZE bytes
 //	lines N                  the last command's stdout has N lines
 //
-// and the commands of monitorCmds.
+// and the commands of monitorCmds and hardeningCmds (with $OTLP, $REDIRECT
+// and the condition [root]).
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata",
@@ -67,9 +69,12 @@ func TestScripts(t *testing.T) {
 			env.Setenv("TOKEN", testToken)
 			env.Setenv("AXIOM_TOKEN", "")
 			env.Setenv("OTEL_SDK_DISABLED", "")
-			return nil
+			return setupHardening(env)
 		},
 		Condition: func(cond string) (bool, error) {
+			if cond == "root" {
+				return os.Geteuid() == 0, nil
+			}
 			if cond != "kusto" {
 				return false, fmt.Errorf("unknown condition %q", cond)
 			}
@@ -80,7 +85,7 @@ func TestScripts(t *testing.T) {
 			}
 			return err == nil, nil
 		},
-		Cmds: with(monitorCmds, map[string]func(ts *testscript.TestScript, neg bool, args []string){
+		Cmds: with(with(monitorCmds, hardeningCmds), map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"status": func(ts *testscript.TestScript, neg bool, args []string) {
 				if len(args) < 2 {
 					ts.Fatalf("usage: status N PROG ARGS...")
@@ -105,8 +110,12 @@ func TestScripts(t *testing.T) {
 				fake := ts.Value("axiom").(*fakeaxiom.Server)
 				status, _ := strconv.Atoi(args[0])
 				n, _ := strconv.Atoi(args[1])
+				var body []byte
+				if len(args) > 2 {
+					body = []byte(args[2])
+				}
 				for range n {
-					fake.Fail(fakeaxiom.Fault{Status: status})
+					fake.Fail(fakeaxiom.Fault{Status: status, Body: body})
 				}
 			},
 			"requests": func(ts *testscript.TestScript, neg bool, args []string) {

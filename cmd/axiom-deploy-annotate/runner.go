@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/bdsqqq/axiom-deploy-annotation/annotator"
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/text"
 	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo"
 	"github.com/bdsqqq/axiom-deploy-annotation/telemetry"
 )
@@ -50,7 +51,8 @@ func exportReserve(total time.Duration) time.Duration {
 }
 
 // outcome is what a mode did: the run span's deploy.outcome, the line for
-// stdout, and the delivery error that leaves it spooled.
+// stdout (shown as text.Line makes it: it may name an id from Axiom or a
+// title from the state), and the delivery error that leaves it spooled.
 type outcome struct {
 	outcome string
 	line    string
@@ -161,7 +163,7 @@ func (r *runner) run() error {
 		if r.exporting && out.outcome == "annotated" {
 			out.line += " trace " + span.SpanContext().TraceID().String()
 		}
-		fmt.Fprintln(r.stdout, out.line)
+		fmt.Fprintln(r.stdout, text.Line(out.line))
 	}
 	return err
 }
