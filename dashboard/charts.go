@@ -15,7 +15,7 @@ var (
 	fHost       = vocab.ResourceAPL(semconv.HostNameKey)
 	fDeployment = vocab.APL(semconv.DeploymentIDKey)
 	fRevision   = vocab.APL(semconv.VCSRefHeadRevisionKey)
-	fDeployTime = "todatetime(" + vocab.APL(vocab.DeployTime) + ")"
+	fDeployTime = vocab.APL(vocab.DeployTime)
 	fStorePath  = vocab.APL(vocab.NixStorePath)
 	fGeneration = vocab.APL(vocab.NixGeneration)
 	fLabel      = vocab.APL(vocab.NixLabel)

@@ -20,7 +20,7 @@ var (
 	fLabel       = vocab.APL(vocab.NixLabel)
 	fRollback    = vocab.APL(vocab.NixRollback)
 	fFailedUnits = vocab.APL(vocab.DeployFailedUnits)
-	fDeployTime  = "todatetime(" + vocab.APL(vocab.DeployTime) + ")"
+	fDeployTime  = vocab.APL(vocab.DeployTime)
 	fMode        = vocab.APL(vocab.DeployMode)
 	fOutcome     = vocab.APL(vocab.DeployOutcome)
 	fSpooled     = vocab.APL(vocab.DeploySpooled)

@@ -10,6 +10,9 @@ import (
 type Attribute struct {
 	Key  attribute.Key
 	Type attribute.Type
+	// Time says the string is an RFC 3339 time, which queries read as a
+	// datetime.
+	Time bool
 	// Resource says it is an attribute of the resource, which every span
 	// of a run carries; else the spans named in Spans carry it (on their
 	// Event, when set). No span: it is reserved, and no run sets it yet.
@@ -64,7 +67,7 @@ var Attributes = []Attribute{
 	{Key: DeployDryRun, Type: attribute.BOOL, Spans: []string{SpanRun}},
 	{Key: DeployForce, Type: attribute.BOOL, Spans: []string{SpanRun}},
 	{Key: DeploySpooled, Type: attribute.INT64, Spans: []string{SpanRun}},
-	{Key: DeployTime, Type: attribute.STRING, Spans: deploySpans},
+	{Key: DeployTime, Type: attribute.STRING, Time: true, Spans: deploySpans},
 	{Key: DeployDirty, Type: attribute.BOOL, Spans: []string{SpanRun, SpanDiscover, SpanDeliver, SpanRollout}},
 	{Key: DeployCommand, Type: attribute.STRING, Spans: []string{SpanRollout}},
 	{Key: DeployResult, Type: attribute.STRING, Spans: []string{SpanRollout}},

@@ -78,7 +78,8 @@ func ResourcePlace(key string) Place {
 	return Place{Column: "resource.custom." + key}
 }
 
-// APL is the APL expression that reads the span attribute k, of its type.
+// APL is the APL expression that reads the span attribute k, of its type
+// (a time as a datetime).
 // A dataset has a column only once some span carried it, and a query
 // naming a column the dataset lacks fails: a semantic convention's column
 // is read through column_ifexists. One of development stability, whose
@@ -108,12 +109,14 @@ func ResourceAPL(k attribute.Key) string {
 // stability also from where Axiom keeps attributes it does not map.
 func read(a Attribute, p, unmapped Place) string {
 	conv, null := "tostring", "''"
-	switch a.Type {
-	case attribute.INT64:
+	switch {
+	case a.Time:
+		conv = "todatetime"
+	case a.Type == attribute.INT64:
 		conv, null = "tolong", "long(null)"
-	case attribute.BOOL:
+	case a.Type == attribute.BOOL:
 		conv, null = "tobool", "bool(null)"
-	case attribute.FLOAT64:
+	case a.Type == attribute.FLOAT64:
 		conv, null = "toreal", "real(null)"
 	}
 	at := func(p Place) string {

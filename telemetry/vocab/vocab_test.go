@@ -132,8 +132,8 @@ func TestVocabularyIsWhole(t *testing.T) {
 				t.Errorf("%s: on %q, which is no span of ours", a.Key, s)
 			}
 		}
-		if a.Resource && len(a.Spans) > 0 || a.Event != "" && a.Event != EventPackageChange || a.Type == attribute.EMPTY {
-			t.Errorf("%s: resource %v, spans %v, event %q, type %v", a.Key, a.Resource, a.Spans, a.Event, a.Type)
+		if a.Resource && len(a.Spans) > 0 || a.Event != "" && a.Event != EventPackageChange || a.Type == attribute.EMPTY || a.Time && a.Type != attribute.STRING {
+			t.Errorf("%s: resource %v, spans %v, event %q, type %v, time %v", a.Key, a.Resource, a.Spans, a.Event, a.Type, a.Time)
 		}
 	}
 	for k := range keys {
@@ -162,6 +162,7 @@ func TestAPL(t *testing.T) {
 		{APL(NixGeneration), "tolong(['attributes.custom']['nix.generation'])"},
 		{APL(DeployDryRun), "tobool(['attributes.custom']['deploy.dry_run'])"},
 		{APL(DeployOutcome), "tostring(['attributes.custom']['deploy.outcome'])"},
+		{APL(DeployTime), "todatetime(['attributes.custom']['deploy.time'])"},
 		{APL(semconv.DeploymentIDKey), "coalesce(tostring(column_ifexists('attributes.deployment.id', '')), tostring(['attributes.custom']['deployment.id']))"},
 		{APL(semconv.ProcessExitCodeKey), "coalesce(tolong(column_ifexists('attributes.process.exit.code', long(null))), tolong(['attributes.custom']['process.exit.code']))"},
 		{ResourceAPL(semconv.HostNameKey), "coalesce(tostring(column_ifexists('resource.host.name', '')), tostring(column_ifexists('resource.custom.host.name', '')))"},
