@@ -15,6 +15,7 @@ import (
 
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/authhttp"
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/text"
+	"github.com/bdsqqq/axiom-deploy-annotation/telemetry/vocab"
 
 	"github.com/axiomhq/axiom-go/axiom"
 	"go.opentelemetry.io/otel/codes"
@@ -99,7 +100,7 @@ func errText(err error) string {
 // datasets, title and time. The SDK's List sends its end bound under the
 // name "start", so the query is built here and sent with the SDK's Call.
 func (s *Sender) lookup(ctx context.Context, req *axiom.AnnotationCreateRequest) (string, error) {
-	ctx, span := s.tracer.Start(ctx, "lookup")
+	ctx, span := s.tracer.Start(ctx, vocab.SpanLookup)
 	defer span.End()
 	q := url.Values{}
 	for _, d := range req.Datasets {

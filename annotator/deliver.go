@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo"
+	"github.com/bdsqqq/axiom-deploy-annotation/telemetry/vocab"
 )
 
 // Delivery is one spooled deploy that is done: Axiom holds its annotation
@@ -94,18 +94,18 @@ func (a *Annotator) deliver(ctx context.Context, e *Entry) (id string, err error
 	if sc := parseTraceParent(e.TraceParent); sc.IsValid() && sc.TraceID() != parent.TraceID() {
 		spanCtx = trace.ContextWithRemoteSpanContext(ctx, sc)
 	}
-	spanCtx, span := a.opts.Tracer.Start(spanCtx, "deliver", trace.WithLinks(trace.Link{SpanContext: parent}))
+	spanCtx, span := a.opts.Tracer.Start(spanCtx, vocab.SpanDeliver, trace.WithLinks(trace.Link{SpanContext: parent}))
 	defer func() {
 		span.SetAttributes(DeployAttributes(e, a.opts.Settings.RepositoryURL)...)
-		span.SetAttributes(attribute.Int("axiom.annotation.attempts", e.Attempts))
+		span.SetAttributes(vocab.AxiomAnnotationAttempts.Int(e.Attempts))
 		if err != nil {
-			span.SetAttributes(attribute.String("deploy.outcome", "spooled"))
+			span.SetAttributes(vocab.OutcomeSpooled.KeyValue())
 			span.RecordError(err)
 			span.SetStatus(codes.Error, errText(err))
 		} else {
-			span.SetAttributes(attribute.String("deploy.outcome", outcomeOf(e)))
+			span.SetAttributes(outcomeOf(e).KeyValue())
 			if id != "" {
-				span.SetAttributes(attribute.String("axiom.annotation.id", id))
+				span.SetAttributes(vocab.AxiomAnnotationID.String(id))
 			}
 		}
 		span.End()
@@ -160,11 +160,11 @@ func (a *Annotator) deliver(ctx context.Context, e *Entry) (id string, err error
 	return id, nil
 }
 
-func outcomeOf(e *Entry) string {
+func outcomeOf(e *Entry) vocab.Outcome {
 	if e.NoAnnotation && !e.Rollout {
-		return "recorded"
+		return vocab.OutcomeRecorded
 	}
-	return "annotated"
+	return vocab.OutcomeAnnotated
 }
 
 // prepare works out what changed since the system deployed before and
@@ -182,9 +182,9 @@ func (a *Annotator) describe(ctx context.Context, e *Entry) *nixinfo.Diff {
 	g := e.Deploy
 	var diff *nixinfo.Diff
 	if g.Previous != "" {
-		ctx, span := a.opts.Tracer.Start(ctx, "diff", trace.WithAttributes(
-			attribute.String("nix.previous_store_path", g.Previous),
-			attribute.String("nix.store_path", g.StorePath),
+		ctx, span := a.opts.Tracer.Start(ctx, vocab.SpanDiff, trace.WithAttributes(
+			vocab.NixPreviousStorePath.String(g.Previous),
+			vocab.NixStorePath.String(g.StorePath),
 		))
 		d, err := a.opts.Diff(ctx, g.Previous, g.StorePath)
 		if err != nil {

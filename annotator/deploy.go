@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo"
+	"github.com/bdsqqq/axiom-deploy-annotation/telemetry/vocab"
 )
 
 // Options configure an Annotator.
@@ -182,7 +183,7 @@ func shortHash(s string) string {
 
 // Discover finds what is deployed, under the span "discover".
 func (a *Annotator) Discover(ctx context.Context, opts nixinfo.Options) (*nixinfo.Generation, error) {
-	ctx, span := a.opts.Tracer.Start(ctx, "discover")
+	ctx, span := a.opts.Tracer.Start(ctx, vocab.SpanDiscover)
 	defer span.End()
 	if opts.Log == nil {
 		opts.Log = a.log

@@ -14,12 +14,12 @@ import (
 	"time"
 
 	"github.com/axiomhq/axiom-go/axiom"
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/authhttp"
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/text"
+	"github.com/bdsqqq/axiom-deploy-annotation/telemetry/vocab"
 )
 
 // Why a delivery failed, as far as what to do next is concerned.
@@ -211,7 +211,7 @@ func (s *Sender) deliver(ctx context.Context, e *Entry) (id string, err error) {
 			}
 			if found != "" {
 				s.log.Info("annotation found in Axiom, not sent again", "id", found, "title", e.Request.Title)
-				trace.SpanFromContext(ctx).SetAttributes(attribute.Bool("axiom.annotation.found", true))
+				trace.SpanFromContext(ctx).SetAttributes(vocab.AxiomAnnotationFound.Bool(true))
 				return annotationID(found), nil
 			}
 			// Axiom does not hold it: sending it is safe.

@@ -1,70 +1,59 @@
 package dashboard
 
-import "strings"
+import (
+	"strings"
+
+	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
+
+	"github.com/bdsqqq/axiom-deploy-annotation/telemetry/vocab"
+)
 
 // The fields the queries read, as Axiom stores the attributes that
-// cmd/axiom-deploy-annotate puts on its spans. A dataset has a column only
-// once some span carried it, and a query naming a column the dataset lacks
-// fails; so a column a run may not have exported is read through
-// column_ifexists, and a semantic convention of development stability
-// (deployment.id, vcs.*, host.*), whose column Axiom does not document, is
-// read in both places Axiom may keep it. A key of the custom map needs
-// neither: a missing key is null.
+// cmd/axiom-deploy-annotate puts on its spans (vocab.APL says how each is
+// read).
 var (
-	fHost       = semconvResource("host.name")
-	fDeployment = semconvSpan("deployment.id")
-	fRevision   = semconvSpan("vcs.ref.head.revision")
+	fHost       = vocab.ResourceAPL(semconv.HostNameKey)
+	fDeployment = vocab.APL(semconv.DeploymentIDKey)
+	fRevision   = vocab.APL(semconv.VCSRefHeadRevisionKey)
+	fDeployTime = vocab.APL(vocab.DeployTime)
+	fStorePath  = vocab.APL(vocab.NixStorePath)
+	fGeneration = vocab.APL(vocab.NixGeneration)
+	fLabel      = vocab.APL(vocab.NixLabel)
+	fOutcome    = vocab.APL(vocab.DeployOutcome)
+	fResult     = vocab.APL(vocab.DeployResult)
+	fMode       = vocab.APL(vocab.DeployMode)
+	fDryRun     = vocab.APL(vocab.DeployDryRun)
+	fSpooled    = vocab.APL(vocab.DeploySpooled)
+	fRollback   = vocab.APL(vocab.NixRollback)
+	fTest       = vocab.APL(vocab.NixTestActivation)
+	fClosure    = vocab.APL(vocab.NixClosureSizeAfter)
+	fChanges    = vocab.APL(vocab.NixChangesCount)
+	fUpgrades   = vocab.APL(vocab.NixChangesUpgrades)
+	fDowngrades = vocab.APL(vocab.NixChangesDowngrades)
+	fAdded      = vocab.APL(vocab.NixChangesAdded)
+	fRemoved    = vocab.APL(vocab.NixChangesRemoved)
+	fAnnotation = vocab.APL(vocab.AxiomAnnotationID)
+
+	// newDeploy is an outcome that says a deploy was recorded.
+	newDeploy = "outcome in " + vocab.In(vocab.OutcomeAnnotated, vocab.OutcomeRecorded, vocab.OutcomeSpooled)
+	// deployRun is a run span of a mode that records deploys, not a dry
+	// run: the runs whose outcomes are counted.
+	deployRun = "mode in " + vocab.In(vocab.ModeAnnotate, vocab.ModeRecord) + " and dry_run != true"
+	// deliveryRun is a run span that records or delivers deploys: the runs
+	// whose failures are listed.
+	deliveryRun = "mode in " + vocab.In(vocab.ModeAnnotate, vocab.ModeRecord, vocab.ModeFlush) + " and dry_run != true"
 )
 
 const (
-	fMessage    = "tostring(column_ifexists('status.message', ''))"
-	fError      = "tobool(column_ifexists('error', false))"
-	fDeployTime = "todatetime(['attributes.custom']['deploy.time'])"
-	fStorePath  = "tostring(['attributes.custom']['nix.store_path'])"
-	fGeneration = "tolong(['attributes.custom']['nix.generation'])"
-	fLabel      = "tostring(['attributes.custom']['nix.label'])"
-	fOutcome    = "tostring(['attributes.custom']['deploy.outcome'])"
-	fResult     = "tostring(['attributes.custom']['deploy.result'])"
-	fMode       = "tostring(['attributes.custom']['deploy.mode'])"
-	fDryRun     = "tobool(['attributes.custom']['deploy.dry_run'])"
-	fSpooled    = "tolong(['attributes.custom']['deploy.spooled'])"
-	fRollback   = "tobool(['attributes.custom']['nix.rollback'])"
-	fTest       = "tobool(['attributes.custom']['nix.test_activation'])"
-	fClosure    = "tolong(['attributes.custom']['nix.closure.size_after'])"
-	fChanges    = "tolong(['attributes.custom']['nix.changes.count'])"
-	fUpgrades   = "tolong(['attributes.custom']['nix.changes.upgrades'])"
-	fDowngrades = "tolong(['attributes.custom']['nix.changes.downgrades'])"
-	fAdded      = "tolong(['attributes.custom']['nix.changes.added'])"
-	fRemoved    = "tolong(['attributes.custom']['nix.changes.removed'])"
-	fAnnotation = "tostring(['attributes.custom']['axiom.annotation.id'])"
-
-	// newDeploy is an outcome that says a deploy was recorded.
-	newDeploy = "outcome in ('annotated', 'recorded', 'spooled')"
-	// deployRun is a run span of a mode that records deploys, not a dry
-	// run: the runs whose outcomes are counted.
-	deployRun = "mode in ('annotate', 'record') and dry_run != true"
-	// deliveryRun is a run span that records or delivers deploys: the runs
-	// whose failures are listed.
-	deliveryRun = "mode in ('annotate', 'record', 'flush') and dry_run != true"
+	// fMessage and fError are columns some spans lack.
+	fMessage = "tostring(column_ifexists('status.message', ''))"
+	fError   = "tobool(column_ifexists('error', false))"
 	// short is the revision as ShortRevision writes it.
 	short = "iff(revision endswith '-dirty', strcat(substring(revision, 0, 7), '-dirty'), substring(revision, 0, 7))"
 	// listed is how many hosts a chart lists in one cell; the count beside
 	// the list is exact (make_set keeps 128 values unless told).
 	listed = "1000"
 )
-
-// semconvSpan reads a span attribute of the semantic conventions from its
-// own column, or, where Axiom kept it as one it does not know, from the
-// custom map.
-func semconvSpan(key string) string {
-	return "coalesce(tostring(column_ifexists('attributes." + key + "', '')), tostring(['attributes.custom']['" + key + "']))"
-}
-
-// semconvResource reads a resource attribute of the semantic conventions
-// from its own column or from the custom resource column.
-func semconvResource(key string) string {
-	return "coalesce(tostring(column_ifexists('resource." + key + "', '')), tostring(column_ifexists('resource.custom." + key + "', '')))"
-}
 
 // apl joins the lines of a query that starts from the dataset.
 func apl(dataset string, lines ...string) string {
@@ -78,7 +67,7 @@ func apl(dataset string, lines ...string) string {
 // first seen, whichever span says it.
 func runs(dataset string, lines ...string) string {
 	return apl(dataset, append([]string{
-		"where name in ('run', 'deliver')",
+		"where name in " + vocab.In(vocab.SpanRun, vocab.SpanDeliver),
 		"extend host = " + fHost + ", deployment = " + fDeployment + ", store_path = " + fStorePath,
 		"where isnotempty(host) and isnotempty(deployment) and isnotempty(store_path)",
 		"extend deployed = coalesce(" + fDeployTime + ", _time)",
@@ -120,13 +109,13 @@ func fleetCharts(dataset string) []placed {
 		)}}, 0, 3, 12, 7},
 
 		{Chart{ID: "rollouts", Type: "Table", Name: "Rollouts: hosts that reached each revision", Query: &Query{APL: apl(dataset,
-			"where name in ('run', 'rollout')",
+			"where name in "+vocab.In(vocab.SpanRun, vocab.SpanRollout),
 			"extend revision = "+fRevision+", host = "+fHost+", result = "+fResult+", at = coalesce("+fDeployTime+", _time)",
 			"where isnotempty(revision)",
-			"summarize first_at = min(at), last_at = max(at), spans = count(), failed = countif(result == 'failed') by revision, name, host",
-			"extend run = name == 'run'",
+			"summarize first_at = min(at), last_at = max(at), spans = count(), failed = countif(result == "+vocab.Quote(vocab.ResultFailed)+") by revision, name, host",
+			"extend run = name == "+vocab.Quote(vocab.SpanRun),
 			"summarize hosts_reached = countif(run), first_deploy = min(iff(run, first_at, datetime(null))), last_deploy = max(iff(run, last_at, datetime(null))), "+
-				"rollouts = sumif(spans, name == 'rollout'), rollouts_failed = sumif(failed, name == 'rollout'), hosts = make_set_if(host, run, "+listed+") by revision",
+				"rollouts = sumif(spans, name == "+vocab.Quote(vocab.SpanRollout)+"), rollouts_failed = sumif(failed, name == "+vocab.Quote(vocab.SpanRollout)+"), hosts = make_set_if(host, run, "+listed+") by revision",
 			"extend revision = "+short,
 			"order by last_deploy desc",
 		)}}, 0, 10, 7, 6},
@@ -151,18 +140,18 @@ func fleetCharts(dataset string) []placed {
 func deliveryCharts(dataset string) []placed {
 	return []placed{
 		{Chart{ID: "outcomes", Type: "TimeSeries", Name: "Delivery: outcomes of deploy runs", Query: &Query{APL: apl(dataset,
-			"where name == 'run'",
+			"where name == "+vocab.Quote(vocab.SpanRun),
 			"extend mode = "+fMode+", dry_run = "+fDryRun+", outcome = "+fOutcome,
 			"where "+deployRun,
 			"summarize runs = count() by bin_auto(_time), outcome",
 		)}}, 0, 22, 6, 6},
 
 		{Chart{ID: "problems", Type: "Table", Name: "Delivery: latest failed or spooled runs", Query: &Query{APL: apl(dataset,
-			"where name in ('run', 'deliver')",
+			"where name in "+vocab.In(vocab.SpanRun, vocab.SpanDeliver),
 			"extend host = "+fHost+", mode = "+fMode+", dry_run = "+fDryRun+", outcome = "+fOutcome+", spooled = "+fSpooled+
 				", annotation = "+fAnnotation+", message = "+fMessage+", failed = "+fError,
-			"where name == 'deliver' or ("+deliveryRun+")",
-			"where outcome in ('error', 'spooled') or spooled > 0 or failed == true",
+			"where name == "+vocab.Quote(vocab.SpanDeliver)+" or ("+deliveryRun+")",
+			"where outcome in "+vocab.In(vocab.OutcomeError, vocab.OutcomeSpooled)+" or spooled > 0 or failed == true",
 			"project _time, host, span = name, mode, outcome, spooled, message, annotation, trace_id",
 			"order by _time desc",
 			"take 50",
@@ -171,7 +160,7 @@ func deliveryCharts(dataset string) []placed {
 		// tolong(duration) is nanoseconds whether Axiom keeps duration as
 		// a timespan or as integer nanoseconds.
 		{Chart{ID: "run-time", Type: "TimeSeries", Name: "Run time in seconds: p50 and p95 of run, discover and deliver", Query: &Query{APL: apl(dataset,
-			"where name in ('run', 'discover', 'deliver')",
+			"where name in "+vocab.In(vocab.SpanRun, vocab.SpanDiscover, vocab.SpanDeliver),
 			"extend seconds = tolong(duration) / 1e9",
 			"summarize percentiles_array(seconds, 50, 95) by bin_auto(_time), name",
 		)}}, 0, 28, 12, 6},
@@ -226,7 +215,7 @@ func note(dataset string) string {
 		"Every `nixos-rebuild` or `darwin-rebuild` activation runs `axiom-deploy-annotate`, which annotates the deploy in Axiom " +
 		"and traces its own run into the traces dataset `" + dataset + "`. A deploy is one trace: the `run` that recorded it " +
 		"(with `discover` under it; on NixOS the switch waits only for this) and the `deliver` that told Axiom, both carrying " +
-		"the deploy's `deployment.id`, host, generation, revision and, once delivered, what changed and the outcome. A " +
+		"the deploy's `" + string(semconv.DeploymentIDKey) + "`, host, generation, revision and, once delivered, what changed and the outcome. A " +
 		"`rollout` span is a fleet rollout, whose hosts' runs join its trace.\n\n" +
 		"Each deploy counts once, at the time it was first seen, however late it was delivered. " +
 		"This dashboard is made by `axiom-deploy-annotate dashboard`; running it again updates it, and it refuses to overwrite " +

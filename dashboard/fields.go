@@ -6,48 +6,20 @@ import (
 	"strings"
 
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/axiomcols"
+	"github.com/bdsqqq/axiom-deploy-annotation/telemetry/vocab"
 )
 
 // Field is a field of an OpenTelemetry traces dataset as an APL query
 // names it: a column such as _time, ['status.message'],
 // ['attributes.vcs.ref.head.revision'] or ['resource.host.name'], or a key
 // of a map column, ['attributes.custom']['nix.generation'].
-type Field struct {
-	Column string
-	// Key is the key within a map column; empty for a whole column.
-	Key string
-}
+type Field = vocab.Place
 
-// String is the field as APL writes it.
-func (f Field) String() string {
-	c := f.Column
-	if !isIdent(c) {
-		c = "['" + c + "']"
-	}
-	if f.Key != "" {
-		c += "['" + f.Key + "']"
-	}
-	return c
-}
+// spanAttribute is where Axiom keeps a span attribute.
+func spanAttribute(key string) Field { return vocab.SpanPlace(key) }
 
-func isIdent(s string) bool {
-	for i, r := range s {
-		if !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || i > 0 && r >= '0' && r <= '9') {
-			return false
-		}
-	}
-	return s != ""
-}
-
-// spanAttribute is where Axiom keeps a span attribute: ['attributes.key']
-// for a semantic convention, else ['attributes.custom']['key'].
-func spanAttribute(key string) Field { return Field(axiomcols.Span(key)) }
-
-// resourceAttribute is where Axiom keeps a resource attribute:
-// ['service.name'] and ['service.version'] as columns of their own,
-// ['resource.key'] for another semantic convention, else
-// ['resource.custom.key'].
-func resourceAttribute(key string) Field { return Field(axiomcols.Resource(key)) }
+// resourceAttribute is where Axiom keeps a resource attribute.
+func resourceAttribute(key string) Field { return vocab.ResourcePlace(key) }
 
 // Carried is the set of fields that spans carry, as Axiom stores them.
 type Carried map[Field]bool

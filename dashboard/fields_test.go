@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/axiomcols"
 )
 
 func TestFieldRefs(t *testing.T) {
@@ -65,26 +67,11 @@ func TestWhere(t *testing.T) {
 	}
 }
 
-// The attributes the runs carry, with their Kusto types, by the contract
-// cmd/axiom-deploy-annotate keeps; the command's own tests check the
-// queries against what a real run exports.
-var (
-	contractResource = map[string]string{"service.name": "string", "service.version": "string", "host.name": "string", "host.id": "string",
-		"host.arch": "string", "os.type": "string", "os.name": "string", "os.version": "string", "deployment.environment.name": "string"}
-	contractSpan = map[string]string{"host.name": "string", "deployment.id": "string", "deployment.name": "string",
-		"vcs.ref.head.revision": "string", "vcs.repository.url.full": "string", "process.exit.code": "long",
-		"deploy.mode": "string", "deploy.outcome": "string", "deploy.dirty": "bool", "deploy.dry_run": "bool", "deploy.force": "bool",
-		"deploy.time": "string", "nix.generation": "long", "nix.test_activation": "bool", "nix.store_path": "string", "nix.label": "string",
-		"nix.platform": "string", "nix.rollback": "bool", "nix.previous_store_path": "string", "nix.changes.count": "long",
-		"nix.changes.upgrades": "long", "nix.changes.downgrades": "long", "nix.changes.added": "long", "nix.changes.removed": "long",
-		"nix.closure.size_before": "long", "nix.closure.size_after": "long", "axiom.annotation.id": "string", "deploy.spooled": "long",
-		"axiom.annotation.title": "string", "axiom.annotation.time": "string", "axiom.annotation.attempts": "long",
-		"deploy.command": "string", "deploy.result": "string"}
-)
-
-// contract is what spans carry by the contract.
+// contract is what spans carry by the vocabulary; the command's own tests
+// check the queries against what a real run exports.
 func contract() Carried {
-	return Carry(slices.Collect(maps.Keys(contractResource)), slices.Collect(maps.Keys(contractSpan)))
+	resource, span := axiomcols.Vocabulary()
+	return Carry(slices.Collect(maps.Keys(resource)), slices.Collect(maps.Keys(span)))
 }
 
 func TestQueriesReadTheContract(t *testing.T) {

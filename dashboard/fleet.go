@@ -14,6 +14,7 @@ import (
 	"github.com/axiomhq/axiom-go/axiom/query"
 
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/text"
+	"github.com/bdsqqq/axiom-deploy-annotation/telemetry/vocab"
 )
 
 // DefaultSince is how far back the fleet view looks unless told.
@@ -86,7 +87,7 @@ func (f Fleet) Incomplete() error {
 // left spooled.
 func FleetQuery(dataset string) string {
 	return apl(dataset,
-		"where name in ('run', 'deliver')",
+		"where name in "+vocab.In(vocab.SpanRun, vocab.SpanDeliver),
 		"extend host = "+fHost+", deployment = "+fDeployment+", store_path = "+fStorePath+", spooled = "+fSpooled,
 		"where isnotempty(host) and (isnotempty(deployment) and isnotempty(store_path) or isempty(deployment) and isnotnull(spooled))",
 		"extend deployed = coalesce("+fDeployTime+", _time), generation = "+fGeneration+", test_activation = "+fTest+

@@ -42,7 +42,7 @@ func TestQueriesBind(t *testing.T) {
 	if len(first) == 0 {
 		t.Fatal("no first-deploy columns")
 	}
-	all := axiomcols.All(contractResource, contractSpan)
+	all := axiomcols.All(axiomcols.Vocabulary())
 	datasets := map[string]axiomcols.Columns{
 		"first deploy":                       first,
 		"first deploy, duration nanoseconds": first.WithDuration("long"),

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
+
 	"github.com/bdsqqq/axiom-deploy-annotation/dashboard"
 	"github.com/bdsqqq/axiom-deploy-annotation/dashboard/monitor"
 )
@@ -116,7 +118,7 @@ var settings = []setting{
 	{"type", "type", "TYPE", "annotation type", str(func(c *config) *string { return &c.Type })},
 	{"repository-url", "repositoryUrl", "URL", "links the commit: https://host/owner/repo, github:o/r, gitlab:o/r, sourcehut:~o/r", str(func(c *config) *string { return &c.RepositoryURL })},
 	{"annotate", "annotate", "BOOL", "send annotations; --annotate=false records and traces deploys only", func(c *config) flag.Value { return (*boolValue)(&c.Annotate) }},
-	{"environment", "environment", "NAME", "deployment.environment.name of the traces, e.g. production", str(func(c *config) *string { return &c.Environment })},
+	{"environment", "environment", "NAME", string(semconv.DeploymentEnvironmentNameKey) + " of the traces, e.g. production", str(func(c *config) *string { return &c.Environment })},
 	{"traces-endpoint", "tracesEndpoint", "URL", `OTLP/HTTP traces; "" turns export off`, str(func(c *config) *string { return &c.TracesEndpoint })},
 	{"traces-dataset", "tracesDataset", "NAME", "Axiom traces dataset (needed when the endpoint is Axiom's)", str(func(c *config) *string { return &c.TracesDataset })},
 	{"traces-token-file", "tracesTokenFile", "FILE", "token for traces (default: the annotation token)", str(func(c *config) *string { return &c.TracesTokenFile })},

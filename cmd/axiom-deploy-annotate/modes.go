@@ -8,12 +8,12 @@ import (
 	"strings"
 	"time"
 
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/bdsqqq/axiom-deploy-annotation/annotator"
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/text"
 	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo"
+	"github.com/bdsqqq/axiom-deploy-annotation/telemetry/vocab"
 )
 
 // recordCurrent discovers the running system and records it unless it is
@@ -55,7 +55,7 @@ func (r *runner) record(ctx context.Context, a *annotator.Annotator) (outcome, e
 	if o, done := notNew(rec); done {
 		return o, nil
 	}
-	return outcome{outcome: "recorded", line: fmt.Sprintf("recorded %q", rec.Entry.Name()), entry: rec.Entry}, nil
+	return outcome{outcome: vocab.OutcomeRecorded, line: fmt.Sprintf("recorded %q", rec.Entry.Name()), entry: rec.Entry}, nil
 }
 
 // notNew is the outcome of a record that found the deploy recorded before.
@@ -66,9 +66,9 @@ func notNew(rec annotator.Recording) (outcome, bool) {
 		if rec.Annotated.AnnotationID != "" {
 			line += " as " + rec.Annotated.AnnotationID
 		}
-		return outcome{outcome: "already-annotated", line: line, id: rec.Annotated.AnnotationID}, true
+		return outcome{outcome: vocab.OutcomeAlreadyAnnotated, line: line, id: rec.Annotated.AnnotationID}, true
 	case rec.Pending != nil:
-		return outcome{outcome: "spooled", line: pendingLine(rec.Pending), entry: rec.Pending}, true
+		return outcome{outcome: vocab.OutcomeSpooled, line: pendingLine(rec.Pending), entry: rec.Pending}, true
 	}
 	return outcome{}, false
 }
@@ -101,9 +101,9 @@ func (r *runner) annotate(ctx context.Context, a *annotator.Annotator) (outcome,
 				continue
 			}
 			if d.ID == "" {
-				return outcome{outcome: "recorded", line: fmt.Sprintf("recorded %q (annotations are off)", d.Entry.Name()), entry: d.Entry}, nil
+				return outcome{outcome: vocab.OutcomeRecorded, line: fmt.Sprintf("recorded %q (annotations are off)", d.Entry.Name()), entry: d.Entry}, nil
 			}
-			return outcome{outcome: "annotated", line: fmt.Sprintf("annotated %q as %s", d.Entry.Request.Title, d.ID), entry: d.Entry, id: d.ID}, nil
+			return outcome{outcome: vocab.OutcomeAnnotated, line: fmt.Sprintf("annotated %q as %s", d.Entry.Request.Title, d.ID), entry: d.Entry, id: d.ID}, nil
 		}
 	}
 	switch {
@@ -121,7 +121,7 @@ func (r *runner) annotate(ctx context.Context, a *annotator.Annotator) (outcome,
 		o.err = res.Err
 		return o, nil
 	}
-	return outcome{outcome: "spooled", line: fmt.Sprintf("not delivered, spooled for the next run: %q", rec.Entry.Name()), entry: rec.Entry, err: res.Err}, nil
+	return outcome{outcome: vocab.OutcomeSpooled, line: fmt.Sprintf("not delivered, spooled for the next run: %q", rec.Entry.Name()), entry: rec.Entry, err: res.Err}, nil
 }
 
 // latestCopy is e as the spool holds it now, after a delivery attempt.
@@ -142,18 +142,18 @@ func (r *runner) flush(ctx context.Context, a *annotator.Annotator) (outcome, er
 	res, err := a.Deliver(ctx, false)
 	if errors.Is(err, annotator.ErrBusy) {
 		r.log.Info("another run is delivering the spool; leaving it to that run")
-		return outcome{outcome: "busy", line: "another run is delivering the spool"}, nil
+		return outcome{outcome: vocab.OutcomeBusy, line: "another run is delivering the spool"}, nil
 	}
 	if err != nil {
 		return outcome{}, err
 	}
 	line := fmt.Sprintf("delivered %d, %d still spooled", len(res.Delivered), res.Pending)
-	trace.SpanFromContext(ctx).SetAttributes(attribute.Int("deploy.spooled", res.Pending))
+	trace.SpanFromContext(ctx).SetAttributes(vocab.DeploySpooled.Int(res.Pending))
 	if res.Err != nil {
 		r.log.Warn("not everything delivered; it stays spooled for the next run", "pending", res.Pending, "err", res.Err)
-		return outcome{outcome: "spooled", line: line, err: res.Err}, nil
+		return outcome{outcome: vocab.OutcomeSpooled, line: line, err: res.Err}, nil
 	}
-	return outcome{outcome: "flushed", line: line}, nil
+	return outcome{outcome: vocab.OutcomeFlushed, line: line}, nil
 }
 
 func (r *runner) drop(a *annotator.Annotator) (outcome, error) {
@@ -166,7 +166,7 @@ func (r *runner) drop(a *annotator.Annotator) (outcome, error) {
 		names[i] = fmt.Sprintf("%s (%q)", e.ID, e.Name())
 		r.log.Warn("spooled deploy dropped; it will not be annotated", "id", e.ID, "deploy", e.Name())
 	}
-	return outcome{outcome: "dropped", line: "dropped " + strings.Join(names, ", ")}, nil
+	return outcome{outcome: vocab.OutcomeDropped, line: "dropped " + strings.Join(names, ", ")}, nil
 }
 
 // dryRunOutput is what --dry-run prints.
@@ -187,7 +187,7 @@ func (r *runner) dryRun(ctx context.Context) (outcome, error) {
 		if err != nil {
 			return outcome{}, err
 		}
-		return outcome{outcome: "dry-run"}, r.printJSON(map[string]any{"pending": pendingView(pending)})
+		return outcome{outcome: vocab.OutcomeDryRun}, r.printJSON(map[string]any{"pending": pendingView(pending)})
 	}
 	last, pending, err := a.Latest()
 	if err != nil {
@@ -210,7 +210,7 @@ func (r *runner) dryRun(ctx context.Context) (outcome, error) {
 	case pending == nil && last != nil && last.StorePath == g.StorePath && !r.c.force:
 		out.Send, out.Reason = false, "this system was annotated last, as "+last.AnnotationID+": nothing would be sent (--force sends anyway)"
 	}
-	return outcome{outcome: "dry-run"}, r.printJSON(out)
+	return outcome{outcome: vocab.OutcomeDryRun}, r.printJSON(out)
 }
 
 // pendingEntry is how flush --dry-run shows an entry.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/bdsqqq/axiom-deploy-annotation/dashboard/monitor"
+	"github.com/bdsqqq/axiom-deploy-annotation/telemetry/vocab"
 )
 
 // monitors creates or updates the deploy monitors, one line each on
@@ -29,7 +30,7 @@ func (r *runner) monitors(ctx context.Context) (outcome, error) {
 				return outcome{}, err
 			}
 		}
-		return outcome{outcome: "dry-run"}, r.printJSON(bodies)
+		return outcome{outcome: vocab.OutcomeDryRun}, r.printJSON(bodies)
 	}
 	if len(r.c.notifiers) == 0 {
 		r.log.Info("no --notifier: the monitors alert in Axiom's Monitors tab only; name a notifier to be told")
@@ -48,7 +49,7 @@ func (r *runner) monitors(ctx context.Context) (outcome, error) {
 	if err != nil {
 		return outcome{}, fail(exitAxiom, err)
 	}
-	return outcome{outcome: "monitors"}, nil
+	return outcome{outcome: vocab.OutcomeMonitors}, nil
 }
 
 // monitorLine says what became of one monitor.

@@ -12,13 +12,14 @@ import (
 )
 
 // notYetEmitted are the fields the monitors read before any run carries
-// them: deploy health, which a run does not report yet. Reading a missing
-// key of the attributes.custom map gives null, so the queries bind either
-// way.
+// them: deploy health, which a run does not report yet (telemetry/vocab
+// declares them with no span). Reading a missing key of the
+// attributes.custom map gives null, and a missing column is read through
+// column_ifexists, so the queries bind either way.
 var notYetEmitted = []string{
 	"['attributes.custom']['deploy.failed_units']: no span carries deploy.failed_units",
-	"['attributes.deployment.status']: Axiom would keep deployment.status in ['attributes.custom']['deployment.status'], and no span carries it",
-	"['attributes.custom']['deployment.status']: no span carries deployment.status",
+	"['attributes.deployment.status']: no span carries deployment.status",
+	"['attributes.custom']['deployment.status']: Axiom would keep deployment.status in ['attributes.deployment.status'], and no span carries it",
 }
 
 // TestMonitorFieldsNix deploys a host four times as the NixOS module does

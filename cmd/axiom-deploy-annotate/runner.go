@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
 	"go.opentelemetry.io/otel/trace"
@@ -21,6 +20,7 @@ import (
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/text"
 	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo"
 	"github.com/bdsqqq/axiom-deploy-annotation/telemetry"
+	"github.com/bdsqqq/axiom-deploy-annotation/telemetry/vocab"
 )
 
 type runner struct {
@@ -54,7 +54,7 @@ func exportReserve(total time.Duration) time.Duration {
 // stdout (shown as text.Line makes it: it may name an id from Axiom or a
 // title from the state), and the delivery error that leaves it spooled.
 type outcome struct {
-	outcome string
+	outcome vocab.Outcome
 	line    string
 	err     error
 	entry   *annotator.Entry
@@ -135,23 +135,23 @@ func (r *runner) run() error {
 	ctx, cancel := context.WithDeadline(context.Background(), r.deadline.Add(-exportReserve(timeout)))
 	defer cancel()
 	ctx = telemetry.FromEnvironment(ctx)
-	ctx, span := r.tracer.Start(ctx, "run", trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(
-		attribute.String("deploy.mode", r.mode),
+	ctx, span := r.tracer.Start(ctx, vocab.SpanRun, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(
+		vocab.Mode(r.mode).KeyValue(),
 		semconv.HostName(r.host),
-		attribute.Bool("deploy.dry_run", c.dryRun),
-		attribute.Bool("deploy.force", c.force),
+		vocab.DeployDryRun.Bool(c.dryRun),
+		vocab.DeployForce.Bool(c.force),
 	))
 	out, err := r.dispatch(ctx)
 	if out.entry != nil {
 		span.SetAttributes(annotator.DeployAttributes(out.entry, c.RepositoryURL)...)
 	}
 	if out.id != "" {
-		span.SetAttributes(attribute.String("axiom.annotation.id", out.id))
+		span.SetAttributes(vocab.AxiomAnnotationID.String(out.id))
 	}
 	if out.outcome == "" {
-		out.outcome = "error"
+		out.outcome = vocab.OutcomeError
 	}
-	span.SetAttributes(attribute.String("deploy.outcome", out.outcome))
+	span.SetAttributes(out.outcome.KeyValue())
 	if err != nil {
 		span.RecordError(err)
 		span.SetStatus(codes.Error, err.Error())
@@ -160,7 +160,7 @@ func (r *runner) run() error {
 	}
 	span.End()
 	if err == nil && out.line != "" {
-		if r.exporting && out.outcome == "annotated" {
+		if r.exporting && out.outcome == vocab.OutcomeAnnotated {
 			out.line += " trace " + span.SpanContext().TraceID().String()
 		}
 		fmt.Fprintln(r.stdout, text.Line(out.line))

@@ -12,6 +12,7 @@ import (
 
 	"github.com/bdsqqq/axiom-deploy-annotation/annotator"
 	"github.com/bdsqqq/axiom-deploy-annotation/dashboard"
+	"github.com/bdsqqq/axiom-deploy-annotation/telemetry/vocab"
 )
 
 // axiomClient is a client of Axiom's API at the scheme and host of
@@ -50,7 +51,7 @@ func (r *runner) dashboard(ctx context.Context) (outcome, error) {
 			return outcome{}, err
 		}
 		_, err = fmt.Fprintf(r.stdout, "%s\n", b)
-		return outcome{outcome: "dry-run"}, err
+		return outcome{outcome: vocab.OutcomeDryRun}, err
 	}
 	client, err := r.axiomClient()
 	if err != nil {
@@ -64,7 +65,7 @@ func (r *runner) dashboard(ctx context.Context) (outcome, error) {
 	if res.Overwritten {
 		line += " (edits made in Axiom overwritten)"
 	}
-	return outcome{outcome: res.Status, line: line}, nil
+	return outcome{outcome: vocab.Outcome(res.Status), line: line}, nil
 }
 
 // fleet prints what each host runs, from the traces dataset.
@@ -87,9 +88,9 @@ func (r *runner) fleet(ctx context.Context) (outcome, error) {
 	}
 	// What is printed is not the fleet: say so, and fail.
 	if err := f.Incomplete(); err != nil {
-		return outcome{outcome: "fleet"}, fail(exitAxiom, err)
+		return outcome{outcome: vocab.OutcomeFleet}, fail(exitAxiom, err)
 	}
-	return outcome{outcome: "fleet"}, nil
+	return outcome{outcome: vocab.OutcomeFleet}, nil
 }
 
 // colourful says whether w is a terminal that may be coloured.

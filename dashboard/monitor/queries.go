@@ -1,47 +1,35 @@
 package monitor
 
-import "strings"
+import (
+	"strings"
+
+	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
+
+	"github.com/bdsqqq/axiom-deploy-annotation/telemetry/vocab"
+)
 
 // The fields the queries read, where Axiom keeps what
-// cmd/axiom-deploy-annotate puts on its spans: semantic conventions in
-// columns of their own, our attributes in the attributes.custom map. A
-// column that a first deploy may not have made yet (a revision, a deploy's
-// status) is read through column_ifexists, so that every query binds on a
-// new dataset; a key missing from the map is null.
+// cmd/axiom-deploy-annotate puts on its spans (vocab.APL says how each is
+// read, so that every query binds on a new dataset).
 var (
-	fHost       = semconvResource("host.name")
-	fDeployment = semconvSpan("deployment.name")
-	fRevision   = semconvSpan("vcs.ref.head.revision")
-	fStatus     = semconvSpan("deployment.status")
+	fHost        = vocab.ResourceAPL(semconv.HostNameKey)
+	fDeployment  = vocab.APL(semconv.DeploymentNameKey)
+	fRevision    = vocab.APL(semconv.VCSRefHeadRevisionKey)
+	fStatus      = vocab.APL(semconv.DeploymentStatusKey)
+	fGeneration  = vocab.APL(vocab.NixGeneration)
+	fLabel       = vocab.APL(vocab.NixLabel)
+	fRollback    = vocab.APL(vocab.NixRollback)
+	fFailedUnits = vocab.APL(vocab.DeployFailedUnits)
+	fDeployTime  = vocab.APL(vocab.DeployTime)
+	fMode        = vocab.APL(vocab.DeployMode)
+	fOutcome     = vocab.APL(vocab.DeployOutcome)
+	fSpooled     = vocab.APL(vocab.DeploySpooled)
 	// deploySpans are the spans that say what a host runs: the run that
 	// recorded a deploy and each delivery of it (a rollout's delivery
 	// names no store path).
-	deploySpans = "name in ('run', 'deliver') and isnotempty(" + semconvSpan("deployment.id") + ") and isnotempty(['attributes.custom']['nix.store_path'])"
+	deploySpans = "name in " + vocab.In(vocab.SpanRun, vocab.SpanDeliver) +
+		" and isnotempty(" + vocab.APL(semconv.DeploymentIDKey) + ") and isnotempty(" + vocab.APL(vocab.NixStorePath) + ")"
 )
-
-const (
-	fGeneration  = "tolong(['attributes.custom']['nix.generation'])"
-	fLabel       = "tostring(['attributes.custom']['nix.label'])"
-	fRollback    = "tobool(['attributes.custom']['nix.rollback'])"
-	fFailedUnits = "tostring(['attributes.custom']['deploy.failed_units'])"
-	fDeployTime  = "todatetime(['attributes.custom']['deploy.time'])"
-	fMode        = "tostring(['attributes.custom']['deploy.mode'])"
-	fOutcome     = "tostring(['attributes.custom']['deploy.outcome'])"
-	fSpooled     = "tolong(['attributes.custom']['deploy.spooled'])"
-)
-
-// semconvSpan reads a span attribute of the semantic conventions from its
-// own column, or, where Axiom kept it as one it does not know, from the
-// custom map.
-func semconvSpan(key string) string {
-	return "coalesce(tostring(column_ifexists('attributes." + key + "', '')), tostring(['attributes.custom']['" + key + "']))"
-}
-
-// semconvResource reads a resource attribute of the semantic conventions
-// from its own column or from the custom resource column.
-func semconvResource(key string) string {
-	return "coalesce(tostring(column_ifexists('resource." + key + "', '')), tostring(column_ifexists('resource.custom." + key + "', '')))"
-}
 
 // apl joins the lines of a query that starts from the dataset.
 func apl(dataset string, lines ...string) string {
@@ -53,7 +41,7 @@ func apl(dataset string, lines ...string) string {
 // deploy failed, left units failed or rolled back.
 func deployProblemQuery(dataset string) string {
 	return apl(dataset,
-		"where name == 'deliver' and "+fOutcome+" in ('annotated', 'recorded')",
+		"where name == "+vocab.Quote(vocab.SpanDeliver)+" and "+fOutcome+" in "+vocab.In(vocab.OutcomeAnnotated, vocab.OutcomeRecorded),
 		"extend host = "+fHost+", generation = "+fGeneration+", revision = "+fRevision+", label = "+fLabel+
 			", status = "+fStatus+", failed_units = "+fFailedUnits+", rolled_back = "+fRollback,
 		"where status !in ('', 'succeeded') or failed_units !in ('', '[]') or rolled_back == true",
@@ -65,19 +53,19 @@ func deployProblemQuery(dataset string) string {
 // undelivered or failed, else 0.
 func stuckQuery(dataset string) string {
 	return apl(dataset,
-		"where name == 'run'",
+		"where name == "+vocab.Quote(vocab.SpanRun),
 		"extend host = "+fHost+", mode = "+fMode+", outcome = "+fOutcome+", spooled = "+fSpooled,
-		"where mode == 'flush' and outcome != 'busy'",
-		"summarize every_flush_left_deploys = min(iff(outcome == 'error' or spooled > 0, 1, 0)) by host",
+		"where mode == "+vocab.Quote(vocab.ModeFlush)+" and outcome != "+vocab.Quote(vocab.OutcomeBusy),
+		"summarize every_flush_left_deploys = min(iff(outcome == "+vocab.Quote(vocab.OutcomeError)+" or spooled > 0, 1, 0)) by host",
 	)
 }
 
 // silentQuery is, per host, the minutes since its last flush run.
 func silentQuery(dataset string) string {
 	return apl(dataset,
-		"where name == 'run'",
+		"where name == "+vocab.Quote(vocab.SpanRun),
 		"extend host = "+fHost+", mode = "+fMode,
-		"where mode == 'flush'",
+		"where mode == "+vocab.Quote(vocab.ModeFlush),
 		"summarize silent_minutes = (now() - max(_time)) / 1m by host",
 	)
 }

@@ -1,9 +1,9 @@
 // Package axiomcols is what Axiom makes of OTLP spans in an OpenTelemetry
-// traces dataset: the column each attribute lands in, and the columns, with
-// their Kusto types, a dataset has once it has ingested some spans. A column
-// exists only once some span carried it, and a query naming a column the
-// dataset lacks fails: the dashboard's and fleet's queries are checked
-// against these columns.
+// traces dataset: the columns, with their Kusto types, a dataset has once
+// it has ingested some spans, each attribute in the place vocab says Axiom
+// keeps it. A column exists only once some span carried it, and a query
+// naming a column the dataset lacks fails: the dashboard's and fleet's
+// queries are checked against these columns.
 package axiomcols
 
 import (
@@ -11,68 +11,42 @@ import (
 	"encoding/json"
 	"maps"
 
-	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
+	"go.opentelemetry.io/otel/attribute"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+
+	"github.com/bdsqqq/axiom-deploy-annotation/telemetry/vocab"
 )
 
-// Place is where Axiom keeps a value: a column, and for a map column the
-// key within it.
-type Place struct {
-	Column string
-	// Key is the key within a map column; empty for a whole column.
-	Key string
+// Vocabulary is the attributes the runs carry, by the vocabulary: the
+// resource's and the spans' keys, each with the Kusto type of its column.
+// Reserved attributes, which no run sets yet, and those of span events are
+// left out.
+func Vocabulary() (resource, span map[string]string) {
+	resource, span = map[string]string{}, map[string]string{}
+	for _, a := range vocab.Attributes {
+		switch {
+		case a.Resource:
+			resource[string(a.Key)] = kustoTypeOf(a.Type)
+		case len(a.Spans) > 0 && a.Event == "":
+			span[string(a.Key)] = kustoTypeOf(a.Type)
+		}
+	}
+	return resource, span
 }
 
-// semconvKeys are the semantic conventions 1.37 attributes our spans, and
-// the HTTP client spans of otelhttp and the Axiom SDK beside them, carry.
-// Axiom gives each its own column; any other attribute goes into a map.
-var semconvKeys = map[string]bool{}
-
-func init() {
-	for _, k := range []string{
-		string(semconv.ServiceNameKey), string(semconv.ServiceVersionKey),
-		string(semconv.HostNameKey), string(semconv.HostIDKey), string(semconv.HostArchKey),
-		string(semconv.OSTypeKey), string(semconv.OSNameKey), string(semconv.OSVersionKey),
-		string(semconv.DeploymentEnvironmentNameKey), string(semconv.DeploymentIDKey), string(semconv.DeploymentNameKey),
-		string(semconv.VCSRefHeadRevisionKey), string(semconv.VCSRepositoryURLFullKey),
-		string(semconv.ProcessExitCodeKey),
-		string(semconv.TelemetrySDKNameKey), string(semconv.TelemetrySDKLanguageKey), string(semconv.TelemetrySDKVersionKey),
-		string(semconv.HTTPRequestMethodKey), string(semconv.HTTPResponseStatusCodeKey),
-		string(semconv.HTTPRequestBodySizeKey), string(semconv.HTTPResponseBodySizeKey),
-		string(semconv.URLFullKey), string(semconv.URLSchemeKey), string(semconv.ServerAddressKey), string(semconv.ServerPortKey),
-		string(semconv.NetworkProtocolVersionKey), string(semconv.NetworkPeerAddressKey), string(semconv.NetworkPeerPortKey),
-		string(semconv.UserAgentOriginalKey), string(semconv.ErrorTypeKey),
-		string(semconv.ExceptionMessageKey), string(semconv.ExceptionTypeKey),
-	} {
-		semconvKeys[k] = true
+func kustoTypeOf(t attribute.Type) string {
+	switch t {
+	case attribute.STRING:
+		return "string"
+	case attribute.BOOL:
+		return "bool"
+	case attribute.INT64:
+		return "long"
+	case attribute.FLOAT64:
+		return "real"
 	}
-}
-
-// Semconv says whether Axiom maps key to a column of its own: whether it
-// is one of the semantic conventions 1.37 attributes our runs carry.
-func Semconv(key string) bool { return semconvKeys[key] }
-
-// Span is where Axiom keeps a span attribute: ['attributes.key'] for a
-// semantic convention, else ['attributes.custom']['key'].
-func Span(key string) Place {
-	if Semconv(key) {
-		return Place{Column: "attributes." + key}
-	}
-	return Place{Column: "attributes.custom", Key: key}
-}
-
-// Resource is where Axiom keeps a resource attribute: ['service.name'] and
-// ['service.version'] as columns of their own, ['resource.key'] for another
-// semantic convention, else ['resource.custom.key'].
-func Resource(key string) Place {
-	switch {
-	case key == string(semconv.ServiceNameKey) || key == string(semconv.ServiceVersionKey):
-		return Place{Column: key}
-	case Semconv(key):
-		return Place{Column: "resource." + key}
-	}
-	return Place{Column: "resource.custom." + key}
+	return "dynamic"
 }
 
 // Fixed are the columns every span gives a traces dataset, with their
@@ -109,7 +83,7 @@ func Of(rs []*tracepb.ResourceSpans) Columns {
 	c := maps.Clone(Fixed)
 	for _, r := range rs {
 		for _, kv := range r.GetResource().GetAttributes() {
-			c[Resource(kv.Key).Column] = kustoType(kv.Value)
+			c[vocab.ResourcePlace(kv.Key).Column] = kustoType(kv.Value)
 		}
 		for _, ss := range r.ScopeSpans {
 			for _, s := range ss.Spans {
@@ -137,7 +111,7 @@ func spanColumns(c Columns, s *tracepb.Span) {
 		c["links"] = "dynamic"
 	}
 	for _, kv := range s.Attributes {
-		if p := Span(kv.Key); p.Key != "" {
+		if p := vocab.SpanPlace(kv.Key); p.Key != "" {
 			c[p.Column] = "dynamic"
 		} else {
 			c[p.Column] = kustoType(kv.Value)
@@ -155,11 +129,11 @@ func All(resource, span map[string]string) Columns {
 	maps.Copy(c, Optional)
 	c["attributes.custom"] = "dynamic"
 	for k, typ := range resource {
-		c[Resource(k).Column] = typ
+		c[vocab.ResourcePlace(k).Column] = typ
 		c["resource.custom."+k] = typ
 	}
 	for k, typ := range span {
-		if p := Span(k); p.Key == "" {
+		if p := vocab.SpanPlace(k); p.Key == "" {
 			c[p.Column] = typ
 		}
 	}
