@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/bdsqqq/axiom-deploy-annotation/dashboard"
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/bounded"
 )
 
 // config is every setting: the defaults, then the --config file, then
@@ -145,29 +147,63 @@ func flagSet(c *config) *flag.FlagSet {
 	return fs
 }
 
+// maxConfig bounds a --config file: settings take a few hundred bytes.
+const maxConfig = 64 << 10
+
 // parseArgs reads the flags, the --config file they name, and checks the
 // result: the flags are read once to find --config, then again over the
-// file's settings, so that flags win.
-func parseArgs(args []string) (config, []string, error) {
+// file's settings, so that flags win. With interspersed, the arguments
+// that are not flags (drop's ids) may come before, between or after them.
+func parseArgs(args []string, interspersed bool) (config, []string, error) {
 	probe := defaults()
-	if err := parseFlags(flagSet(&probe), args); err != nil {
+	if _, err := parseAll(flagSet(&probe), args, interspersed); err != nil {
 		return probe, nil, err
 	}
 	c := defaults()
 	if probe.configFile != "" {
-		b, err := os.ReadFile(probe.configFile)
+		// A pipe that never ends is given the run's time, no more.
+		b, err := bounded.ReadFile(probe.configFile, maxConfig, time.Now().Add(time.Duration(probe.Timeout)))
 		if err != nil {
-			return c, nil, fmt.Errorf("config: %w", err)
+			return c, nil, fmt.Errorf("config %s: %w", probe.configFile, unwrapPath(err))
 		}
 		if err := parseConfigFile(b, &c); err != nil {
 			return c, nil, fmt.Errorf("config %s: %v", probe.configFile, err)
 		}
 	}
-	fs := flagSet(&c)
-	if err := parseFlags(fs, args); err != nil {
+	rest, err := parseAll(flagSet(&c), args, interspersed)
+	if err != nil {
 		return c, nil, err
 	}
-	return c, fs.Args(), c.validate()
+	return c, rest, c.validate()
+}
+
+// unwrapPath drops the *fs.PathError around err, whose path the caller
+// names already.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// parseAll parses args and returns the arguments that are not flags: with
+// interspersed, from anywhere among the flags until a "--"; otherwise
+// those after the last flag.
+func parseAll(set *flag.FlagSet, args []string, interspersed bool) ([]string, error) {
+	var rest []string
+	for {
+		if err := parseFlags(set, args); err != nil {
+			return nil, err
+		}
+		left := set.Args()
+		ended := len(left) < len(args) && args[len(args)-len(left)-1] == "--"
+		if !interspersed || ended || len(left) == 0 {
+			return append(rest, left...), nil
+		}
+		rest = append(rest, left[0])
+		args = left[1:]
+	}
 }
 
 // parseFlags parses args, saying flag errors with the double dash the help
