@@ -48,6 +48,9 @@ type Fault struct {
 	// Axiom that stores what it was sent, however late, and answers slowly.
 	Delay time.Duration
 	Until <-chan struct{}
+	// Arrived, when set, is told (without blocking) that the request has
+	// arrived, before it is held.
+	Arrived chan<- struct{}
 	// Method limits the fault to requests of this method; empty means any.
 	Method string
 }
@@ -165,6 +168,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	i := len(s.requests) - 1
 	fault, faulty := s.takeFault(r.Method)
 	s.mu.Unlock()
+	if faulty && fault.Arrived != nil {
+		select {
+		case fault.Arrived <- struct{}{}:
+		default:
+		}
+	}
 	if faulty && fault.Delay > 0 {
 		time.Sleep(fault.Delay)
 	}
