@@ -29,3 +29,22 @@ func FuzzParseConfigFile(f *testing.F) {
 		}
 	})
 }
+
+// TestUserStateDir: a user's state directory is under $XDG_STATE_HOME, else
+// $HOME/.local/state; a relative path in either is ignored, not taken from
+// the working directory.
+func TestUserStateDir(t *testing.T) {
+	for _, tc := range []struct{ xdg, home, want string }{
+		{"/x/state", "/home/u", "/x/state/axiom-deploy-annotation"},
+		{"", "/home/u", "/home/u/.local/state/axiom-deploy-annotation"},
+		{"state", "/home/u", "/home/u/.local/state/axiom-deploy-annotation"},
+		{"./state", "/home/u", "/home/u/.local/state/axiom-deploy-annotation"},
+		{"state", "home", systemStateDir},
+		{"", "", systemStateDir},
+	} {
+		env := map[string]string{"XDG_STATE_HOME": tc.xdg, "HOME": tc.home}
+		if got := userStateDir(func(k string) string { return env[k] }); got != tc.want {
+			t.Errorf("XDG_STATE_HOME=%q HOME=%q: %s, want %s", tc.xdg, tc.home, got, tc.want)
+		}
+	}
+}
