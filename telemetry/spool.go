@@ -154,9 +154,10 @@ func sendSpooled(ctx context.Context, stateDir string, client otlptrace.Client, 
 	defer client.Stop(context.WithoutCancel(ctx))
 	sent := 0
 	for _, name := range files {
-		// Claim the file, so that two runs never send it both.
+		// Claim the file, so that two runs never send it both; its time
+		// becomes the claim's, which tidy measures.
 		claimed := fmt.Sprintf(".sending-%d-%s", os.Getpid(), name)
-		if err := dir.Rename(name, claimed); err != nil {
+		if dir.Touch(name) != nil || dir.Rename(name, claimed) != nil {
 			continue
 		}
 		req, err := readExport(dir, claimed)
@@ -187,8 +188,9 @@ func readExport(dir *statedir.Dir, name string) (*coltracepb.ExportTraceServiceR
 	return &req, nil
 }
 
-// claimTimeout is how long a claimed export may wait before another run
-// takes it back: its sender stopped before it could send or return it.
+// claimTimeout is how long a claimed export may wait, from its claim,
+// before another run takes it back: its sender stopped before it could
+// send or return it.
 const claimTimeout = 10 * time.Minute
 
 // tidy returns to the spool the exports that a stopped run claimed, and

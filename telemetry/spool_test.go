@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/fakeotlp"
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/statedir"
@@ -181,5 +182,53 @@ func TestSpoolTemporaryFilesRemoved(t *testing.T) {
 	send()
 	if _, err := os.Lstat(temp); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("an abandoned temporary file is still there: %v", err)
+	}
+}
+
+// heldClient is an otlptrace.Client whose uploads wait for release, after
+// saying that they started.
+type heldClient struct {
+	started, release chan struct{}
+}
+
+func (heldClient) Start(context.Context) error { return nil }
+func (heldClient) Stop(context.Context) error  { return nil }
+func (c heldClient) UploadTraces(context.Context, []*tracepb.ResourceSpans) error {
+	c.started <- struct{}{}
+	<-c.release
+	return nil
+}
+
+// TestSpoolClaimNotTakenBack: an export that waited long in the spool,
+// claimed by a run that is sending it, is not taken back and sent again
+// by another run: what counts is how long ago it was claimed.
+func TestSpoolClaimNotTakenBack(t *testing.T) {
+	recv := fakeotlp.New()
+	defer recv.Close()
+	state := t.TempDir()
+	spoolSpan(t, state, "run")
+	files := traceFiles(t, state)
+	old := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(filepath.Join(state, traceDir, files[0]), old, old); err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.DiscardHandler)
+	held := heldClient{make(chan struct{}), make(chan struct{})}
+	done := make(chan int)
+	go func() {
+		n, _ := sendSpooled(context.Background(), state, held, log)
+		done <- n
+	}()
+	<-held.started
+	client := otlptracehttp.NewClient(otlptracehttp.WithEndpointURL(recv.Endpoint()))
+	if n, err := sendSpooled(context.Background(), state, client, log); n != 0 || err != nil {
+		t.Errorf("the second run sent %d, %v: the first run's claim was taken back", n, err)
+	}
+	close(held.release)
+	if n := <-done; n != 1 {
+		t.Errorf("the first run sent %d, want 1", n)
+	}
+	if n := len(recv.Spans()); n != 0 {
+		t.Errorf("%d spans sent twice", n)
 	}
 }

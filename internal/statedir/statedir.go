@@ -191,6 +191,16 @@ func (d *Dir) Rename(from, to string) error {
 	return nil
 }
 
+// Touch sets the modification time of name in d to now, without
+// following a link.
+func (d *Dir) Touch(name string) error {
+	now := unix.NsecToTimespec(time.Now().UnixNano())
+	if err := unix.UtimesNanoAt(d.fd(), name, []unix.Timespec{now, now}, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return &fs.PathError{Op: "touch", Path: d.Join(name), Err: err}
+	}
+	return nil
+}
+
 // Sync makes d's changes durable.
 func (d *Dir) Sync() error { return d.f.Sync() }
 
