@@ -732,6 +732,8 @@ func FuzzParseState(f *testing.F) {
 	f.Add([]byte(`{"version":1,"last":{"storePath":"x","time":"9999-12-31T23:59:59.999999999-23:59"}}`))
 	f.Add([]byte(`{"version":1e400}`))
 	f.Add([]byte(`[`))
+	f.Add([]byte(`{"version":1,"last":{"seq":18446744073709551615,"storePath":"/nix/store/x","time":"2026-03-14T15:09:26Z","title":"t","notAnnotated":"dropped"}}`))
+	f.Add([]byte(`{"version":1,"last":{"seq":-1,"storePath":"/nix/store/x","time":"2026-03-14T15:09:26Z","notAnnotated":"\u001b]0;x\u0007"}}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := parseState(b)
 		if err != nil {
@@ -752,7 +754,7 @@ func FuzzParseState(f *testing.F) {
 			return // a time outside what JSON can hold
 		}
 		again, err := parseState(out)
-		if err != nil || again.StorePath != r.StorePath || !again.Time.Equal(r.Time) {
+		if err != nil || again.StorePath != r.StorePath || !again.Time.Equal(r.Time) || again.Seq != r.Seq || again.NotAnnotated != r.NotAnnotated {
 			t.Fatalf("read back %+v, %v; want %+v", again, err, r)
 		}
 	})
@@ -765,6 +767,9 @@ func FuzzParseEntry(f *testing.F) {
 	f.Add([]byte(`{"storePath":"x","request":{"datasets":null,"type":"t","time":"2026-03-14T15:09:26Z"}}`))
 	f.Add([]byte(`{"request":{"time":"not a time"}}`))
 	f.Add([]byte(`null`))
+	f.Add([]byte(`{"seq":4611686018427387904,"storePath":"/nix/store/x","request":{"datasets":["d"],"type":"t","time":"2026-03-14T15:09:26Z"}}`))
+	f.Add([]byte(`{"seq":4611686018427387903,"storePath":"/nix/store/x","request":{"datasets":["d"],"type":"t","time":"2026-03-14T15:09:26Z"},"maybeSent":true,"unansweredAt":"2026-03-14T15:10:00Z"}`))
+	f.Add([]byte(`{"storePath":"/nix/store/x","request":{"datasets":["d"],"type":"t","time":"2026-03-14T15:09:26Z"},"unansweredAt":"yesterday"}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		e, err := parseEntry(b)
 		if err != nil {
@@ -773,8 +778,23 @@ func FuzzParseEntry(f *testing.F) {
 			}
 			return
 		}
-		if e == nil || e.StorePath == "" || len(e.Request.Datasets) == 0 || e.Request.Type == "" || e.Request.Time.IsZero() {
+		if e == nil || (e.StorePath == "" && !e.Rollout) || e.Time.IsZero() || (e.Request == nil && e.Deploy == nil) {
 			t.Fatalf("an incomplete entry passed: %+v", e)
+		}
+		if e.Request != nil && (len(e.Request.Datasets) == 0 || e.Request.Type == "") {
+			t.Fatalf("an incomplete request passed: %+v", e.Request)
+		}
+		if e.Seq >= maxSeq {
+			t.Fatalf("a sequence number out of range passed: %d", e.Seq)
+		}
+		// What was read is written and read back the same.
+		out, err := json.Marshal(e)
+		if err != nil {
+			return // a time outside what JSON can hold
+		}
+		again, err := parseEntry(out)
+		if err != nil || again.Seq != e.Seq || again.MaybeSent != e.MaybeSent || !again.Unanswered.Equal(e.Unanswered) {
+			t.Fatalf("read back %+v, %v; want %+v", again, err, e)
 		}
 	})
 }
