@@ -7,9 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -55,35 +52,6 @@ type config struct {
 }
 
 const defaultTokenFile = "/run/secrets/axiom_token"
-
-// systemStateDir is the system's state directory, root's default.
-const systemStateDir = "/var/lib/axiom-deploy-annotation"
-
-// defaultStateDir is the system's state directory for root, and a user's
-// own for anyone else (a rollout run from a laptop or a CI job).
-func defaultStateDir() string {
-	if os.Geteuid() == 0 {
-		return systemStateDir
-	}
-	return userStateDir(os.Getenv)
-}
-
-// userStateDir is a user's state directory: in $XDG_STATE_HOME, else in
-// $HOME/.local/state. A relative path in either is ignored, as the XDG
-// specification says, rather than taken from wherever the run started.
-func userStateDir(getenv func(string) string) string {
-	base := getenv("XDG_STATE_HOME")
-	if !filepath.IsAbs(base) {
-		base = ""
-		if home := getenv("HOME"); filepath.IsAbs(home) {
-			base = filepath.Join(home, ".local", "state")
-		}
-	}
-	if base == "" {
-		return systemStateDir
-	}
-	return filepath.Join(base, "axiom-deploy-annotation")
-}
 
 func defaults() config {
 	return config{
@@ -178,7 +146,7 @@ func parseArgs(args []string, interspersed bool) (config, []string, error) {
 		// A pipe that never ends is given the run's time, no more.
 		b, err := bounded.ReadFile(probe.configFile, maxConfig, time.Now().Add(time.Duration(probe.Timeout)))
 		if err != nil {
-			return c, nil, fmt.Errorf("config %s: %w", probe.configFile, unwrapPath(err))
+			return c, nil, fmt.Errorf("config %s: %w", probe.configFile, err)
 		}
 		if err := parseConfigFile(b, &c); err != nil {
 			return c, nil, fmt.Errorf("config %s: %v", probe.configFile, err)
@@ -189,35 +157,6 @@ func parseArgs(args []string, interspersed bool) (config, []string, error) {
 		return c, nil, err
 	}
 	return c, rest, c.validate()
-}
-
-// unwrapPath drops the *fs.PathError around err, whose path the caller
-// names already.
-func unwrapPath(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
-}
-
-// parseAll parses args and returns the arguments that are not flags: with
-// interspersed, from anywhere among the flags until a "--"; otherwise
-// those after the last flag.
-func parseAll(set *flag.FlagSet, args []string, interspersed bool) ([]string, error) {
-	var rest []string
-	for {
-		if err := parseFlags(set, args); err != nil {
-			return nil, err
-		}
-		left := set.Args()
-		ended := len(left) < len(args) && args[len(args)-len(left)-1] == "--"
-		if !interspersed || ended || len(left) == 0 {
-			return append(rest, left...), nil
-		}
-		rest = append(rest, left[0])
-		args = left[1:]
-	}
 }
 
 // parseFlags parses args, saying flag errors with the double dash the help

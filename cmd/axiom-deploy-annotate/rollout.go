@@ -78,7 +78,6 @@ func (r *runner) rollout(ctx context.Context, stdin io.Reader, stderr io.Writer)
 		r.log.Warn("rollout not annotated", "err", err)
 		return outcome{outcome: "error"}, status, nil
 	}
-	defer store.Close()
 	opts := r.options(true)
 	opts.NoAnnotation = false
 	a := annotator.New(store, opts)

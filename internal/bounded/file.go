@@ -24,7 +24,8 @@ var ErrNotFile = errors.New("not a regular file")
 // ReadFile reads the file at path, following links, in at most max bytes
 // and before deadline (zero: none). It opens without blocking, so that a
 // FIFO without a writer reads as empty instead of waiting; only regular
-// files and pipes are read.
+// files and pipes are read. Its errors do not repeat the path: the caller
+// names the file.
 func ReadFile(path string, max int64, deadline time.Time) ([]byte, error) {
 	return readPath(path, max, deadline, true)
 }
@@ -42,6 +43,10 @@ func Read(f *os.File, max int64, deadline time.Time) ([]byte, error) {
 
 func readPath(path string, max int64, deadline time.Time, pipes bool) ([]byte, error) {
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return nil, pe.Err
+	}
 	if err != nil {
 		return nil, err
 	}
