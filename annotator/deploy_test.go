@@ -169,6 +169,8 @@ func TestUnusableStateBeforeSending(t *testing.T) {
 
 // TestDropRejected: an entry Axiom refuses stays visible with its attempts
 // and last error, and can be dropped by id; an unknown id drops nothing.
+// The next run on the dropped deploy's system does not record and annotate
+// it again (it once did); a new deploy is recorded.
 func TestDropRejected(t *testing.T) {
 	fake := fakeaxiom.New(testToken)
 	defer fake.Close()
@@ -197,6 +199,21 @@ func TestDropRejected(t *testing.T) {
 	}
 	if n := len(spooled(t, a.store)); n != 0 {
 		t.Errorf("%d entries left after the drop", n)
+	}
+
+	rec, err := a.Record(ctxFor(t, 5*time.Second), testGeneration(systemA), deployTime.Add(time.Minute), false)
+	if err != nil || rec.Entry != nil || rec.Annotated == nil || rec.Annotated.NotAnnotated != NotAnnotatedDropped {
+		t.Fatalf("the next run on the dropped deploy's system: %+v, %v; want it recorded already, as dropped", rec, err)
+	}
+	if _, err := a.Deliver(ctxFor(t, 5*time.Second), true); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(fake.Annotations()); n != 0 {
+		t.Errorf("the dropped deploy was annotated: %d annotations", n)
+	}
+	rec, err = a.Record(ctxFor(t, 5*time.Second), testGeneration(systemB), deployTime.Add(2*time.Minute), false)
+	if err != nil || rec.Entry == nil {
+		t.Errorf("a new deploy after the drop: %+v, %v; want it recorded", rec, err)
 	}
 }
 

@@ -137,43 +137,6 @@ func TestRecordWhileSpoolLockHeld(t *testing.T) {
 	}
 }
 
-// TestDroppedNotRecordedAgain: a deploy dropped from the spool is not
-// recorded and annotated again by the next run on the same system; a new
-// deploy is.
-func TestDroppedNotRecordedAgain(t *testing.T) {
-	fake := fakeaxiom.New(testToken)
-	defer fake.Close()
-	a := newAnnotator(t, t.TempDir(), fake.Endpoint())
-	fake.Fail(fakeaxiom.Fault{Status: 400})
-	if _, err := a.Record(ctxFor(t, 5*time.Second), testGeneration(systemA), deployTime, false); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := a.Deliver(ctxFor(t, 5*time.Second), true); err != nil {
-		t.Fatal(err)
-	}
-	pending := spooled(t, a.store)
-	if len(pending) != 1 {
-		t.Fatalf("spool %+v, want the rejected entry", pending)
-	}
-	if _, err := a.Drop(t.Context(), pending[0].ID); err != nil {
-		t.Fatal(err)
-	}
-	rec, err := a.Record(ctxFor(t, 5*time.Second), testGeneration(systemA), deployTime.Add(time.Minute), false)
-	if err != nil || rec.Entry != nil || rec.Annotated == nil {
-		t.Fatalf("the next run on the dropped deploy's system: %+v, %v; want it recorded already", rec, err)
-	}
-	if _, err := a.Deliver(ctxFor(t, 5*time.Second), true); err != nil {
-		t.Fatal(err)
-	}
-	if n := len(fake.Annotations()); n != 0 {
-		t.Errorf("the dropped deploy was annotated: %d annotations", n)
-	}
-	rec, err = a.Record(ctxFor(t, 5*time.Second), testGeneration(systemB), deployTime.Add(2*time.Minute), false)
-	if err != nil || rec.Entry == nil {
-		t.Errorf("a new deploy after the drop: %+v, %v; want it recorded", rec, err)
-	}
-}
-
 // TestReadStoreRefusesLinks: a dry run refuses a link inside the state
 // directory as a real run does, and reads nothing through it.
 func TestReadStoreRefusesLinks(t *testing.T) {
