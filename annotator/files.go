@@ -52,11 +52,13 @@ func (s *Store) open(create bool) (ok bool, err error) {
 	switch {
 	case !create && errors.Is(err, fs.ErrNotExist):
 	case err != nil:
+		s.closeDirs()
 		return false, fmt.Errorf("%w: %v", ErrState, err)
 	default:
 		s.spool = spool
 	}
 	if err := s.check(); err != nil {
+		s.closeDirs() // checked again by the next use
 		return false, fmt.Errorf("%w: %v", ErrState, err)
 	}
 	return true, nil
