@@ -3,6 +3,7 @@ package annotator
 import (
 	"context"
 	"errors"
+	"time"
 
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
@@ -31,10 +32,14 @@ type FlushResult struct {
 // meanwhile. Without wait it returns ErrBusy at once when another run is
 // delivering; with wait it waits for that run until ctx is done.
 func (a *Annotator) Deliver(ctx context.Context, wait bool) (FlushResult, error) {
+	// No state directory: nothing was recorded, and none is made.
+	if ok, err := a.store.open(false); err != nil || !ok {
+		return FlushResult{}, err
+	}
 	if err := a.store.LockDelivery(ctx, wait); err != nil {
 		return FlushResult{}, err
 	}
-	defer a.store.Close()
+	defer a.store.unlockDelivery()
 	var res FlushResult
 	seen := map[string]bool{}
 	for {
@@ -111,10 +116,10 @@ func (a *Annotator) deliver(ctx context.Context, e *Entry) (id string, err error
 		span.End()
 	}()
 
-	if last := a.store.LastAnnotated(); !e.Rollout && last != nil && e.Seq != 0 && last.Seq == e.Seq && last.StorePath == e.StorePath {
+	if last := a.store.last(); !e.Rollout && last != nil && e.Seq != 0 && last.Seq == e.Seq && last.StorePath == e.StorePath {
 		// A run that stopped between writing the state and removing the
 		// spool file left this behind: it was delivered.
-		return last.AnnotationID, a.store.MarkDelivered(e, last.AnnotationID)
+		return last.AnnotationID, a.store.MarkDelivered(ctx, e, last.AnnotationID)
 	}
 	if e.Request == nil {
 		if err := a.prepare(spanCtx, e); err != nil {
@@ -122,7 +127,7 @@ func (a *Annotator) deliver(ctx context.Context, e *Entry) (id string, err error
 		}
 	}
 	if e.NoAnnotation && !e.Rollout {
-		return "", a.store.MarkDelivered(e, "")
+		return "", a.store.MarkDelivered(ctx, e, "")
 	}
 	if a.opts.Sender == nil {
 		return "", ErrNoToken
@@ -134,7 +139,13 @@ func (a *Annotator) deliver(ctx context.Context, e *Entry) (id string, err error
 	if a.opts.Sender.canSend() && !e.MaybeSent {
 		ahead := *e
 		ahead.MaybeSent = true
-		if err := a.store.saveDurably(&ahead); err != nil {
+		// A run stopped while waiting stops waiting by its deadline at
+		// the latest.
+		ahead.Unanswered = time.Now().UTC()
+		if dl, ok := ctx.Deadline(); ok {
+			ahead.Unanswered = dl.UTC()
+		}
+		if err := a.store.saveDurably(ctx, &ahead); err != nil {
 			return "", err
 		}
 	}
@@ -142,7 +153,7 @@ func (a *Annotator) deliver(ctx context.Context, e *Entry) (id string, err error
 	if err != nil {
 		// Losing this update to a crash leaves the record written ahead,
 		// which errs on the safe side.
-		if serr := a.store.update(e); serr != nil {
+		if serr := a.store.update(ctx, e); serr != nil {
 			a.log.Warn("spool entry not updated", "err", serr)
 		}
 		if errors.Is(err, ErrRejected) {
@@ -151,10 +162,10 @@ func (a *Annotator) deliver(ctx context.Context, e *Entry) (id string, err error
 		return "", err
 	}
 	a.log.Info("annotated", "title", e.Request.Title, "id", id, "time", e.Request.Time)
-	if err := a.store.MarkDelivered(e, id); err != nil {
+	if err := a.store.MarkDelivered(ctx, e, id); err != nil {
 		// Axiom holds it: the next run must find it, not send it again.
 		e.MaybeSent = true
-		_ = a.store.saveDurably(e)
+		_ = a.store.saveDurably(ctx, e)
 		return "", err
 	}
 	return id, nil
@@ -172,7 +183,7 @@ func outcomeOf(e *Entry) vocab.Outcome {
 // retry sends the same annotation.
 func (a *Annotator) prepare(ctx context.Context, e *Entry) error {
 	a.describe(ctx, e)
-	return a.store.update(e)
+	return a.store.update(ctx, e)
 }
 
 // describe works out what changed since the system deployed before, under

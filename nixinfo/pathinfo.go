@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/bounded"
 )
 
 // closure is the store paths in a system's closure and their total NAR
@@ -19,20 +21,26 @@ type closure struct {
 	size  int64
 }
 
+// maxPathInfo bounds what nix path-info may print: a closure of 100,000
+// paths takes about 10 MB.
+const maxPathInfo = 64 << 20
+
 // pathInfo runs nix path-info with the options opts on the store paths,
 // after "--" so that none can be taken for an option, and returns what it
 // prints. Its error names the paths and Nix's first line of complaint.
 func pathInfo(ctx context.Context, opts []string, paths ...string) ([]byte, error) {
 	args := append([]string{"--extra-experimental-features", "nix-command", "path-info"}, opts...)
-	cmd := exec.CommandContext(ctx, "nix", append(append(args, "--"), paths...)...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	out, err := bounded.Output(bounded.Command(ctx, "nix", append(append(args, "--"), paths...)...), maxPathInfo)
 	if err != nil {
+		var exit *exec.ExitError
+		var stderr []byte
+		if errors.As(err, &exit) {
+			stderr = exit.Stderr
+		}
 		if ctx.Err() != nil {
 			err = ctx.Err()
 		}
-		if msg := firstLine(stderr.String()); msg != "" {
+		if msg := firstLine(string(stderr)); msg != "" {
 			err = fmt.Errorf("%w: %s", err, msg)
 		}
 		return nil, fmt.Errorf("closure of %s: nix path-info: %w", strings.Join(paths, " and "), err)

@@ -5,15 +5,14 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/authhttp"
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/bounded"
 )
 
 // exportClient is the exporter's HTTP client, under the rule of every
@@ -97,22 +96,15 @@ func exportTLS(getenv func(string) string, log *slog.Logger) *tls.Config {
 // maxPEM bounds a certificate or key file.
 const maxPEM = 1 << 20
 
-// readPEM reads a regular file of at most maxPEM bytes.
+// readPEM reads a regular file of at most maxPEM bytes; a FIFO or a device
+// is refused without waiting on it.
 func readPEM(path string) ([]byte, error) {
 	if path == "" {
 		return nil, errors.New("no file named")
 	}
-	f, err := os.Open(path)
+	b, err := bounded.ReadRegular(path, maxPEM)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	defer f.Close()
-	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", path)
-	}
-	b, err := io.ReadAll(io.LimitReader(f, maxPEM+1))
-	if err == nil && len(b) > maxPEM {
-		err = fmt.Errorf("%s is larger than %d bytes", path, maxPEM)
-	}
-	return b, err
+	return b, nil
 }

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -124,5 +125,21 @@ func TestExportTimeoutFromEnvironment(t *testing.T) {
 	t.Setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "70")
 	if c := exportClient(os.Getenv, time.Second, quiet()); c.Timeout != 50*time.Millisecond {
 		t.Errorf("timeout %s, want OTEL_EXPORTER_OTLP_TRACES_TIMEOUT's", c.Timeout)
+	}
+}
+
+// A certificate file that is a FIFO nobody writes is refused at once (it
+// once blocked the run), with the warning naming the variable.
+func TestExportCertificateFIFO(t *testing.T) {
+	clearEnv(t)
+	fifo := filepath.Join(t.TempDir(), "ca.pem")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("OTEL_EXPORTER_OTLP_CERTIFICATE", fifo)
+	var logs bytes.Buffer
+	exportClient(os.Getenv, time.Second, logTo(&logs))
+	if !strings.Contains(logs.String(), "OTEL_EXPORTER_OTLP_CERTIFICATE ignored") || !strings.Contains(logs.String(), "not a regular file") {
+		t.Errorf("no warning about the FIFO in:\n%s", logs.String())
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -60,10 +61,12 @@ type Config struct {
 	Environment string
 	// Timeout bounds one export, unless OTEL_EXPORTER_OTLP_TIMEOUT is set.
 	Timeout time.Duration
-	// SpoolDir holds the spans of runs that may not wait on the network.
-	// With Defer set, this run's spans are written there instead of sent;
-	// otherwise what is there is sent at Shutdown, after this run's own.
-	SpoolDir string
+	// StateDir is the state directory, whose traces/ holds the spans of
+	// runs that may not wait on the network. With Defer set, this run's
+	// spans are written there instead of sent (and none are kept when the
+	// directory is missing); otherwise what is there is sent at Shutdown,
+	// after this run's own.
+	StateDir string
 	Defer    bool
 }
 
@@ -75,7 +78,7 @@ type Provider struct {
 	// spooled sends what earlier runs spooled in spoolDir; nil when this
 	// run spools, or exports nothing.
 	spooled  otlptrace.Client
-	spoolDir string
+	stateDir string
 	// Exporting says whether spans leave the process.
 	Exporting bool
 }
@@ -123,22 +126,22 @@ func Setup(ctx context.Context, cfg Config, log *slog.Logger) (*Provider, error)
 	}
 	switch {
 	case exp != nil && cfg.Defer:
-		exp, client = spoolExporter(cfg.SpoolDir), nil
+		exp, client = spoolExporter(cfg.StateDir, log), nil
 		opts = append(opts, sdktrace.WithBatcher(cleanExporter{exp}))
-		log.Debug("traces spooled in " + cfg.SpoolDir + ", for the next delivery to send to " + dest.String())
+		log.Debug("traces spooled in " + filepath.Join(cfg.StateDir, traceDir) + ", for the next delivery to send to " + dest.String())
 	case exp != nil:
 		opts = append(opts, sdktrace.WithBatcher(cleanExporter{exp}))
 		log.Debug("traces go to " + dest.String())
 	default:
 		log.Debug("traces not exported", "why", dest.Why)
 	}
-	if cfg.SpoolDir == "" {
+	if cfg.StateDir == "" {
 		client = nil
 	}
 	tp := sdktrace.NewTracerProvider(opts...)
 	otel.SetTracerProvider(tp)
 	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
-	return &Provider{tp: tp, dest: dest, log: log, spooled: client, spoolDir: cfg.SpoolDir, Exporting: exp != nil}, nil
+	return &Provider{tp: tp, dest: dest, log: log, spooled: client, stateDir: cfg.StateDir, Exporting: exp != nil}, nil
 }
 
 // errorHandler logs what the SDK reports, each for what it is: an export
@@ -212,7 +215,7 @@ func (p *Provider) Tracer() trace.Tracer {
 func (p *Provider) Shutdown(ctx context.Context) error {
 	err := p.tp.Shutdown(ctx)
 	if p.spooled != nil && ctx.Err() == nil {
-		n, serr := sendSpooled(ctx, p.spoolDir, p.spooled, p.log)
+		n, serr := sendSpooled(ctx, p.stateDir, p.spooled, p.log)
 		if n > 0 {
 			p.log.Debug("spooled traces sent", "exports", n)
 		}

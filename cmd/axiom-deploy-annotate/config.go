@@ -7,8 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +15,7 @@ import (
 
 	"github.com/bdsqqq/axiom-deploy-annotation/dashboard"
 	"github.com/bdsqqq/axiom-deploy-annotation/dashboard/monitor"
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/bounded"
 )
 
 // config is every setting: the defaults, then the --config file, then
@@ -59,21 +58,6 @@ type config struct {
 }
 
 const defaultTokenFile = "/run/secrets/axiom_token"
-
-// defaultStateDir is the system's state directory for root, and a user's
-// own for anyone else (a rollout run from a laptop or a CI job).
-func defaultStateDir() string {
-	if os.Geteuid() != 0 {
-		base := os.Getenv("XDG_STATE_HOME")
-		if home, err := os.UserHomeDir(); base == "" && err == nil {
-			base = filepath.Join(home, ".local", "state")
-		}
-		if base != "" {
-			return filepath.Join(base, "axiom-deploy-annotation")
-		}
-	}
-	return "/var/lib/axiom-deploy-annotation"
-}
 
 func defaults() config {
 	return config{
@@ -158,29 +142,34 @@ func flagSet(c *config) *flag.FlagSet {
 	return fs
 }
 
+// maxConfig bounds a --config file: settings take a few hundred bytes.
+const maxConfig = 64 << 10
+
 // parseArgs reads the flags, the --config file they name, and checks the
 // result: the flags are read once to find --config, then again over the
-// file's settings, so that flags win.
-func parseArgs(args []string) (config, []string, error) {
+// file's settings, so that flags win. With interspersed, the arguments
+// that are not flags (drop's ids) may come before, between or after them.
+func parseArgs(args []string, interspersed bool) (config, []string, error) {
 	probe := defaults()
-	if err := parseFlags(flagSet(&probe), args); err != nil {
+	if _, err := parseAll(flagSet(&probe), args, interspersed); err != nil {
 		return probe, nil, err
 	}
 	c := defaults()
 	if probe.configFile != "" {
-		b, err := os.ReadFile(probe.configFile)
+		// A pipe that never ends is given the run's time, no more.
+		b, err := bounded.ReadFile(probe.configFile, maxConfig, time.Now().Add(time.Duration(probe.Timeout)))
 		if err != nil {
-			return c, nil, fmt.Errorf("config: %w", err)
+			return c, nil, fmt.Errorf("config %s: %w", probe.configFile, err)
 		}
 		if err := parseConfigFile(b, &c); err != nil {
 			return c, nil, fmt.Errorf("config %s: %v", probe.configFile, err)
 		}
 	}
-	fs := flagSet(&c)
-	if err := parseFlags(fs, args); err != nil {
+	rest, err := parseAll(flagSet(&c), args, interspersed)
+	if err != nil {
 		return c, nil, err
 	}
-	return c, fs.Args(), c.validate()
+	return c, rest, c.validate()
 }
 
 // parseFlags parses args, saying flag errors with the double dash the help

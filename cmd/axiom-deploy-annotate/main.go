@@ -71,7 +71,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return usageFail(stderr, usageError{fmt.Errorf("unknown mode %q: want %s", mode, strings.Join(modes, ", "))})
 		}
 	}
-	c, rest, err := parseArgs(args)
+	c, rest, err := parseArgs(args, mode == "drop")
 	switch {
 	case errors.Is(err, flag.ErrHelp):
 		printUsage(stdout)

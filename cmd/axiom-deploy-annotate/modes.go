@@ -28,7 +28,12 @@ func (r *runner) recordCurrent(ctx context.Context, a *annotator.Annotator) (ann
 		return annotator.Recording{}, err
 	}
 	rec, err := a.Record(ctx, g, time.Now(), r.c.force)
-	if err == nil && rec.Annotated != nil {
+	switch {
+	case err != nil || rec.Annotated == nil:
+	case rec.Annotated.NotAnnotated != "":
+		r.log.Info("already recorded: this system is the one recorded last, not annotated; --force annotates it",
+			"system", g.StorePath, "why", rec.Annotated.NotAnnotated)
+	default:
 		r.log.Info("already annotated: this system is the one annotated last; --force sends anyway",
 			"system", g.StorePath, "annotation", rec.Annotated.AnnotationID)
 	}
@@ -61,6 +66,9 @@ func (r *runner) record(ctx context.Context, a *annotator.Annotator) (outcome, e
 // notNew is the outcome of a record that found the deploy recorded before.
 func notNew(rec annotator.Recording) (outcome, bool) {
 	switch {
+	case rec.Annotated != nil && rec.Annotated.NotAnnotated != "":
+		line := fmt.Sprintf("already recorded, not annotated (%s): %q; --force annotates it", rec.Annotated.NotAnnotated, rec.Annotated.Title)
+		return outcome{outcome: vocab.OutcomeAlreadyRecorded, line: line}, true
 	case rec.Annotated != nil:
 		line := "already annotated: " + rec.Annotated.Title
 		if rec.Annotated.AnnotationID != "" {
@@ -105,6 +113,9 @@ func (r *runner) annotate(ctx context.Context, a *annotator.Annotator) (outcome,
 			}
 			return outcome{outcome: vocab.OutcomeAnnotated, line: fmt.Sprintf("annotated %q as %s", d.Entry.Request.Title, d.ID), entry: d.Entry, id: d.ID}, nil
 		}
+		if o, done, err := settledElsewhere(a, mine); err != nil || done {
+			return o, err
+		}
 	}
 	switch {
 	case errors.Is(derr, annotator.ErrBusy):
@@ -122,6 +133,21 @@ func (r *runner) annotate(ctx context.Context, a *annotator.Annotator) (outcome,
 		return o, nil
 	}
 	return outcome{outcome: vocab.OutcomeSpooled, line: fmt.Sprintf("not delivered, spooled for the next run: %q", rec.Entry.Name()), entry: rec.Entry, err: res.Err}, nil
+}
+
+// settledElsewhere is the outcome of a deploy this run recorded that
+// another run settled while this one waited: delivered, or dropped.
+func settledElsewhere(a *annotator.Annotator, e *annotator.Entry) (outcome, bool, error) {
+	done, last, err := a.Settled(e)
+	switch {
+	case err != nil || !done:
+		return outcome{}, false, err
+	case last == nil:
+		return outcome{outcome: vocab.OutcomeRecorded, line: fmt.Sprintf("recorded %q, no longer spooled: another run delivered or dropped it", e.Name()), entry: e}, true, nil
+	case last.NotAnnotated != "":
+		return outcome{outcome: vocab.OutcomeRecorded, line: fmt.Sprintf("recorded %q, not annotated (%s)", last.Title, last.NotAnnotated), entry: e}, true, nil
+	}
+	return outcome{outcome: vocab.OutcomeAnnotated, line: fmt.Sprintf("annotated %q as %s by another run", last.Title, last.AnnotationID), entry: e, id: last.AnnotationID}, true, nil
 }
 
 // latestCopy is e as the spool holds it now, after a delivery attempt.
@@ -156,10 +182,13 @@ func (r *runner) flush(ctx context.Context, a *annotator.Annotator) (outcome, er
 	return outcome{outcome: vocab.OutcomeFlushed, line: line}, nil
 }
 
-func (r *runner) drop(a *annotator.Annotator) (outcome, error) {
-	dropped, err := a.Drop(r.args...)
-	if err != nil {
+func (r *runner) drop(ctx context.Context, a *annotator.Annotator) (outcome, error) {
+	dropped, err := a.Drop(ctx, r.args...)
+	if errors.Is(err, annotator.ErrNoEntry) {
 		return outcome{}, fail(exitUsage, err)
+	}
+	if err != nil {
+		return outcome{}, err
 	}
 	names := make([]string, len(dropped))
 	for i, e := range dropped {
@@ -182,12 +211,22 @@ type dryRunOutput struct {
 
 func (r *runner) dryRun(ctx context.Context) (outcome, error) {
 	a := annotator.New(annotator.ReadStore(r.c.StateDir, r.log), r.options(false))
-	if r.mode == "flush" {
+	switch r.mode {
+	case "flush":
 		pending, err := a.Pending()
 		if err != nil {
 			return outcome{}, err
 		}
 		return outcome{outcome: vocab.OutcomeDryRun}, r.printJSON(map[string]any{"pending": pendingView(pending)})
+	case "drop":
+		found, err := a.Find(r.args...)
+		if errors.Is(err, annotator.ErrNoEntry) {
+			return outcome{}, fail(exitUsage, err)
+		}
+		if err != nil {
+			return outcome{}, err
+		}
+		return outcome{outcome: vocab.OutcomeDryRun}, r.printJSON(map[string]any{"drop": pendingView(found)})
 	}
 	last, pending, err := a.Latest()
 	if err != nil {

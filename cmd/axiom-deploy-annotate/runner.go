@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -86,7 +85,7 @@ func (r *runner) run() error {
 	if tracesEndpoint != "" && r.mode != "record" {
 		tracesToken, _ = r.token()
 		if c.TracesTokenFile != "" {
-			t, err := readToken(c.TracesTokenFile, r.log.Warn)
+			t, err := readToken(c.TracesTokenFile, r.deadline, r.log.Warn)
 			if err != nil {
 				r.log.Warn("traces token unusable", "err", err)
 			}
@@ -103,7 +102,7 @@ func (r *runner) run() error {
 		Host:        r.host,
 		Environment: c.Environment,
 		Timeout:     exportReserve(timeout),
-		SpoolDir:    filepath.Join(c.StateDir, "traces"),
+		StateDir:    c.StateDir,
 		Defer:       r.mode == "record",
 	}, r.log)
 	cancelSetup()
@@ -184,14 +183,15 @@ func (r *runner) dispatch(ctx context.Context) (outcome, error) {
 	if err != nil {
 		return outcome{}, err
 	}
-	a := annotator.New(store, r.options(r.mode != "record"))
+	defer store.Close()
+	a := annotator.New(store, r.options(r.mode != "record" && r.mode != "drop"))
 	switch r.mode {
 	case "record":
 		return r.record(ctx, a)
 	case "flush":
 		return r.flush(ctx, a)
 	case "drop":
-		return r.drop(a)
+		return r.drop(ctx, a)
 	}
 	return r.annotate(ctx, a)
 }
@@ -248,7 +248,7 @@ func (r *runner) readToken() (string, error) {
 			return t, annotator.CheckToken(t)
 		}
 	}
-	return readToken(r.c.TokenFile, r.log.Warn)
+	return readToken(r.c.TokenFile, r.deadline, r.log.Warn)
 }
 
 func (r *runner) discover(ctx context.Context, a *annotator.Annotator, previous string) (*nixinfo.Generation, error) {

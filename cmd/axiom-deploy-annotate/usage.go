@@ -17,7 +17,8 @@ Modes (the mode goes first):
   record          only record the current system in the spool: no network,
                   for the switch to wait on
   flush           deliver what is spooled; with --dry-run, list it
-  drop ID...      remove spooled entries Axiom keeps refusing
+  drop ID...      remove spooled entries Axiom keeps refusing (--dry-run shows
+                  them)
   rollout [flags] -- COMMAND [ARGS...]
                   run a fleet's deploy command, trace it, and annotate it as
                   one range; exits with the command's status
@@ -34,9 +35,10 @@ Flags (config file key in brackets):
 
 const usageTail = `
 Output: one line on stdout says what happened: annotated "TITLE" as ID [trace
-ID]; already annotated: TITLE as ID; spooled, not yet delivered: "TITLE" (N
-attempts, last error: ...); not delivered, spooled for the next run: "NAME";
-recorded "NAME"; delivered N, M still spooled. Logs go to stderr.
+ID]; already annotated: TITLE as ID; already recorded, not annotated (WHY):
+"TITLE"; spooled, not yet delivered: "TITLE" (N attempts, last error: ...);
+not delivered, spooled for the next run: "NAME"; recorded "NAME"; delivered
+N, M still spooled. Logs go to stderr.
 
 Exit status: 0 annotated, already annotated, recorded or spooled for later
 (also when another run is delivering); 1 internal error; 2 usage or

@@ -4,16 +4,17 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"os"
 	"regexp"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/bdsqqq/axiom-deploy-annotation/annotator"
 	"github.com/bdsqqq/axiom-deploy-annotation/dashboard"
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/authhttp"
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/bounded"
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/text"
 )
 
@@ -110,9 +111,9 @@ const maxTokenFile = 4096
 
 // readToken reads a token file: surrounding white space trimmed, a warning
 // when others may read it. What cannot be a token is a token-file error,
-// named as such.
-func readToken(path string, warn func(msg string, args ...any)) (string, error) {
-	f, err := os.Open(path)
+// named as such. A pipe is read until deadline at the latest.
+func readToken(path string, deadline time.Time, warn func(msg string, args ...any)) (string, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return "", err
 	}
@@ -120,13 +121,12 @@ func readToken(path string, warn func(msg string, args ...any)) (string, error) 
 	if fi, err := f.Stat(); err == nil && fi.Mode().Perm()&0o004 != 0 {
 		warn("token file is readable by every user: chmod o-r it", "file", path)
 	}
-	b, err := io.ReadAll(io.LimitReader(f, maxTokenFile+1))
-	if err != nil {
-		return "", err
-	}
+	b, err := bounded.Read(f, maxTokenFile, deadline)
 	switch {
-	case len(b) > maxTokenFile:
+	case errors.Is(err, bounded.ErrTooLarge):
 		return "", fmt.Errorf("token file %s is larger than %d bytes: it holds more than a token", path, maxTokenFile)
+	case err != nil:
+		return "", fmt.Errorf("token file %s: %w", path, err)
 	case bytes.HasPrefix(b, []byte("\xef\xbb\xbf")):
 		return "", fmt.Errorf("token file %s starts with a byte-order mark: save it as plain text", path)
 	}

@@ -42,6 +42,15 @@ type Fault struct {
 	// StoreThenDrop stores the annotation, then closes the connection
 	// without an answer: a POST whose answer was lost.
 	StoreThenDrop bool
+	// Delay and Until hold the request before it is handled at all: until
+	// Delay has passed and Until (when not nil) is closed. The request is
+	// then handled as usual whether or not the client still waits: an
+	// Axiom that stores what it was sent, however late, and answers slowly.
+	Delay time.Duration
+	Until <-chan struct{}
+	// Arrived, when set, is told (without blocking) that the request has
+	// arrived, before it is held.
+	Arrived chan<- struct{}
 	// Huge answers 200 with a JSON body this many bytes long, streamed:
 	// a tabular answer whose one value is a string of that size.
 	Huge int64
@@ -76,6 +85,9 @@ type Server struct {
 	requests    []Request
 	denied      []string
 	next        int
+
+	// inflight counts the requests being handled, for WaitIdle.
+	inflight sync.WaitGroup
 
 	dashboards     map[string]*Dashboard
 	dashboardOrder []string
@@ -151,7 +163,13 @@ func (s *Server) takeFault(method string) (Fault, bool) {
 	return Fault{}, false
 }
 
+// WaitIdle waits until every request that arrived so far has been handled,
+// delayed ones included.
+func (s *Server) WaitIdle() { s.inflight.Wait() }
+
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	s.inflight.Add(1)
+	defer s.inflight.Done()
 	arrived := time.Now()
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	s.mu.Lock()
@@ -159,6 +177,18 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	i := len(s.requests) - 1
 	fault, faulty := s.takeFault(r.Method)
 	s.mu.Unlock()
+	if faulty && fault.Arrived != nil {
+		select {
+		case fault.Arrived <- struct{}{}:
+		default:
+		}
+	}
+	if faulty && fault.Delay > 0 {
+		time.Sleep(fault.Delay)
+	}
+	if faulty && fault.Until != nil {
+		<-fault.Until
+	}
 	s.handle(&statusWriter{ResponseWriter: w, s: s, i: i}, r, body, fault, faulty)
 }
 

@@ -42,6 +42,10 @@ const (
 	OutcomeAnnotated Outcome = "annotated"
 	// OutcomeAlreadyAnnotated is a deploy annotated by an earlier run.
 	OutcomeAlreadyAnnotated Outcome = "already-annotated"
+	// OutcomeAlreadyRecorded is a deploy recorded by an earlier run and
+	// settled without an annotation (annotations were off, or it was
+	// dropped).
+	OutcomeAlreadyRecorded Outcome = "already-recorded"
 	// OutcomeRecorded is a deploy recorded for a later delivery (record),
 	// or settled with annotations off.
 	OutcomeRecorded Outcome = "recorded"
