@@ -119,15 +119,17 @@ func nonNil(s []string) []string {
 
 // DiffSystems compares the closures of two system store paths (or links to
 // them) with Nix and returns the package changes between them and their
-// sizes. A first deploy has nothing to compare with: before == "" gives no
-// changes. Anything but a store path or a link to one is an error, and never
-// reaches nix.
+// sizes, as a Closures without snapshots does: through the Nix daemon, or
+// nix path-info where it cannot be used. A first deploy has nothing to
+// compare with: before == "" gives no changes. Anything but a store path or
+// a link to one is an error, and never reaches Nix.
 func DiffSystems(ctx context.Context, before, after string) (*Diff, error) {
-	return diffSystems(ctx, before, after, closuresBySize)
+	return (&Closures{}).Diff(ctx, before, after)
 }
 
-// closuresFunc queries the closures of two store paths. DiffSystems takes
-// closuresBySize; the benchmark measures another beside it.
+// closuresFunc queries the closures of two store paths with nix path-info:
+// closuresBySize, what Closures falls back to, and another the benchmark
+// measures beside it.
 type closuresFunc func(ctx context.Context, before, after string) (old, new closure, err error)
 
 func diffSystems(ctx context.Context, before, after string, query closuresFunc) (*Diff, error) {

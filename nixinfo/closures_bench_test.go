@@ -21,10 +21,16 @@ type pair struct {
 	before, after string
 }
 
-var bigPairs = map[string]*pair{"realistic": {}, "flat": {}}
+var bigPairs = map[string]*pair{"realistic": {}, "flat": {}, "deep-few": {}, "deep-all": {}}
 
-// bigPair builds nixtest.BigSystems(bigPaths) once per test process: with
-// packages that refer to a few others (realistic), or to nothing (flat).
+// shapes are the shapes of the pairs, in order.
+var shapes = []string{"realistic", "flat", "deep-few", "deep-all"}
+
+// bigPair builds a pair of systems of bigPaths store paths once per test
+// process: nixtest.BigSystems with packages that refer to a few others
+// (realistic: a newer kernel under everything makes every path new), or
+// to nothing (flat); or nixtest.DeepSystems, NixOS-like, with a few paths
+// new (deep-few) or nearly all (deep-all).
 func bigPair(tb testing.TB, shape string) (before, after string) {
 	tb.Helper()
 	nixtest.Require(tb)
@@ -33,8 +39,12 @@ func bigPair(tb testing.TB, shape string) (before, after string) {
 		start := time.Now()
 		x, y := nixtest.BigSystems(bigPaths)
 		build := nixtest.BuildBig
-		if shape == "flat" {
+		switch shape {
+		case "flat":
 			build = nixtest.BuildFlat
+		case "deep-few", "deep-all":
+			x, y = nixtest.DeepSystems(bigPaths, shape == "deep-all")
+			build = nixtest.BuildDeep
 		}
 		paths := build(tb, x, y)
 		p.before, p.after = paths[0], paths[1]
