@@ -3,13 +3,10 @@ package nixinfo
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -56,20 +53,6 @@ func (n *counter) closures(dir string) *Closures {
 	}}
 }
 
-// requisites is the closure of a store path as nix-store says.
-func requisites(t testing.TB, path string) map[string]bool {
-	t.Helper()
-	out, err := exec.Command("nix-store", "--query", "--requisites", path).Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := map[string]bool{}
-	for _, p := range strings.Fields(string(out)) {
-		m[p] = true
-	}
-	return m
-}
-
 // expected is what Nix says of a pair: diff-closures' changes, the
 // closures' sizes, and how many paths are in the new closure only and in
 // both together.
@@ -81,7 +64,7 @@ type expected struct {
 
 func expect(t *testing.T, before, after string) expected {
 	t.Helper()
-	old, new := requisites(t, before), requisites(t, after)
+	old, new := nixtest.Requisites(t, before), nixtest.Requisites(t, after)
 	e := expected{changes: nixDiffClosures(t, before, after), sizeBefore: closureSize(t, before), sizeAfter: closureSize(t, after)}
 	for p := range new {
 		if !old[p] {
@@ -172,46 +155,16 @@ func TestNixClosuresMatchDiffClosures(t *testing.T) {
 }
 
 // uniqueSystems builds a pair of small systems whose packages no other
-// test builds (their names carry a random tag), so that deleting them
-// takes nothing from anyone else.
+// test builds, so that collecting them takes nothing from anyone else.
 func uniqueSystems(t *testing.T) (before, after string) {
 	t.Helper()
-	b := make([]byte, 4)
-	rand.Read(b)
-	tag := "gc" + hex.EncodeToString(b)
-	for _, c := range tag {
-		if c >= '0' && c <= '9' {
-			tag = strings.ReplaceAll(tag, string(c), string(rune('g'+c-'0')))
-		}
-	}
+	tag := nixtest.Unique()
 	p := func(name, version string) nixtest.Package { return nixtest.Package{Name: tag + name, Version: version} }
 	paths := nixtest.Build(t,
-		nixtest.System{Host: tag, Label: "24.05.1", Salt: tag, Packages: []nixtest.Package{p("shared", "1.0"), p("hello", "2.12"), p("gone", "0.9"), p("lib", "1.0-dev")}},
-		nixtest.System{Host: tag, Label: "24.05.2", Salt: tag, Packages: []nixtest.Package{p("shared", "1.0"), p("hello", "2.12.1"), p("new", "3.0"), p("lib", "1.1-dev")}},
+		nixtest.System{Host: tag, Label: "24.05.1", Packages: []nixtest.Package{p("shared", "1.0"), p("hello", "2.12"), p("gone", "0.9"), p("lib", "1.0-dev")}},
+		nixtest.System{Host: tag, Label: "24.05.2", Packages: []nixtest.Package{p("shared", "1.0"), p("hello", "2.12.1"), p("new", "3.0"), p("lib", "1.1-dev")}},
 	)
 	return paths[0], paths[1]
-}
-
-// deleteFromStore deletes a system and the paths only its closure has, as
-// garbage collection does once no generation refers to it.
-func deleteFromStore(t *testing.T, system, keep string) {
-	t.Helper()
-	kept := requisites(t, keep)
-	var only []string
-	for p := range requisites(t, system) {
-		if !kept[p] && p != system {
-			only = append(only, p)
-		}
-	}
-	for _, paths := range [][]string{{system}, only} {
-		out, err := exec.Command("nix-store", append([]string{"--delete", "--"}, paths...)...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("nix-store --delete: %v\n%s", err, out)
-		}
-	}
-	if exec.Command("nix-store", "--check-validity", system).Run() == nil {
-		t.Fatalf("%s is still valid", system)
-	}
 }
 
 // TestNixClosuresAfterGarbageCollection deletes the previous system from
@@ -225,7 +178,7 @@ func TestNixClosuresAfterGarbageCollection(t *testing.T) {
 	dir := t.TempDir()
 	c := &Closures{Snapshots: snapshot.Open(dir)}
 	c.Retain(context.Background(), before, nil)
-	deleteFromStore(t, before, after)
+	nixtest.Collect(t, before, after)
 
 	d, err := c.Diff(context.Background(), before, after)
 	want.check(t, d, err)
@@ -313,7 +266,7 @@ func TestNixRetainFirstDeploy(t *testing.T) {
 	c := &Closures{Snapshots: snapshot.Open(dir)}
 	c.Retain(context.Background(), link, nil)
 	s, err := c.Snapshots.Load(after)
-	if err != nil || s == nil || len(s.Paths) != len(requisites(t, after)) {
+	if err != nil || s == nil || len(s.Paths) != len(nixtest.Requisites(t, after)) {
 		t.Fatalf("snapshot of the first system: %v, %v", s, err)
 	}
 	ro := &Closures{Snapshots: snapshot.Open(dir), ReadOnly: true}

@@ -169,3 +169,16 @@ func AsNobody(t testing.TB, cmd *exec.Cmd) {
 	uid, gid := Nobody(t)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: gid, Groups: []uint32{}}}
 }
+
+// OpenToAll lets every user reach dir: it and the directories above it, up
+// to the temporary directory, become readable and searchable by all, as a
+// test's temporary directories are not.
+func OpenToAll(t testing.TB, dir string) {
+	t.Helper()
+	top := filepath.Clean(os.TempDir())
+	for d := filepath.Clean(dir); strings.HasPrefix(d, top+"/"); d = filepath.Dir(d) {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
