@@ -47,16 +47,20 @@ func (c *Closures) walker() *walker {
 	return &walker{g: storeGraph{}, connect: connect, log: c.logger()}
 }
 
-// load reads the snapshot of system into the graph; false when there is
-// none usable. An unusable one is passed over with a warning.
-func (c *Closures) load(g storeGraph, system string) (closure, bool) {
+// load reads the snapshot of system into the walker's graph; false when
+// there is none usable. An unusable one is passed over with a warning.
+func (c *Closures) load(w *walker, system string) (closure, bool) {
 	if c.Snapshots == nil {
 		return closure{}, false
 	}
 	s, err := c.Snapshots.Load(system)
 	if err == nil && s != nil {
+		if len(w.g) == 0 {
+			// Room for this closure and another as large.
+			w.g = make(storeGraph, 2*len(s.Paths))
+		}
 		var cl closure
-		if cl, err = g.addSnapshot(s); err == nil {
+		if cl, err = w.g.addSnapshot(s); err == nil {
 			return cl, true
 		}
 	}
@@ -97,8 +101,8 @@ func (c *Closures) Diff(ctx context.Context, before, after string) (*Diff, error
 	}
 	w := c.walker()
 	defer w.close()
-	old, oldKnown := c.load(w.g, before)
-	new, newKnown := c.load(w.g, after)
+	old, oldKnown := c.load(w, before)
+	new, newKnown := c.load(w, after)
 	if !newKnown {
 		new, err = w.closure(ctx, after)
 	}
@@ -172,7 +176,7 @@ func (c *Closures) Retain(ctx context.Context, next string, keep []string) {
 func (c *Closures) remember(ctx context.Context, system string) error {
 	w := c.walker()
 	defer w.close()
-	if _, ok := c.load(w.g, system); ok {
+	if _, ok := c.load(w, system); ok {
 		return nil
 	}
 	cl, err := w.closure(ctx, system)

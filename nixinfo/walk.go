@@ -77,7 +77,7 @@ func (w *walker) querier(ctx context.Context) (daemonConn, error) {
 // the graph.
 func (w *walker) closure(ctx context.Context, root string) (closure, error) {
 	var c closure
-	seen := map[string]struct{}{}
+	seen := make(map[string]struct{}, len(w.g))
 	var ask, stack []string
 	// reach adds p and, for paths the graph knows, everything it refers
 	// to; paths the graph does not know go to ask.
@@ -141,8 +141,9 @@ func fallsBack(ctx context.Context, err error) bool {
 // versions are not the ones its paths give, is refused: it is no snapshot
 // this program would have written.
 func (g storeGraph) addSnapshot(s *snapshot.Closure) (closure, error) {
+	dir := storeDir()
 	for _, p := range s.Paths {
-		if err := checkStorePath(p.Path); err != nil {
+		if err := checkStorePathIn(dir, p.Path); err != nil {
 			return closure{}, err
 		}
 		if name, version := splitName(nameOf(p.Path)); name != p.Name || version != p.Version {

@@ -57,11 +57,11 @@ func (q *Queue) Add(path string) { q.paths = append(q.paths, path) }
 func (c *Client) QueryPathInfos(ctx context.Context, paths []string, fn func(info *PathInfo, q *Queue) error) error {
 	return c.withContext(ctx, func() error {
 		q := &Queue{paths: append(make([]string, 0, max(len(paths), 64)), paths...)}
-		requests := make(chan string, c.window)
+		batches := make(chan []string, c.window)
 		written := make(chan error, 1)
-		go func() { written <- c.writeRequests(requests) }()
-		err := c.readAnswers(q, requests, fn)
-		close(requests)
+		go func() { written <- c.writeRequests(batches) }()
+		err := c.readAnswers(q, batches, fn)
+		close(batches)
 		if err != nil {
 			c.Close() // unblocks a writer stuck on a full socket
 		}
@@ -74,15 +74,19 @@ func (c *Client) QueryPathInfos(ctx context.Context, paths []string, fn func(inf
 	})
 }
 
-// readAnswers sends the queue's paths to the writer, never more than
-// c.window ahead of the answers, and reads the answers. The writer's
-// channel holds as many, so sending to it never blocks.
-func (c *Client) readAnswers(q *Queue, requests chan<- string, fn func(*PathInfo, *Queue) error) error {
+// readAnswers hands the queue's paths to the writer in batches, never
+// more than c.window ahead of the answers, and reads the answers. A batch
+// goes once half the window is answered (or at once while few requests are
+// in flight), so that one write carries many requests. Each batch holds a
+// path at least, so the writer's channel, as large as the window, never
+// blocks.
+func (c *Client) readAnswers(q *Queue, batches chan<- []string, fn func(*PathInfo, *Queue) error) error {
 	sent, received := 0, 0
 	for {
-		for sent < len(q.paths) && sent-received < c.window {
-			requests <- q.paths[sent]
-			sent++
+		if sent < len(q.paths) && sent-received <= c.window/2 {
+			end := min(len(q.paths), received+c.window)
+			batches <- q.paths[sent:end:end]
+			sent = end
 		}
 		if received == sent {
 			return nil
@@ -98,19 +102,21 @@ func (c *Client) readAnswers(q *Queue, requests chan<- string, fn func(*PathInfo
 	}
 }
 
-// writeRequests writes a QueryPathInfo request for each path it receives,
-// flushing whenever it has no more at hand. A write error closes the
-// connection, so that the reader stops too; the channel is drained to its
-// end either way.
-func (c *Client) writeRequests(paths <-chan string) error {
+// writeRequests writes a QueryPathInfo request for each path of each
+// batch, flushing whenever it has no more at hand. A write error closes
+// the connection, so that the reader stops too; the channel is drained to
+// its end either way.
+func (c *Client) writeRequests(batches <-chan []string) error {
 	var err error
-	for p := range paths {
+	for batch := range batches {
 		if err != nil {
 			continue
 		}
-		c.enc.u64(opQueryPathInfo)
-		c.enc.string(p)
-		if len(paths) == 0 {
+		for _, p := range batch {
+			c.enc.u64(opQueryPathInfo)
+			c.enc.string(p)
+		}
+		if len(batches) == 0 {
 			if err = c.enc.flush(); err != nil {
 				c.Close()
 			}

@@ -3,6 +3,7 @@ package nixdaemon
 import (
 	"context"
 	"fmt"
+	"syscall"
 	"testing"
 )
 
@@ -19,6 +20,7 @@ func BenchmarkNixQueryPathInfos(b *testing.B) {
 			b.Run(fmt.Sprintf("%s/window=%d", name, window), func(b *testing.B) {
 				ctx := context.Background()
 				n := 0
+				cpu := cpuTime()
 				for b.Loop() {
 					c, err := connect(ctx)
 					if err != nil {
@@ -33,7 +35,15 @@ func BenchmarkNixQueryPathInfos(b *testing.B) {
 					n = len(got)
 				}
 				b.ReportMetric(float64(n), "paths")
+				b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N)/1e6, "cpu-ms/op")
 			})
 		}
 	}
+}
+
+// cpuTime is the CPU time this process has used, in nanoseconds.
+func cpuTime() int64 {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return ru.Utime.Nano() + ru.Stime.Nano()
 }
