@@ -136,21 +136,31 @@ func diffSystems(ctx context.Context, before, after string, query closuresFunc) 
 	if before == "" {
 		return &Diff{Changes: []Change{}}, nil
 	}
-	before, err := resolveStorePath(before)
+	before, after, err := resolveSystems(before, after)
 	if err != nil {
-		return nil, fmt.Errorf("system before: %w", err)
-	}
-	after, err = resolveStorePath(after)
-	if err != nil {
-		return nil, fmt.Errorf("system after: %w", err)
+		return nil, err
 	}
 	old, new, err := query(ctx, before, after)
 	if err != nil {
 		return nil, err
 	}
-	return &Diff{
-		Changes:    diffClosures(old.paths, new.paths),
-		SizeBefore: old.size,
-		SizeAfter:  new.size,
-	}, nil
+	return diffOf(old, new), nil
+}
+
+// resolveSystems is the store paths of the systems before and after.
+func resolveSystems(before, after string) (string, string, error) {
+	before, err := resolveStorePath(before)
+	if err != nil {
+		return "", "", fmt.Errorf("system before: %w", err)
+	}
+	after, err = resolveStorePath(after)
+	if err != nil {
+		return "", "", fmt.Errorf("system after: %w", err)
+	}
+	return before, after, nil
+}
+
+// diffOf is the difference between two closures.
+func diffOf(old, new closure) *Diff {
+	return &Diff{Changes: diffClosures(old.paths, new.paths), SizeBefore: old.size, SizeAfter: new.size}
 }

@@ -2,7 +2,6 @@ package nixinfo
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"slices"
 	"sync"
@@ -91,13 +90,9 @@ func (c *Closures) Diff(ctx context.Context, before, after string) (*Diff, error
 	if before == "" {
 		return &Diff{Changes: []Change{}}, nil
 	}
-	before, err := resolveStorePath(before)
+	before, after, err := resolveSystems(before, after)
 	if err != nil {
-		return nil, fmt.Errorf("system before: %w", err)
-	}
-	after, err = resolveStorePath(after)
-	if err != nil {
-		return nil, fmt.Errorf("system after: %w", err)
+		return nil, err
 	}
 	w := c.walker()
 	defer w.close()
@@ -122,7 +117,7 @@ func (c *Closures) Diff(ctx context.Context, before, after string) (*Diff, error
 	if !oldKnown {
 		c.save(w.g, old)
 	}
-	return &Diff{Changes: diffClosures(old.paths, new.paths), SizeBefore: old.size, SizeAfter: new.size}, nil
+	return diffOf(old, new), nil
 }
 
 // fallback queries with nix path-info the closures no snapshot holds.
@@ -142,7 +137,7 @@ func (c *Closures) fallback(ctx context.Context, before, after string, old, new 
 	if errA != nil {
 		return nil, errA
 	}
-	return &Diff{Changes: diffClosures(old.paths, new.paths), SizeBefore: old.size, SizeAfter: new.size}, nil
+	return diffOf(old, new), nil
 }
 
 // Retain makes sure that next, the system the next deploy will be

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace"
@@ -122,20 +121,8 @@ func sendSpooled(ctx context.Context, dir string, client otlptrace.Client, log *
 }
 
 func readExport(name string) (*coltracepb.ExportTraceServiceRequest, error) {
-	f, err := os.OpenFile(name, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	b, err := atomicfile.Read(name, maxTraceFile)
 	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() || fi.Size() > maxTraceFile {
-		return nil, errors.New("not a spooled export")
-	}
-	b := make([]byte, fi.Size())
-	if _, err := f.ReadAt(b, 0); err != nil {
 		return nil, err
 	}
 	var req coltracepb.ExportTraceServiceRequest

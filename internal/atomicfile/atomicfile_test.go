@@ -1,8 +1,11 @@
 package atomicfile
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -34,5 +37,36 @@ func TestWrite(t *testing.T) {
 	}
 	if err := Write(filepath.Join(dir, "missing", "x"), nil, true); err == nil {
 		t.Error("no error writing into a missing directory")
+	}
+}
+
+func TestRead(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	if err := Write(file, []byte("twelve bytes"), false); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := Read(file, 12); err != nil || string(b) != "twelve bytes" {
+		t.Errorf("Read = %q, %v", b, err)
+	}
+	if _, err := Read(file, 11); err == nil || !strings.Contains(err.Error(), "larger than 11 bytes") {
+		t.Errorf("Read of a file over the limit: %v", err)
+	}
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(file, link); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Read(link, 100); err == nil || !strings.Contains(err.Error(), "symbolic link") {
+		t.Errorf("Read through a link: %v", err)
+	}
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Read(fifo, 100); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("Read of a FIFO: %v", err)
+	}
+	if _, err := Read(filepath.Join(dir, "missing"), 100); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Read of a missing file: %v", err)
 	}
 }

@@ -132,15 +132,6 @@ func (d *decoder) strings() ([]string, error) {
 	return out, nil
 }
 
-// skipStrings reads a list of strings and forgets them.
-func (d *decoder) skipStrings() error {
-	n, err := d.count()
-	for i := 0; i < n && err == nil; i++ {
-		_, err = d.bytes()
-	}
-	return err
-}
-
 // encoder writes the protocol's values to a buffered connection; the
 // first error sticks.
 type encoder struct {

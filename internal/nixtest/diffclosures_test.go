@@ -23,4 +23,3 @@ func TestParseDiffClosures(t *testing.T) {
 		t.Errorf("ParseDiffClosures = %q, %v\nwant %q", got, err, want)
 	}
 }
-

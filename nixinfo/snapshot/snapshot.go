@@ -16,12 +16,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/atomicfile"
 )
@@ -80,7 +78,7 @@ func (d *Dir) Load(system string) (*Closure, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := readFile(filepath.Join(d.path, name))
+	b, err := atomicfile.Read(filepath.Join(d.path, name), maxFile)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
@@ -95,35 +93,6 @@ func (d *Dir) Load(system string) (*Closure, error) {
 		return nil, fmt.Errorf("snapshot %s is of another system, %s", name, c.System)
 	}
 	return c, nil
-}
-
-// readFile reads a regular file, refusing a symbolic link.
-func readFile(path string) ([]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
-	if errors.Is(err, syscall.ELOOP) {
-		return nil, fmt.Errorf("%s is a symbolic link", path)
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", path)
-	}
-	var buf bytes.Buffer
-	buf.Grow(int(min(fi.Size(), maxFile)) + 1)
-	if _, err := buf.ReadFrom(io.LimitReader(f, maxFile+1)); err != nil {
-		return nil, err
-	}
-	b := buf.Bytes()
-	if len(b) > maxFile {
-		return nil, fmt.Errorf("%s is larger than %d bytes", path, maxFile)
-	}
-	return b, nil
 }
 
 // Save writes the snapshot of c.System, replacing any. The directory is
