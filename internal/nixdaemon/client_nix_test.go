@@ -337,3 +337,28 @@ func lastLine(s string) string {
 	}
 	return ""
 }
+
+// TestNixWalkCancelled ends the context in the middle of a walk: the walk
+// returns at once with the context's error, though a read was waiting on
+// the daemon.
+func TestNixWalkCancelled(t *testing.T) {
+	root := bigSystem(t)
+	for name, connect := range transports(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			c, err := connect(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := closure(ctx, c, root, func(n int) {
+				if n == 100 {
+					cancel()
+				}
+			})
+			if !errors.Is(err, context.Canceled) || len(got) >= 3000 {
+				t.Errorf("walk cancelled after 100 answers: %d paths, %v; want context.Canceled", len(got), err)
+			}
+		})
+	}
+}

@@ -89,7 +89,37 @@ func Dial(ctx context.Context, path string, log *slog.Logger) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("nix daemon: %w", err)
 	}
-	return newClient(ctx, conn, log, nil)
+	sc, err := blocking(conn.(*net.UnixConn))
+	if err != nil {
+		return nil, fmt.Errorf("nix daemon: %w", err)
+	}
+	return newClient(ctx, sc, log, nil)
+}
+
+// socketConn is a connection to the daemon's socket read and written with
+// blocking system calls. A walk reads the answers one at a time as the
+// daemon writes them, and the runtime's poller would add a wait and a
+// wake-up to each read: a third of the client's CPU time.
+type socketConn struct {
+	*os.File
+	fd int
+}
+
+// blocking turns c into a socketConn.
+func blocking(c *net.UnixConn) (*socketConn, error) {
+	f, err := c.File() // a copy of the descriptor; c is closed
+	c.Close()
+	if err != nil {
+		return nil, err
+	}
+	return &socketConn{File: f, fd: int(f.Fd())}, nil // Fd makes it blocking
+}
+
+// Close shuts the socket down first, which ends a read or write in
+// progress on another goroutine, then closes it.
+func (s *socketConn) Close() error {
+	_ = syscall.Shutdown(s.fd, syscall.SHUT_RDWR)
+	return s.File.Close()
 }
 
 // Stdio starts `nix-daemon --stdio`, which serves the store on its
@@ -110,6 +140,9 @@ func Stdio(ctx context.Context, log *slog.Logger) (*Client, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("nix-daemon --stdio: %w", err)
 	}
+	// Read with blocking system calls, as a socket is (socketConn); the
+	// process's end, closed by Close, ends a read in progress.
+	stdout.(*os.File).Fd()
 	p := &pipeConn{ReadCloser: stdout, w: stdin, cmd: cmd}
 	c, err := newClient(ctx, p, log, p.wait)
 	if err != nil {
