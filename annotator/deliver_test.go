@@ -254,6 +254,17 @@ func TestFlushFaults(t *testing.T) {
 			wantSecond:  []string{"POST 201"},
 		},
 		{
+			// A redirect is not followed, nor tried again within the run,
+			// and says that Axiom did not take the request.
+			name:        "307 to plain http",
+			faults:      []fakeaxiom.Fault{{Status: 307, Header: http.Header{"Location": {"http://127.0.0.1:1/v2/annotations"}}, Method: http.MethodPost}},
+			retries:     2,
+			wantErr:     ErrUnavailable,
+			wantErrText: "answered 307 with a redirect to http://127.0.0.1:1/v2/annotations: redirects are not followed",
+			wantFirst:   []string{"POST 307"},
+			wantSecond:  []string{"POST 201"},
+		},
+		{
 			name:       "hang",
 			faults:     []fakeaxiom.Fault{{Hang: true, Method: http.MethodPost}},
 			retries:    2,
@@ -832,6 +843,30 @@ func TestAPIBase(t *testing.T) {
 	}
 }
 
+// A token that no header can carry is no token: nothing is tried with it.
+func TestCheckToken(t *testing.T) {
+	for tok, ok := range map[string]bool{
+		"xaat-01234567-89ab-cdef-0123-456789abcdef": true,
+		"xapt-0123":         true,
+		"":                  false,
+		"token":             false,
+		"xaat-abc\x01def":   false,
+		"xaat-abc def":      false,
+		"xaat-abc\tdef":     false,
+		"xaat-abc\x7fdef":   false,
+		"xaat-abc\u202edef": false,
+		"xaat-abcdéf":       false,
+	} {
+		err := CheckToken(tok)
+		if (err == nil) != ok || err != nil && !errors.Is(err, ErrNoToken) {
+			t.Errorf("CheckToken(%q) = %v, want ok %v", tok, err, ok)
+		}
+		if err != nil && len(tok) > 5 && strings.Contains(err.Error(), tok[5:]) {
+			t.Errorf("CheckToken(%q) repeats the token: %v", tok, err)
+		}
+	}
+}
+
 func TestParseRetryAfter(t *testing.T) {
 	now := time.Date(2026, 3, 14, 15, 0, 0, 0, time.UTC)
 	for _, tc := range []struct {
@@ -845,6 +880,11 @@ func TestParseRetryAfter(t *testing.T) {
 		{"soon", 0},
 		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second},
 		{now.Add(-time.Minute).Format(http.TimeFormat), 0},
+		// Beyond any deadline, and never wrapped around.
+		{"99999999999", 24 * time.Hour},
+		{"9223372036854775807", 24 * time.Hour},
+		{"99999999999999999999999", 24 * time.Hour},
+		{"Fri, 31 Dec 9999 23:59:59 GMT", 24 * time.Hour},
 	} {
 		if got := parseRetryAfter(tc.v, now); got != tc.want {
 			t.Errorf("parseRetryAfter(%q) = %s, want %s", tc.v, got, tc.want)

@@ -17,6 +17,9 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/authhttp"
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/text"
 )
 
 // Why a delivery failed, as far as what to do next is concerned.
@@ -87,7 +90,7 @@ func APIBase(endpoint string) (string, error) {
 	}
 	path := strings.TrimSuffix(u.Path, "/")
 	if path != "" && path != "/v2/annotations" {
-		return "", fmt.Errorf("invalid API endpoint %q: want https://host/v2/annotations", endpoint)
+		return "", fmt.Errorf("invalid API endpoint %q: want https://host/v2/annotations", text.URL(endpoint))
 	}
 	u.Path, u.RawPath = "", ""
 	return u.String(), nil
@@ -100,6 +103,10 @@ func CheckToken(token string) error {
 		return ErrNoToken
 	case !strings.HasPrefix(token, "xaat-") && !strings.HasPrefix(token, "xapt-"):
 		return fmt.Errorf("%w: the token is not an Axiom token (xaat-… or xapt-…)", ErrNoToken)
+	case strings.IndexFunc(token, func(r rune) bool { return r <= ' ' || r > '~' }) >= 0:
+		// It could never go in a header; the character is not shown, as
+		// the rest of the token would be.
+		return fmt.Errorf("%w: the token holds a control character, space or non-ASCII character", ErrNoToken)
 	}
 	return nil
 }
@@ -141,7 +148,7 @@ func NewSender(cfg SenderConfig, log *slog.Logger) (*Sender, error) {
 		axiom.SetNoRetry(),
 		axiom.SetURL(base),
 		axiom.SetToken(token),
-		axiom.SetClient(&http.Client{Transport: answerTransport{transport}}),
+		axiom.SetClient(authhttp.Client(answerTransport{transport}, 0)),
 		axiom.SetUserAgent("axiom-deploy-annotation"),
 	}
 	if cfg.OrgID != "" {
@@ -193,7 +200,7 @@ func (s *Sender) deliver(ctx context.Context, e *Entry) (id string, err error) {
 			if err != nil {
 				// The list API unavailable is as passing as the create API
 				// unavailable: try again within the deadline.
-				if errors.Is(err, ErrUnavailable) && try < s.cfg.Retries && fits(ctx, wait) {
+				if errors.Is(err, ErrUnavailable) && try < s.cfg.Retries && !hopeless(err) && fits(ctx, wait) {
 					s.log.Warn("axiom unavailable, trying again", "err", err, "in", wait)
 					if s.sleep(ctx, wait) {
 						wait *= 2
@@ -205,7 +212,7 @@ func (s *Sender) deliver(ctx context.Context, e *Entry) (id string, err error) {
 			if found != "" {
 				s.log.Info("annotation found in Axiom, not sent again", "id", found, "title", e.Request.Title)
 				trace.SpanFromContext(ctx).SetAttributes(attribute.Bool("axiom.annotation.found", true))
-				return found, nil
+				return annotationID(found), nil
 			}
 			// Axiom does not hold it: sending it is safe.
 			e.MaybeSent = false
@@ -216,12 +223,13 @@ func (s *Sender) deliver(ctx context.Context, e *Entry) (id string, err error) {
 		ann, err := s.client.Annotations.Create(a.attach(actx), e.Request)
 		cancel()
 		if err == nil {
-			return ann.ID, nil
+			return annotationID(ann.ID), nil
 		}
 		// Only an answer that says Axiom did not take the request settles
-		// it; without one, what reached Axiom may be stored.
+		// it (a redirect, which is not followed, does); without one, what
+		// reached Axiom may be stored.
 		status := a.statusOf(err)
-		e.MaybeSent = a.wrote.Load() && !refused(status)
+		e.MaybeSent = a.wrote.Load() && !refused(status) && !errors.Is(err, authhttp.ErrRedirect)
 		cause := err
 		err = s.classify(err, status, &a, permCreate)
 		var wait429 retryAfterError
@@ -242,6 +250,12 @@ func (s *Sender) deliver(ctx context.Context, e *Entry) (id string, err error) {
 	}
 }
 
+// maxID bounds an annotation id from Axiom's answer ("ann_…"), which the
+// state keeps and the run shows.
+const maxID = 128
+
+func annotationID(id string) string { return text.Field(id, maxID) }
+
 // refused says whether an answer's status says that Axiom did not take the
 // request: a 4xx other than 408, which a proxy may send after passing the
 // request on.
@@ -250,15 +264,16 @@ func refused(status int) bool {
 }
 
 // hopeless says whether trying again within this run cannot help: the
-// server's certificate is not trusted, or its name does not exist. The
-// entry stays spooled all the same, for a run after the fix.
+// server's certificate is not trusted, its name does not exist, or it
+// answers with a redirect. The entry stays spooled all the same, for a run
+// after the fix.
 func hopeless(err error) bool {
 	var cv *tls.CertificateVerificationError
 	var ua x509.UnknownAuthorityError
 	var hn x509.HostnameError
 	var ci x509.CertificateInvalidError
 	var dns *net.DNSError
-	return errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &hn) || errors.As(err, &ci) ||
+	return errors.Is(err, authhttp.ErrRedirect) || errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &hn) || errors.As(err, &ci) ||
 		(errors.As(err, &dns) && dns.IsNotFound)
 }
 

@@ -9,17 +9,25 @@
 
 let
   cfg = config.services.axiom-deploy-annotation;
+  inherit (cfg) settings;
 
   name = "axiom-deploy-annotation";
   exe = lib.getExe cfg.package;
+  stateDir = "/var/lib/${name}";
+
+  # Whether trace ingest reads a token file of its own.
+  separateToken =
+    cfg.tracing.enable
+    && settings.tracesTokenFile != null
+    && settings.tracesTokenFile != settings.tokenFile;
 
   # The token files reach the command as systemd credentials: systemd reads
   # them as root and hands the service a private copy, so they may stay
   # readable by root only although the service runs as a dynamic user.
   credentials = [
-    "token:${cfg.tokenPath}"
+    "token:${settings.tokenFile}"
   ]
-  ++ lib.optional cfg.tracing.separateToken "traces-token:${cfg.tracing.tokenPath}";
+  ++ lib.optional separateToken "traces-token:${settings.tracesTokenFile}";
 
   args = [
     "--config"
@@ -27,7 +35,7 @@ let
     "--token-file"
     "%d/token"
   ]
-  ++ lib.optionals cfg.tracing.separateToken [
+  ++ lib.optionals separateToken [
     "--traces-token-file"
     "%d/traces-token"
   ];
@@ -42,9 +50,9 @@ let
     # A missing token file skips the run (logged as an unmet condition)
     # rather than failing the credential setup.
     unitConfig.ConditionPathExists = [
-      cfg.tokenPath
+      settings.tokenFile
     ]
-    ++ lib.optional cfg.tracing.separateToken cfg.tracing.tokenPath;
+    ++ lib.optional separateToken settings.tracesTokenFile;
     path = [ config.nix.package ];
     environment = {
       XDG_CACHE_HOME = "/var/cache/${name}";
@@ -71,14 +79,14 @@ let
       4
     ];
     # The command's own timeout bounds the run; this is the backstop.
-    TimeoutStartSec = cfg.timeoutSeconds + 15;
+    TimeoutStartSec = (import ./duration.nix lib).seconds settings.timeout + 15;
 
     # One user name, so both services get the same dynamic UID and neither
     # loses write access to the state the other made.
     DynamicUser = true;
     User = name;
     LoadCredential = credentials;
-    StateDirectory = lib.removePrefix "/var/lib/" cfg.stateDir;
+    StateDirectory = lib.removePrefix "/var/lib/" stateDir;
     StateDirectoryMode = "0700";
     # Nix commands reach the store through the daemon and want a writable
     # cache (see environment).
@@ -134,18 +142,19 @@ let
   # reads the token files directly; what it creates in the state directory is
   # given back to the directory's owner afterwards, since systemd re-owns
   # that directory only when its top belongs to someone else.
-  cli = pkgs.writeShellScriptBin "axiom-deploy-annotate" ''
-    status=0
-    ${exe} --config ${cfg.configFile} "$@" || status=$?
-    state=/var/lib/private/${name}
-    if [ "$(${pkgs.coreutils}/bin/id -u)" = 0 ] && [ -d "$state" ]; then
-      ${pkgs.coreutils}/bin/chown -R --reference="$state" "$state"
-    fi
-    exit "$status"
-  '';
+  cli = import ./cli.nix {
+    inherit pkgs exe;
+    inherit (cfg) configFile;
+    after = ''
+      state=/var/lib/private/${name}
+      if [ "$(${pkgs.coreutils}/bin/id -u)" = 0 ] && [ -d "$state" ]; then
+        ${pkgs.coreutils}/bin/chown -R --reference="$state" "$state"
+      fi
+    '';
+  };
 in
 {
-  imports = [ ./common.nix ];
+  imports = [ (import ./common.nix { inherit stateDir; }) ];
 
   config = lib.mkIf cfg.enable {
     environment.systemPackages = [ cli ];

@@ -72,6 +72,10 @@ func closureBySize(ctx context.Context, path string) (closure, error) {
 	return parsePathInfo(path, out)
 }
 
+// maxClosureSize bounds a closure's size: an exbibyte, four times below
+// where a difference of two sizes overflows.
+const maxClosureSize = 1 << 60
+
 // parsePathInfo reads the lines of `nix path-info --recursive --size`.
 func parsePathInfo(path string, out []byte) (closure, error) {
 	var c closure
@@ -89,7 +93,8 @@ func parsePathInfo(path string, out []byte) (closure, error) {
 		}
 		p := line[:i]
 		n, err := strconv.ParseInt(strings.TrimSpace(line[i:]), 10, 64)
-		if err != nil {
+		// A size is never negative, and the sum stays far from overflow.
+		if err != nil || n < 0 || n > maxClosureSize-c.size {
 			return closure{}, fmt.Errorf("closure of %s: unexpected line from nix path-info: %q", path, line)
 		}
 		c.paths = append(c.paths, p)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/nixdaemon"
 	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo/snapshot"
@@ -110,7 +109,10 @@ func (w *walker) closure(ctx context.Context, root string) (closure, error) {
 	first := ask
 	ask = nil
 	err = q.QueryPathInfos(ctx, first, func(info *nixdaemon.PathInfo, next *nixdaemon.Queue) error {
-		n := pathNode{narSize: int64(min(info.NarSize, math.MaxInt64)), refs: info.References}
+		if info.NarSize > uint64(maxClosureSize-c.size) {
+			return errTooLarge
+		}
+		n := pathNode{narSize: int64(info.NarSize), refs: info.References}
 		w.g[info.Path] = n
 		c.size += n.narSize
 		for _, r := range n.refs {
@@ -127,6 +129,9 @@ func (w *walker) closure(ctx context.Context, root string) (closure, error) {
 	}
 	return c, nil
 }
+
+// errTooLarge is a closure whose size is past maxClosureSize: no real one.
+var errTooLarge = errors.New("NAR sizes adding up to more than an exbibyte")
 
 // fallsBack says whether an error of the daemon's walk should send the
 // diff to nix path-info instead: anything but a path that is not valid,
@@ -152,11 +157,14 @@ func (g storeGraph) addSnapshot(s *snapshot.Closure) (closure, error) {
 	}
 	c := closure{paths: make([]string, len(s.Paths))}
 	for i, p := range s.Paths {
+		if p.NarSize > uint64(maxClosureSize-c.size) {
+			return closure{}, errTooLarge
+		}
 		refs := make([]string, len(p.References))
 		for k, r := range p.References {
 			refs[k] = s.Paths[r].Path
 		}
-		n := pathNode{narSize: int64(min(p.NarSize, math.MaxInt64)), refs: refs}
+		n := pathNode{narSize: int64(p.NarSize), refs: refs}
 		g[p.Path] = n
 		c.paths[i] = p.Path
 		c.size += n.narSize

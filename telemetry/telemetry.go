@@ -8,10 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -90,8 +92,11 @@ var testProxy otlptracehttp.HTTPTransportProxyFunc
 // destination is a warning; where spans go, and why nothing is exported,
 // is logged at debug level.
 func Setup(ctx context.Context, cfg Config, log *slog.Logger) (*Provider, error) {
-	// The SDK's own messages go to our log rather than its stderr logger.
+	// The SDK's own messages go to our log rather than its stderr logger,
+	// from the first: reading the resource may report already.
 	otel.SetLogger(logr.FromSlogHandler(log.Handler()))
+	handler := errorHandler(log)
+	otel.SetErrorHandler(handler)
 	attrs := []attribute.KeyValue{
 		semconv.ServiceName(ServiceName),
 		semconv.ServiceVersion(cfg.Version),
@@ -106,7 +111,9 @@ func Setup(ctx context.Context, cfg Config, log *slog.Logger) (*Provider, error)
 		resource.WithAttributes(attrs...),
 		resource.WithFromEnv(),
 	)
-	if err != nil && !errors.Is(err, resource.ErrPartialResource) {
+	if errors.Is(err, resource.ErrPartialResource) {
+		handler.Handle(err)
+	} else if err != nil {
 		return nil, fmt.Errorf("trace resource: %w", err)
 	}
 	opts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res)}
@@ -117,10 +124,10 @@ func Setup(ctx context.Context, cfg Config, log *slog.Logger) (*Provider, error)
 	switch {
 	case exp != nil && cfg.Defer:
 		exp, client = spoolExporter(cfg.SpoolDir), nil
-		opts = append(opts, sdktrace.WithBatcher(exp))
+		opts = append(opts, sdktrace.WithBatcher(cleanExporter{exp}))
 		log.Debug("traces spooled in " + cfg.SpoolDir + ", for the next delivery to send to " + dest.String())
 	case exp != nil:
-		opts = append(opts, sdktrace.WithBatcher(exp))
+		opts = append(opts, sdktrace.WithBatcher(cleanExporter{exp}))
 		log.Debug("traces go to " + dest.String())
 	default:
 		log.Debug("traces not exported", "why", dest.Why)
@@ -128,13 +135,41 @@ func Setup(ctx context.Context, cfg Config, log *slog.Logger) (*Provider, error)
 	if cfg.SpoolDir == "" {
 		client = nil
 	}
-	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
-		log.Warn("traces not exported", "err", err)
-	}))
 	tp := sdktrace.NewTracerProvider(opts...)
 	otel.SetTracerProvider(tp)
 	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
 	return &Provider{tp: tp, dest: dest, log: log, spooled: client, spoolDir: cfg.SpoolDir, Exporting: exp != nil}, nil
+}
+
+// errorHandler logs what the SDK reports, each for what it is: an export
+// that failed; a malformed OTEL_RESOURCE_ATTRIBUTES, whose well-formed
+// attributes still apply (once, though the SDK reads it more than once); or
+// anything else the SDK could not do.
+func errorHandler(log *slog.Logger) otel.ErrorHandler {
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	return otel.ErrorHandlerFunc(func(err error) {
+		var export exportError
+		var escape url.EscapeError
+		switch {
+		case errors.As(err, &export):
+			log.Warn("traces not exported", "err", err)
+		case errors.Is(err, resource.ErrPartialResource) || errors.As(err, &escape):
+			key := err.Error()
+			if errors.Is(err, resource.ErrPartialResource) {
+				key = "partial"
+			}
+			mu.Lock()
+			first := !seen[key]
+			seen[key] = true
+			mu.Unlock()
+			if first {
+				log.Warn("OTEL_RESOURCE_ATTRIBUTES is malformed: an entry without \"=\" is left out, a bad %-escape kept as written; the rest applies", "err", err)
+			}
+		default:
+			log.Warn("OpenTelemetry SDK", "err", err)
+		}
+	})
 }
 
 // exporter is the span exporter for the destination decided, with a client
@@ -159,12 +194,7 @@ func exporter(ctx context.Context, cfg Config, log *slog.Logger) (sdktrace.SpanE
 	if p.headers != nil {
 		opts = append(opts, otlptracehttp.WithHeaders(p.headers))
 	}
-	if cfg.Timeout > 0 && envName(os.Getenv, "TRACES_TIMEOUT", "TIMEOUT") == "" {
-		opts = append(opts, otlptracehttp.WithTimeout(cfg.Timeout))
-	}
-	if testProxy != nil {
-		opts = append(opts, otlptracehttp.WithProxy(testProxy))
-	}
+	opts = append(opts, otlptracehttp.WithHTTPClient(exportClient(os.Getenv, cfg.Timeout, log)))
 	exp, err := otlptracehttp.New(ctx, opts...)
 	if err != nil {
 		return nil, nil, Destination{}, fmt.Errorf("traces exporter: %w", err)

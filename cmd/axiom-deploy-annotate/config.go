@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/bdsqqq/axiom-deploy-annotation/dashboard"
+	"github.com/bdsqqq/axiom-deploy-annotation/dashboard/monitor"
 )
 
 // config is every setting: the defaults, then the --config file, then
@@ -47,6 +48,9 @@ type config struct {
 	since      duration
 	jsonOut    bool
 	revision   string
+	// For monitors.
+	notifiers                              []string
+	spooledAfter, silentAfter, behindAfter duration
 	// tokenFileSet says the token file was chosen, so it must be read,
 	// rather than the default tried after AXIOM_TOKEN.
 	tokenFileSet bool
@@ -84,6 +88,9 @@ func defaults() config {
 		SpoolLimit:     100,
 		DashboardUID:   dashboard.DefaultUID,
 		since:          duration(dashboard.DefaultSince),
+		spooledAfter:   duration(monitor.DefaultSpooledAfter),
+		silentAfter:    duration(monitor.DefaultSilentAfter),
+		behindAfter:    duration(monitor.DefaultBehindAfter),
 	}
 }
 
@@ -118,9 +125,13 @@ var settings = []setting{
 	{"dashboard-uid", "dashboardUid", "UID", "the dashboard's uid, for dashboard", str(func(c *config) *string { return &c.DashboardUID })},
 	{"since", "", "DURATION", "how far back fleet looks", func(c *config) flag.Value { return &c.since }},
 	{"json", "", "", "fleet: print JSON", func(c *config) flag.Value { return (*boolValue)(&c.jsonOut) }},
+	{"notifier", "", "ID", "monitors: an Axiom notifier to tell, repeatable (none: the monitors only show in Axiom)", func(c *config) flag.Value { return &listValue{list: &c.notifiers} }},
+	{"spooled-after", "", "DURATION", "monitors: alert when every flush of a host left deploys undelivered for this long", func(c *config) flag.Value { return &c.spooledAfter }},
+	{"silent-after", "", "DURATION", "monitors: alert when no flush run of a host reached Axiom for this long", func(c *config) flag.Value { return &c.silentAfter }},
+	{"behind-after", "", "DURATION", "monitors: alert when a host runs another revision than the fleet's newest deploy, made this long ago", func(c *config) flag.Value { return &c.behindAfter }},
 	{"revision", "", "REV", "rollout: the revision deployed (default: HEAD of the git repository here)", func(c *config) flag.Value { return (*stringValue)(&c.revision) }},
-	{"dry-run", "", "", "print what would be sent as JSON; send nothing, write nothing", func(c *config) flag.Value { return (*boolValue)(&c.dryRun) }},
-	{"force", "", "", "annotate even if this system was annotated last; dashboard: overwrite edits", func(c *config) flag.Value { return (*boolValue)(&c.force) }},
+	{"dry-run", "", "", "print what would be sent as JSON; send nothing, write nothing (not with rollout)", func(c *config) flag.Value { return (*boolValue)(&c.dryRun) }},
+	{"force", "", "", "annotate even if this system was annotated last; dashboard, monitors: overwrite edits made in Axiom", func(c *config) flag.Value { return (*boolValue)(&c.force) }},
 	{"verbose", "", "", "log debug lines: where spans go, why nothing is exported, and why the Nix daemon is not used", func(c *config) flag.Value { return (*boolValue)(&c.verbose) }},
 	{"version", "", "", "print the version", func(c *config) flag.Value { return (*boolValue)(&c.version) }},
 }

@@ -7,7 +7,9 @@ import (
 	"testing"
 
 	"github.com/bdsqqq/axiom-deploy-annotation/dashboard"
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/axiomcols"
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/fakeotlp"
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/kusto"
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/nixtest"
 )
 
@@ -16,7 +18,8 @@ import (
 // resource and span attributes it really exports, and checks that every
 // field the dashboard's and fleet's queries read is one of them, in the
 // place Axiom puts it: semantic conventions 1.37 under attributes. or
-// resource., ours under attributes.custom.
+// resource., ours under attributes.custom; and that each query binds on
+// the dataset these runs make.
 func TestDashboardFieldsNix(t *testing.T) {
 	h := newHost(t)
 	p := nixtest.Build(t,
@@ -50,6 +53,14 @@ func TestDashboardFieldsNix(t *testing.T) {
 	for id, apl := range queries {
 		for _, problem := range carried.Check(apl) {
 			t.Errorf("chart %s: %s", id, problem)
+		}
+	}
+	// And each binds, as Axiom binds it, on the dataset these runs made.
+	an := kusto.Start(t)
+	cols := axiomcols.Of(h.otlp.ResourceSpans())
+	for id, apl := range queries {
+		if errs := an.Bind(apl, "deploy-traces", cols); len(errs) > 0 {
+			t.Errorf("chart %s does not bind: %s", id, strings.Join(errs, "; "))
 		}
 	}
 

@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/bdsqqq/axiom-deploy-annotation/annotator"
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/text"
 	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo"
 )
 
@@ -234,8 +235,13 @@ func pendingView(entries []*annotator.Entry) []pendingEntry {
 	return out
 }
 
+// printJSON prints v as indented JSON, what came from outside (a label, a
+// host name) escaped where a terminal would take it for more than text.
 func (r *runner) printJSON(v any) error {
-	enc := json.NewEncoder(r.stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = r.stdout.Write(append(text.JSON(b), '\n'))
+	return err
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"strings"
@@ -39,7 +38,7 @@ func (r *runner) rollout(ctx context.Context, stdin io.Reader, stderr io.Writer)
 	status := res.ShellStatus()
 	var se *startError
 	if errors.As(err, &se) {
-		fmt.Fprintf(stderr, "axiom-deploy-annotate: %v\n", err)
+		sayError(stderr, err)
 		res.Start, res.End = time.Now(), time.Now()
 		res.ExitCode = status
 	} else if err != nil {

@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/bdsqqq/axiom-deploy-annotation/annotator"
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/text"
 	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo"
 	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo/snapshot"
 	"github.com/bdsqqq/axiom-deploy-annotation/telemetry"
@@ -51,7 +52,8 @@ func exportReserve(total time.Duration) time.Duration {
 }
 
 // outcome is what a mode did: the run span's deploy.outcome, the line for
-// stdout, and the delivery error that leaves it spooled.
+// stdout (shown as text.Line makes it: it may name an id from Axiom or a
+// title from the state), and the delivery error that leaves it spooled.
 type outcome struct {
 	outcome string
 	line    string
@@ -78,7 +80,7 @@ func (r *runner) run() error {
 	// A dry run sends nothing; a record, which a switch waits for, writes
 	// its spans to the state directory for the delivery to send.
 	tracesEndpoint := c.TracesEndpoint
-	if c.dryRun || r.mode == "drop" || r.mode == "dashboard" || r.mode == "fleet" {
+	if c.dryRun || r.mode == "drop" || r.mode == "dashboard" || r.mode == "fleet" || r.mode == "monitors" {
 		tracesEndpoint = ""
 	}
 	tracesToken := ""
@@ -162,7 +164,7 @@ func (r *runner) run() error {
 		if r.exporting && out.outcome == "annotated" {
 			out.line += " trace " + span.SpanContext().TraceID().String()
 		}
-		fmt.Fprintln(r.stdout, out.line)
+		fmt.Fprintln(r.stdout, text.Line(out.line))
 	}
 	return err
 }
@@ -173,6 +175,8 @@ func (r *runner) dispatch(ctx context.Context) (outcome, error) {
 		return r.dashboard(ctx)
 	case "fleet":
 		return r.fleet(ctx)
+	case "monitors":
+		return r.monitors(ctx)
 	}
 	if r.c.dryRun {
 		return r.dryRun(ctx)

@@ -24,6 +24,9 @@ Modes (the mode goes first):
   dashboard       create or update the Axiom dashboard of the deploy runs
                   (--dry-run prints its body)
   fleet           print what each host runs, from the traces dataset
+  monitors        create or update the Axiom monitors that alert on failed
+                  deploys, stuck deliveries, silent hosts and hosts left
+                  behind (--dry-run prints their bodies)
   check-config    check the settings and exit: 0 when good, 2 when not
 
 Flags (config file key in brackets):
@@ -38,8 +41,8 @@ recorded "NAME"; delivered N, M still spooled. Logs go to stderr.
 Exit status: 0 annotated, already annotated, recorded or spooled for later
 (also when another run is delivering); 1 internal error; 2 usage or
 configuration error; 3 not a NixOS or nix-darwin system; 4 state directory
-unusable; 5 Axiom refused or failed a dashboard or fleet request. rollout
-exits with its command's status.
+unusable; 5 Axiom refused or failed a dashboard, fleet or monitors request.
+rollout exits with its command's status.
 `
 
 // printUsage prints the help, its flags from the settings table.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/url"
 	"os"
 	"regexp"
@@ -13,6 +12,9 @@ import (
 	"time"
 
 	"github.com/bdsqqq/axiom-deploy-annotation/annotator"
+	"github.com/bdsqqq/axiom-deploy-annotation/dashboard"
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/authhttp"
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/text"
 )
 
 // minTimeout is the shortest deadline in which a run can do anything.
@@ -60,8 +62,17 @@ func (c *config) validate() error {
 			return fmt.Errorf("empty %s path", name)
 		}
 	}
+	if strings.IndexFunc(c.OrgID, func(r rune) bool { return r <= ' ' || r > '~' }) >= 0 {
+		// It goes in a header, which could not carry it.
+		return fmt.Errorf("invalid org id %q: use printable ASCII without spaces", c.OrgID)
+	}
 	if err := annotator.CheckHostname(c.Hostname); err != nil {
 		return err
+	}
+	if c.DashboardUID != "" {
+		if err := dashboard.CheckUID(c.DashboardUID); err != nil {
+			return err
+		}
 	}
 	if time.Duration(c.Timeout) < minTimeout {
 		return fmt.Errorf("invalid timeout %s: want %s or more", time.Duration(c.Timeout), minTimeout)
@@ -76,31 +87,22 @@ func (c *config) validate() error {
 // where no token crosses a network. It never repeats credentials a URL
 // holds, and refuses parts that would be dropped.
 func checkEndpoint(what, raw string) error {
+	// An error repeats the URL without what may be a credential (text.URL).
 	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
-		if u != nil && u.User != nil || strings.Contains(raw, "@") {
-			return fmt.Errorf("invalid %s: not a URL (not repeated: it may hold a credential)", what)
-		}
-		return fmt.Errorf("invalid %s %q: want an https URL", what, raw)
-	}
 	switch {
+	case err != nil || u.Host == "":
+		return fmt.Errorf("invalid %s %q: want an https URL", what, text.URL(raw))
 	case u.User != nil:
-		return fmt.Errorf("invalid %s: it holds credentials, which are not repeated here; the token goes in the token file", what)
+		return fmt.Errorf("invalid %s %q: it holds credentials; the token goes in the token file", what, text.URL(raw))
 	case u.Fragment != "" || strings.Contains(raw, "#"):
-		return fmt.Errorf("invalid %s %q: a fragment would be dropped", what, u.Redacted())
+		return fmt.Errorf("invalid %s %q: a fragment would be dropped", what, text.URL(raw))
 	case u.RawQuery != "" || u.ForceQuery:
-		return fmt.Errorf("invalid %s %q: a query would be dropped", what, u.Redacted())
+		return fmt.Errorf("invalid %s %q: a query would be dropped", what, text.URL(raw))
 	}
-	switch u.Scheme {
-	case "https":
+	if authhttp.TokenMayGo(u) {
 		return nil
-	case "http":
-		host := u.Hostname()
-		if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
-			return nil
-		}
 	}
-	return fmt.Errorf("invalid %s %q: must be https (plain http only to a loopback address)", what, raw)
+	return fmt.Errorf("invalid %s %q: must be https (plain http only to a loopback address)", what, text.URL(raw))
 }
 
 // maxTokenFile bounds a token file: a token is under a hundred bytes.

@@ -25,17 +25,12 @@ func (r *runner) axiomClient() (*axiom.Client, error) {
 	if err != nil {
 		return nil, fail(exitUsage, err)
 	}
-	opts := []axiom.Option{
-		axiom.SetNoEnv(),
-		axiom.SetURL(base),
-		axiom.SetToken(token),
-		axiom.SetUserAgent("axiom-deploy-annotation"),
-		axiom.SetClient(&http.Client{Transport: otelhttp.NewTransport(http.DefaultTransport)}),
-	}
-	if r.c.OrgID != "" {
-		opts = append(opts, axiom.SetOrganizationID(r.c.OrgID))
-	}
-	return axiom.NewClient(opts...)
+	return dashboard.NewClient(dashboard.ClientOptions{
+		URL:       base,
+		Token:     token,
+		OrgID:     r.c.OrgID,
+		Transport: otelhttp.NewTransport(http.DefaultTransport),
+	})
 }
 
 // dashboard creates or updates the deploy dashboard; with --dry-run it
@@ -83,9 +78,18 @@ func (r *runner) fleet(ctx context.Context) (outcome, error) {
 		return outcome{}, fail(exitAxiom, err)
 	}
 	if r.c.jsonOut {
-		return outcome{outcome: "fleet"}, f.JSON(r.stdout)
+		err = f.JSON(r.stdout)
+	} else {
+		err = f.Render(r.stdout, colourful(r.stdout))
 	}
-	return outcome{outcome: "fleet"}, f.Render(r.stdout, colourful(r.stdout))
+	if err != nil {
+		return outcome{}, err
+	}
+	// What is printed is not the fleet: say so, and fail.
+	if err := f.Incomplete(); err != nil {
+		return outcome{outcome: "fleet"}, fail(exitAxiom, err)
+	}
+	return outcome{outcome: "fleet"}, nil
 }
 
 // colourful says whether w is a terminal that may be coloured.
