@@ -32,8 +32,9 @@ func TestAddSnapshotRefuses(t *testing.T) {
 	} {
 		s := good()
 		change(s)
-		if _, err := (storeGraph{}).addSnapshot(s); err == nil || strings.Contains(err.Error(), "\n") {
-			t.Errorf("%s: addSnapshot = %v; want a one-line error", name, err)
+		g := storeGraph{}
+		if _, err := g.addSnapshot(s); err == nil || strings.Contains(err.Error(), "\n") || len(g) != 0 {
+			t.Errorf("%s: addSnapshot = %v, %d paths added; want a one-line error and none", name, err, len(g))
 		}
 	}
 }

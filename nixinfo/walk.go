@@ -142,32 +142,32 @@ func fallsBack(ctx context.Context, err error) bool {
 }
 
 // addSnapshot puts a snapshot's paths into the graph and returns its
-// closure. A snapshot whose paths are not store paths, or whose names and
-// versions are not the ones its paths give, is refused: it is no snapshot
-// this program would have written.
+// closure. A snapshot whose paths are not store paths, whose names and
+// versions are not the ones its paths give, or whose sizes add up past
+// maxClosureSize is refused whole: it is no snapshot this program would
+// have written.
 func (g storeGraph) addSnapshot(s *snapshot.Closure) (closure, error) {
 	dir := storeDir()
-	for _, p := range s.Paths {
+	c := closure{paths: make([]string, len(s.Paths))}
+	for i, p := range s.Paths {
 		if err := checkStorePathIn(dir, p.Path); err != nil {
 			return closure{}, err
 		}
 		if name, version := splitName(nameOf(p.Path)); name != p.Name || version != p.Version {
 			return closure{}, fmt.Errorf("%s is not %s %s", p.Path, p.Name, p.Version)
 		}
-	}
-	c := closure{paths: make([]string, len(s.Paths))}
-	for i, p := range s.Paths {
 		if p.NarSize > uint64(maxClosureSize-c.size) {
 			return closure{}, errTooLarge
 		}
+		c.paths[i] = p.Path
+		c.size += int64(p.NarSize)
+	}
+	for _, p := range s.Paths {
 		refs := make([]string, len(p.References))
 		for k, r := range p.References {
 			refs[k] = s.Paths[r].Path
 		}
-		n := pathNode{narSize: int64(p.NarSize), refs: refs}
-		g[p.Path] = n
-		c.paths[i] = p.Path
-		c.size += n.narSize
+		g[p.Path] = pathNode{narSize: int64(p.NarSize), refs: refs}
 	}
 	return c, nil
 }
