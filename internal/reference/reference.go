@@ -68,7 +68,7 @@ func Compare(file, name, want string, update bool) error {
 
 // find is where the lines between a block's markers start and end.
 func find(text, name string) (start, end int, err error) {
-	open := regexp.MustCompile(`(?m)^<!-- ` + regexp.QuoteMeta(name) + `(:.*)? -->\n`).FindAllStringIndex(text, -1)
+	open := regexp.MustCompile(`(?m)^<!-- `+regexp.QuoteMeta(name)+`(:.*)? -->\n`).FindAllStringIndex(text, -1)
 	closing := "<!-- /" + name + " -->"
 	switch {
 	case len(open) == 0:
