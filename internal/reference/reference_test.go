@@ -4,8 +4,11 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
+	"unicode"
 )
 
 const doc = "# Title\n\nProse.\n\n" +
@@ -93,4 +96,65 @@ func TestTestCommandDocumented(t *testing.T) {
 			t.Errorf("%s does not give the test command %q", file, want)
 		}
 	}
+}
+
+// Every link from the README and docs/ to a file of the repository names a
+// file that exists, and a heading of it where it names one.
+func TestDocsLinks(t *testing.T) {
+	files, err := filepath.Glob(File(t, "docs/*.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files = append(files, File(t, "README.md"))
+	link := regexp.MustCompile(`\]\(([^)\s]+)\)`)
+	for _, file := range files {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range link.FindAllStringSubmatch(string(b), -1) {
+			target, anchor, _ := strings.Cut(m[1], "#")
+			if strings.Contains(target, "://") {
+				continue
+			}
+			to := file
+			if target != "" {
+				to = filepath.Join(filepath.Dir(file), target)
+			}
+			doc, err := os.ReadFile(to)
+			if err != nil {
+				t.Errorf("%s links %s, which does not exist", filepath.Base(file), m[1])
+				continue
+			}
+			if anchor != "" && !slices.Contains(anchors(string(doc)), anchor) {
+				t.Errorf("%s links %s, which has no heading #%s", filepath.Base(file), m[1], anchor)
+			}
+		}
+	}
+}
+
+// anchors are the anchors GitHub gives a markdown file's headings.
+func anchors(doc string) []string {
+	var out []string
+	inCode := false
+	for _, line := range strings.Split(doc, "\n") {
+		if strings.HasPrefix(line, "```") {
+			inCode = !inCode
+		}
+		if inCode || !strings.HasPrefix(line, "#") {
+			continue
+		}
+		heading := strings.ToLower(strings.TrimSpace(strings.TrimLeft(line, "#")))
+		var b strings.Builder
+		for _, r := range heading {
+			switch {
+			case r == ' ':
+				b.WriteRune('-')
+			case r == '-' || r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r):
+				b.WriteRune(r)
+			}
+		}
+		out = append(out, b.String())
+	}
+	return out
 }
