@@ -142,6 +142,7 @@ func (r *runner) run() error {
 		vocab.DeployDryRun.Bool(c.dryRun),
 		vocab.DeployForce.Bool(c.force),
 	))
+	span.SetAttributes(scopeAttributes(r.mode, c.Scope)...)
 	out, err := r.dispatch(ctx)
 	if out.entry != nil {
 		span.SetAttributes(annotator.DeployAttributes(out.entry, c.RepositoryURL)...)
@@ -264,6 +265,8 @@ func (r *runner) readToken() (string, error) {
 
 func (r *runner) discover(ctx context.Context, a *annotator.Annotator, previous string) (*nixinfo.Generation, error) {
 	g, err := a.Discover(ctx, nixinfo.Options{
+		Scope:         nixinfo.Scope(r.c.Scope),
+		Revision:      r.c.Revision,
 		CurrentSystem: r.c.CurrentSystem,
 		Profile:       r.c.Profile,
 		Hostname:      r.host,

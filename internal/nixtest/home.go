@@ -47,21 +47,14 @@ func BuildHome(t testing.TB, homes ...Home) []string {
 // switch --test do to them.
 func NewHome(t testing.TB) *Machine {
 	t.Helper()
-	// Not t.TempDir: its parent is for root only.
-	root, err := os.MkdirTemp("", "home-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(root) })
+	root := t.TempDir()
 	state := filepath.Join(root, ".local", "state")
 	for _, d := range []string{filepath.Join(state, "nix", "profiles"), filepath.Join(state, "home-manager", "gcroots")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := os.Chmod(root, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	OpenToAll(t, root)
 	return &Machine{
 		t:       t,
 		Root:    root,
