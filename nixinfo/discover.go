@@ -98,7 +98,11 @@ func Discover(ctx context.Context, opts Options) (*Generation, error) {
 	}
 	store, err := filepath.EvalSymlinks(opts.CurrentSystem)
 	if err != nil {
-		return nil, fmt.Errorf("current system %s: %w", opts.CurrentSystem, unwrapPathError(err))
+		what := "current system"
+		if opts.Scope == HomeManager {
+			what = "current Home Manager generation"
+		}
+		return nil, fmt.Errorf("%s %s: %w", what, opts.CurrentSystem, unwrapPathError(err))
 	}
 	var g *Generation
 	if opts.Scope == HomeManager {

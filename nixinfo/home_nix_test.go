@@ -93,6 +93,10 @@ func TestDiscoverScopeMismatchNix(t *testing.T) {
 
 func TestDiscoverNotHomeManager(t *testing.T) {
 	dir := t.TempDir()
+	_, err := nixinfo.Discover(context.Background(), nixinfo.Options{Scope: nixinfo.HomeManager, CurrentSystem: filepath.Join(dir, "current-home"), Profile: filepath.Join(dir, "home-manager"), Hostname: "h", User: "u"})
+	if !errors.Is(err, os.ErrNotExist) || !strings.HasPrefix(err.Error(), "current Home Manager generation "+dir+"/current-home: ") {
+		t.Errorf("before the first generation: %v", err)
+	}
 	for _, c := range []struct{ name, missing string }{
 		{"empty", "activate"},
 		{"activate-only", "home-path"},
