@@ -280,12 +280,15 @@ func TestHomeManagerAsUserNix(t *testing.T) {
 	if fi, err := os.Stat(state); err != nil || fi.Sys().(*syscall.Stat_t).Uid != uid {
 		t.Errorf("state directory %s: %v", state, err)
 	}
-	// The dry run, with the defaults: the generation current-home links.
+	// The dry run, with the defaults: the generation current-home links,
+	// annotated already.
 	var dry struct {
+		Reason     string         `json:"reason"`
 		Generation map[string]any `json:"generation"`
 	}
 	r := asUser("--dry-run", "--scope", "home-manager")
-	if err := json.Unmarshal([]byte(r.stdout), &dry); err != nil || dry.Generation["storePath"] != p[1] || dry.Generation["user"] != "nobody" {
+	if err := json.Unmarshal([]byte(r.stdout), &dry); err != nil || dry.Generation["storePath"] != p[1] || dry.Generation["user"] != "nobody" ||
+		!strings.HasPrefix(dry.Reason, "this Home Manager generation was annotated last, as ann_000002") {
 		t.Errorf("dry run as nobody: %v\n%s", err, r.stdout)
 	}
 }

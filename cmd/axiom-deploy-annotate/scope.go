@@ -88,3 +88,11 @@ func scopeAttributes(mode, scope string) []attribute.KeyValue {
 	}
 	return attrs
 }
+
+// thisDeploy names what a dry run speaks of.
+func thisDeploy(scope string) string {
+	if scope == string(nixinfo.HomeManager) {
+		return "this Home Manager generation"
+	}
+	return "this system"
+}
