@@ -98,7 +98,7 @@ type setting struct {
 // settings is every flag, in the order --help lists them.
 var settings = []setting{
 	{"config", "", "FILE", "JSON settings, keys as shown below; flags win", func(c *config) flag.Value { return (*stringValue)(&c.configFile) }},
-	{"scope", "scope", "SCOPE", "whose deploys: system, or home-manager for your Home Manager generations (whose profile and current generation are then the defaults of the next two)", str(func(c *config) *string { return &c.Scope })},
+	{"scope", "scope", "SCOPE", "whose deploys: system, or home-manager for your Home Manager generations (then Home Manager's profile and current generation are the defaults)", str(func(c *config) *string { return &c.Scope })},
 	{"profile", "profile", "PATH", "the profile whose generations are deployed", func(c *config) flag.Value { return &chosenValue{&c.Profile, &c.profileSet} }},
 	{"current-system", "currentSystem", "PATH", "what runs now: the system, or with scope home-manager the generation", func(c *config) flag.Value { return &chosenValue{&c.CurrentSystem, &c.currentSystemSet} }},
 	{"hostname", "hostname", "NAME", "host name to report (default: the short host name)", str(func(c *config) *string { return &c.Hostname })},
@@ -109,7 +109,7 @@ var settings = []setting{
 	{"dataset", "datasets", "NAME", "dataset to annotate, repeatable", func(c *config) flag.Value { return &listValue{list: &c.Datasets} }},
 	{"type", "type", "TYPE", "annotation type", str(func(c *config) *string { return &c.Type })},
 	{"repository-url", "repositoryUrl", "URL", "links the commit: https://host/owner/repo, github:o/r, gitlab:o/r, sourcehut:~o/r", str(func(c *config) *string { return &c.RepositoryURL })},
-	{"revision", "revision", "REV", "the configuration's commit (-dirty for a dirty tree), for a generation that carries none, as Home Manager's never do; rollout: the one deployed (default: HEAD of the git repository here)", str(func(c *config) *string { return &c.Revision })},
+	{"revision", "revision", "REV", "the configuration's commit (-dirty for a dirty tree) where the generation carries none, as Home Manager's never do; rollout: the one deployed (default: git HEAD here)", str(func(c *config) *string { return &c.Revision })},
 	{"annotate", "annotate", "BOOL", "send annotations; --annotate=false records and traces deploys only", func(c *config) flag.Value { return (*boolValue)(&c.Annotate) }},
 	{"environment", "environment", "NAME", string(semconv.DeploymentEnvironmentNameKey) + " of the traces, e.g. production", str(func(c *config) *string { return &c.Environment })},
 	{"traces-endpoint", "tracesEndpoint", "URL", `OTLP/HTTP traces; "" turns export off`, str(func(c *config) *string { return &c.TracesEndpoint })},
