@@ -87,7 +87,7 @@ func TestHomeManagerDeployment(t *testing.T) {
 	}
 	attrs := map[attribute.Key]string{}
 	for _, kv := range DeployAttributes(ea, "") {
-		attrs[kv.Key] = kv.Value.Emit()
+		attrs[kv.Key] = kv.Value.String()
 	}
 	for k, want := range map[attribute.Key]string{
 		vocab.NixScope: string(vocab.ScopeHomeManager), "user.name": "alice", "host.name": "laptop",
@@ -100,7 +100,7 @@ func TestHomeManagerDeployment(t *testing.T) {
 	sys := &Entry{StorePath: "/nix/store/dddd-nixos-system", Time: at, Deploy: &nixinfo.Generation{Hostname: "laptop", StorePath: "/nix/store/dddd-nixos-system"}}
 	attrs = map[attribute.Key]string{}
 	for _, kv := range DeployAttributes(sys, "") {
-		attrs[kv.Key] = kv.Value.Emit()
+		attrs[kv.Key] = kv.Value.String()
 	}
 	if attrs[vocab.NixScope] != string(vocab.ScopeSystem) || attrs["user.name"] != "" {
 		t.Errorf("a system deploy recorded by an older version: scope %q, user %q", attrs[vocab.NixScope], attrs["user.name"])
