@@ -57,15 +57,18 @@ var fleetFields = []fakeaxiom.QueryField{
 
 // setFleet makes the fake answer FleetQuery with these rows, one a host,
 // column-major as Axiom answers.
-func setFleet(s *fakeaxiom.Server, rows [][]any) {
-	columns := make([][]any, len(fleetFields))
-	for i := range fleetFields {
+func setFleet(s *fakeaxiom.Server, rows [][]any) { setTable(s, fleetFields, rows) }
+
+// setTable makes the fake answer with rows of these fields, column-major.
+func setTable(s *fakeaxiom.Server, fields []fakeaxiom.QueryField, rows [][]any) {
+	columns := make([][]any, len(fields))
+	for i := range fields {
 		columns[i] = []any{}
 		for _, r := range rows {
 			columns[i] = append(columns[i], r[i])
 		}
 	}
-	s.SetQueryResult("deploy-traces", fleetFields, columns...)
+	s.SetQueryResult("deploy-traces", fields, columns...)
 }
 
 // fleetTable is what Axiom answers FleetQuery for three hosts.
@@ -342,14 +345,7 @@ func TestFleetHomeManager(t *testing.T) {
 		{"home-manager", "bob@laptop (hm)", ago(2 * time.Hour), ago(2 * time.Hour), 3.0, false, revB, "25.11", "annotated", 0.0, nil},
 		{"system", "web-1", ago(5 * time.Hour), ago(5 * time.Hour), 7.0, false, revA, "24.05.1", "annotated", 0.0, nil},
 	}
-	columns := make([][]any, len(fields))
-	for i := range fields {
-		columns[i] = []any{}
-		for _, r := range rows {
-			columns[i] = append(columns[i], r[i])
-		}
-	}
-	s.SetQueryResult("deploy-traces", fields, columns...)
+	setTable(s, fields, rows)
 	f, err := QueryFleet(context.Background(), viewClient(t, s), "deploy-traces", 0, now)
 	if err != nil {
 		t.Fatal(err)

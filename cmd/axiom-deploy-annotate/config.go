@@ -103,7 +103,7 @@ var settings = []setting{
 	{"current-system", "currentSystem", "PATH", "what runs now: the system, or with scope home-manager the generation", func(c *config) flag.Value { return &chosenValue{&c.CurrentSystem, &c.currentSystemSet} }},
 	{"hostname", "hostname", "NAME", "host name to report (default: the short host name)", str(func(c *config) *string { return &c.Hostname })},
 	{"state-dir", "stateDir", "DIR", "state and spool (not as root: $XDG_STATE_HOME/axiom-deploy-annotation)", str(func(c *config) *string { return &c.StateDir })},
-	{"token-file", "tokenFile", "FILE", "Axiom token; when no file is named, $AXIOM_TOKEN wins over this default", func(c *config) flag.Value { return &tokenFileValue{c} }},
+	{"token-file", "tokenFile", "FILE", "Axiom token; when no file is named, $AXIOM_TOKEN wins over this default", func(c *config) flag.Value { return &chosenValue{&c.TokenFile, &c.tokenFileSet} }},
 	{"org-id", "orgId", "ID", "organisation, for a personal token (xapt-...)", str(func(c *config) *string { return &c.OrgID })},
 	{"api-endpoint", "apiEndpoint", "URL", "Axiom's annotations API; its scheme and host are Axiom's base URL", str(func(c *config) *string { return &c.APIEndpoint })},
 	{"dataset", "datasets", "NAME", "dataset to annotate, repeatable", func(c *config) flag.Value { return &listValue{list: &c.Datasets} }},
@@ -287,15 +287,24 @@ func (v *stringValue) setJSON(raw json.RawMessage) error {
 	return nil
 }
 
-// tokenFileValue is the token file, remembered as chosen.
-type tokenFileValue struct{ c *config }
+// chosenValue is a string setting remembered as chosen: a token file that
+// must then be read, a path the scope's default must not replace.
+type chosenValue struct {
+	p   *string
+	set *bool
+}
 
-func (v *tokenFileValue) String() string { return v.c.TokenFile }
-func (v *tokenFileValue) Set(s string) error {
-	v.c.TokenFile, v.c.tokenFileSet = s, true
+func (v *chosenValue) String() string {
+	if v.p == nil {
+		return ""
+	}
+	return *v.p
+}
+func (v *chosenValue) Set(s string) error {
+	*v.p, *v.set = s, true
 	return nil
 }
-func (v *tokenFileValue) setJSON(raw json.RawMessage) error {
+func (v *chosenValue) setJSON(raw json.RawMessage) error {
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return errors.New("must be a string")

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -13,31 +12,6 @@ import (
 	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo"
 	"github.com/bdsqqq/axiom-deploy-annotation/telemetry/vocab"
 )
-
-// chosenValue is a path setting, remembered as chosen so that the scope's
-// default does not replace it.
-type chosenValue struct {
-	p   *string
-	set *bool
-}
-
-func (v *chosenValue) String() string {
-	if v.p == nil {
-		return ""
-	}
-	return *v.p
-}
-func (v *chosenValue) Set(s string) error {
-	*v.p, *v.set = s, true
-	return nil
-}
-func (v *chosenValue) setJSON(raw json.RawMessage) error {
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return errors.New("must be a string")
-	}
-	return v.Set(s)
-}
 
 // scopeDefaults puts Home Manager's profile and current generation where,
 // with the scope home-manager, none was chosen: where Home Manager keeps
