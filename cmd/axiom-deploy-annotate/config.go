@@ -287,31 +287,6 @@ func (v *stringValue) setJSON(raw json.RawMessage) error {
 	return nil
 }
 
-// chosenValue is a string setting remembered as chosen: a token file that
-// must then be read, a path the scope's default must not replace.
-type chosenValue struct {
-	p   *string
-	set *bool
-}
-
-func (v *chosenValue) String() string {
-	if v.p == nil {
-		return ""
-	}
-	return *v.p
-}
-func (v *chosenValue) Set(s string) error {
-	*v.p, *v.set = s, true
-	return nil
-}
-func (v *chosenValue) setJSON(raw json.RawMessage) error {
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return errors.New("must be a string")
-	}
-	return v.Set(s)
-}
-
 type boolValue bool
 
 func (v *boolValue) String() string   { return strconv.FormatBool(bool(*v)) }

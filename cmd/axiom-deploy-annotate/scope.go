@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -12,6 +13,31 @@ import (
 	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo"
 	"github.com/bdsqqq/axiom-deploy-annotation/telemetry/vocab"
 )
+
+// chosenValue is a string setting remembered as chosen: a token file that
+// must then be read, a path the scope's default must not replace.
+type chosenValue struct {
+	p   *string
+	set *bool
+}
+
+func (v *chosenValue) String() string {
+	if v.p == nil {
+		return ""
+	}
+	return *v.p
+}
+func (v *chosenValue) Set(s string) error {
+	*v.p, *v.set = s, true
+	return nil
+}
+func (v *chosenValue) setJSON(raw json.RawMessage) error {
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return errors.New("must be a string")
+	}
+	return v.Set(s)
+}
 
 // scopeDefaults puts Home Manager's profile and current generation where,
 // with the scope home-manager, none was chosen: where Home Manager keeps
