@@ -67,7 +67,7 @@ func isTemporary(name string) bool {
 func realDir(dir string) error {
 	fi, err := os.Lstat(dir)
 	if errors.Is(err, os.ErrNotExist) {
-		if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		if err := atomicfile.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
 			return err
 		}
 		fi, err = os.Lstat(dir)
@@ -118,7 +118,13 @@ type lockFile struct{ f *os.File }
 
 // openLock opens (or makes) a lock file, refusing a link.
 func openLock(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
+	f, err := os.OpenFile(path, os.O_RDWR|syscall.O_NOFOLLOW, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		if err := atomicfile.Create(path, 0o600); err != nil {
+			return nil, err
+		}
+		f, err = os.OpenFile(path, os.O_RDWR|syscall.O_NOFOLLOW, 0)
+	}
 	if err != nil {
 		return nil, linkError(path, err)
 	}

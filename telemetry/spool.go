@@ -44,7 +44,7 @@ func (c spoolClient) UploadTraces(_ context.Context, rs []*tracepb.ResourceSpans
 	if err != nil {
 		return err
 	}
-	if err := os.Mkdir(c.dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+	if err := atomicfile.Mkdir(c.dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
 		return err
 	}
 	if fi, err := os.Lstat(c.dir); err != nil || !fi.IsDir() {

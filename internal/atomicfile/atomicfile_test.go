@@ -3,6 +3,7 @@ package atomicfile
 import (
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 )
 
@@ -34,5 +35,70 @@ func TestWrite(t *testing.T) {
 	}
 	if err := Write(filepath.Join(dir, "missing", "x"), nil, true); err == nil {
 		t.Error("no error writing into a missing directory")
+	}
+}
+
+// TestOwnedByDirectoryOwner: what root makes in someone else's directory
+// is that someone's, so a service's own user can still read and replace
+// it; in root's own directory it stays root's.
+func TestOwnedByDirectoryOwner(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	const uid, gid = 61234, 61235
+	for _, c := range []struct {
+		name             string
+		owned            bool
+		wantUID, wantGID int
+	}{
+		{"another user's directory", true, uid, gid},
+		{"root's directory", false, 0, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if c.owned {
+				if err := os.Chown(dir, uid, gid); err != nil {
+					t.Fatal(err)
+				}
+			}
+			made := map[string]error{
+				"written": Write(filepath.Join(dir, "written"), []byte("x"), true),
+				"created": Create(filepath.Join(dir, "created"), 0o600),
+				"dir":     Mkdir(filepath.Join(dir, "dir"), 0o700),
+			}
+			for name, err := range made {
+				if err != nil {
+					t.Fatalf("%s: %v", name, err)
+				}
+				fi, err := os.Lstat(filepath.Join(dir, name))
+				if err != nil {
+					t.Fatal(err)
+				}
+				st := fi.Sys().(*syscall.Stat_t)
+				if int(st.Uid) != c.wantUID || int(st.Gid) != c.wantGID {
+					t.Errorf("%s: owned by %d:%d, want %d:%d", name, st.Uid, st.Gid, c.wantUID, c.wantGID)
+				}
+			}
+			if des, _ := os.ReadDir(dir); len(des) != 3 {
+				t.Errorf("%d entries, want 3: no temporary file left", len(des))
+			}
+		})
+	}
+}
+
+// TestCreateKeepsExisting: Create leaves a file that is there alone, as a
+// lock another run holds must stay the same file.
+func TestCreateKeepsExisting(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lock")
+	if err := os.WriteFile(path, []byte("held"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.Stat(path)
+	if err := Create(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := os.Stat(path)
+	if b, _ := os.ReadFile(path); string(b) != "held" || !os.SameFile(before, after) {
+		t.Errorf("the file was replaced: %q", b)
 	}
 }
