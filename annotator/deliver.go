@@ -111,7 +111,11 @@ func (a *Annotator) deliver(ctx context.Context, e *Entry) (id string, err error
 		span.End()
 	}()
 
-	if last := a.store.LastAnnotated(); !e.Rollout && last != nil && e.Seq != 0 && last.Seq == e.Seq && last.StorePath == e.StorePath {
+	last, err := a.store.LastAnnotated()
+	if err != nil {
+		return "", err
+	}
+	if !e.Rollout && last != nil && e.Seq != 0 && last.Seq == e.Seq && last.StorePath == e.StorePath {
 		// A run that stopped between writing the state and removing the
 		// spool file left this behind: it was delivered.
 		return last.AnnotationID, a.store.MarkDelivered(e, last.AnnotationID)

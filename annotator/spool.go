@@ -111,8 +111,8 @@ func (s *Store) Pending() ([]*Entry, error) {
 			continue // delivered meanwhile
 		}
 		if err != nil && !errors.Is(err, errTooLarge) {
-			s.log.Warn("spool entry unreadable", "file", path, "err", err)
-			continue
+			// Passed over, it could be recorded and sent a second time.
+			return nil, fmt.Errorf("%w: spool: %v", ErrState, err)
 		}
 		var e *Entry
 		if err == nil {
@@ -141,7 +141,9 @@ func (s *Store) Pending() ([]*Entry, error) {
 // or else the last annotated record (pending nil), whichever was recorded
 // later. Both nil when nothing was ever recorded.
 func (s *Store) Latest() (last *Record, pending *Entry, err error) {
-	last = s.LastAnnotated()
+	if last, err = s.LastAnnotated(); err != nil {
+		return nil, nil, err
+	}
 	entries, err := s.Pending()
 	if err != nil {
 		return nil, nil, err
@@ -173,7 +175,11 @@ func (s *Store) add(e *Entry, limit int) error {
 		return err
 	}
 	var seq uint64
-	if last := s.LastAnnotated(); last != nil {
+	last, err := s.LastAnnotated()
+	if err != nil {
+		return err
+	}
+	if last != nil {
 		seq = last.Seq
 	}
 	for _, p := range pending {

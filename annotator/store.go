@@ -67,6 +67,11 @@ func (s *Store) check() error {
 			return err
 		}
 	}
+	// A state this run cannot read (another user's) is never "nothing
+	// annotated yet".
+	if _, err := readSmall(s.statePath()); err != nil && !errors.Is(err, os.ErrNotExist) && !errors.Is(err, errTooLarge) {
+		return err
+	}
 	for _, d := range []string{s.dir, s.spoolDir()} {
 		if err := writable(d); err != nil {
 			return err
@@ -173,24 +178,26 @@ func parseState(b []byte) (*Record, error) {
 }
 
 // LastAnnotated is what was annotated last, nil when nothing was. A corrupt
-// state file is set aside with a warning and counts as nothing.
-func (s *Store) LastAnnotated() *Record {
+// state file is set aside with a warning and counts as nothing. One that
+// cannot be read (another user's, say) makes the state directory unusable:
+// taken for nothing annotated, it would have the running system annotated
+// again.
+func (s *Store) LastAnnotated() (*Record, error) {
 	b, err := readSmall(s.statePath())
 	if errors.Is(err, os.ErrNotExist) {
-		return nil
+		return nil, nil
 	}
 	if err != nil && !errors.Is(err, errTooLarge) {
-		s.log.Warn("state unreadable", "file", s.statePath(), "err", err)
-		return nil
+		return nil, fmt.Errorf("%w: %v", ErrState, err)
 	}
 	if err == nil {
 		var r *Record
 		if r, err = parseState(b); err == nil {
-			return r
+			return r, nil
 		}
 	}
 	s.setAside(s.statePath(), err)
-	return nil
+	return nil, nil
 }
 
 func (s *Store) writeState(r *Record) error {
@@ -235,7 +242,11 @@ func newer(e *Entry, r *Record) bool {
 // deploy recorded: an older entry delivered late does not replace it.
 func (s *Store) MarkDelivered(e *Entry, id string) error {
 	return s.change(func() error {
-		if !e.Rollout && newer(e, s.LastAnnotated()) {
+		last, err := s.LastAnnotated()
+		if err != nil {
+			return err
+		}
+		if !e.Rollout && newer(e, last) {
 			title := ""
 			if e.Request != nil {
 				title = e.Request.Title

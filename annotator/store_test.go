@@ -320,7 +320,7 @@ func TestSpoolInRecordingOrder(t *testing.T) {
 	if left := spooled(t, store); len(left) != 0 {
 		t.Errorf("%d entries left", len(left))
 	}
-	if last := store.LastAnnotated(); last == nil || !last.Time.Equal(times[4]) {
+	if last, _ := store.LastAnnotated(); last == nil || !last.Time.Equal(times[4]) {
 		t.Errorf("last %+v, want the deploy recorded last", last)
 	}
 }
@@ -363,7 +363,7 @@ func TestClockBehindRecordedTime(t *testing.T) {
 		t.Errorf("three runs left %d annotations, want 1", n)
 	}
 	s, _ := OpenStore(dir, log)
-	if last := s.LastAnnotated(); last == nil || last.StorePath != system {
+	if last, _ := s.LastAnnotated(); last == nil || last.StorePath != system {
 		t.Errorf("state %+v, want the system just annotated", last)
 	}
 }
@@ -452,7 +452,7 @@ func TestCorruptState(t *testing.T) {
 			}
 			logs := &logBuffer{}
 			store := openStore(t, dir, newLog(logs))
-			if last := store.LastAnnotated(); last != nil {
+			if last, _ := store.LastAnnotated(); last != nil {
 				t.Errorf("Last() = %+v from a corrupt file", last)
 			}
 			if got := latest(t, store); got.StorePath != "" {
@@ -475,7 +475,7 @@ func TestCorruptState(t *testing.T) {
 			if err := store.MarkDelivered(e, "ann_000002"); err != nil {
 				t.Fatal(err)
 			}
-			if last := store.LastAnnotated(); last == nil || last.AnnotationID != "ann_000002" {
+			if last, _ := store.LastAnnotated(); last == nil || last.AnnotationID != "ann_000002" {
 				t.Errorf("after a delivery, last = %+v", last)
 			}
 		})
@@ -595,7 +595,7 @@ func TestCrashAfterState(t *testing.T) {
 	if left := spooled(t, store); len(left) != 0 {
 		t.Errorf("%d entries left", len(left))
 	}
-	if last := store.LastAnnotated(); last == nil || last.AnnotationID != "ann_000007" {
+	if last, _ := store.LastAnnotated(); last == nil || last.AnnotationID != "ann_000007" {
 		t.Errorf("last %+v", last)
 	}
 }
@@ -619,7 +619,7 @@ func TestDeliveredKeepsNewest(t *testing.T) {
 	if err := store.MarkDelivered(older, "ann_000001"); err != nil {
 		t.Fatal(err)
 	}
-	if last := store.LastAnnotated(); last == nil || last.StorePath != newer.StorePath || last.AnnotationID != "ann_000002" {
+	if last, _ := store.LastAnnotated(); last == nil || last.StorePath != newer.StorePath || last.AnnotationID != "ann_000002" {
 		t.Errorf("last %+v, want the newer deploy", last)
 	}
 	if left := spooled(t, store); len(left) != 0 {
