@@ -3,6 +3,7 @@ package annotator
 import (
 	"context"
 	"errors"
+	"maps"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -32,11 +33,17 @@ type FlushResult struct {
 // delivering; with wait it waits for that run until ctx is done.
 func (a *Annotator) Deliver(ctx context.Context, wait bool) (FlushResult, error) {
 	if err := a.store.LockDelivery(ctx, wait); err != nil {
+		if errors.Is(err, ErrBusy) {
+			// What is spooled now is the other run's to deliver; what is
+			// recorded from now on, this run's (see Settle).
+			a.markSeen()
+		}
 		return FlushResult{}, err
 	}
 	defer a.store.Close()
 	var res FlushResult
 	seen := map[string]bool{}
+	defer maps.Copy(a.seen, seen)
 	for {
 		r := a.flush(ctx, seen)
 		res.Delivered = append(res.Delivered, r.Delivered...)

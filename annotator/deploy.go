@@ -42,6 +42,9 @@ type Annotator struct {
 	store *Store
 	opts  Options
 	log   *slog.Logger
+	// seen holds the spooled deploys Deliver tried, or left to another run
+	// delivering, for Settle.
+	seen map[string]bool
 }
 
 // New makes an Annotator on an open store.
@@ -55,7 +58,7 @@ func New(store *Store, opts Options) *Annotator {
 	if opts.Diff == nil {
 		opts.Diff = nixinfo.DiffSystems
 	}
-	return &Annotator{store: store, opts: opts, log: opts.Log}
+	return &Annotator{store: store, opts: opts, log: opts.Log, seen: map[string]bool{}}
 }
 
 // Recording says what Record did.

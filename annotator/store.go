@@ -114,14 +114,25 @@ func (s *Store) change(fn func() error) error {
 	if s.readOnly {
 		return errors.New("read-only state directory")
 	}
+	l, err := s.lockSpool()
+	if err != nil {
+		return err
+	}
+	defer l.release()
+	return fn()
+}
+
+// lockSpool takes the spool lock, and waits for a run that kept it until
+// it exited to be gone (see Settle).
+func (s *Store) lockSpool() (*lockFile, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	l, err := acquire(ctx, s.spoolLockPath(), true, s.log)
 	if err != nil {
-		return fmt.Errorf("%w: spool lock: %v", ErrState, err)
+		return nil, fmt.Errorf("%w: spool lock: %v", ErrState, err)
 	}
-	defer l.release()
-	return fn()
+	l.awaitEnded(s.log)
+	return l, nil
 }
 
 // removeTemporary removes what a run that stopped while writing a file left

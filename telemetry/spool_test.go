@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -55,5 +56,51 @@ func TestSpoolThenSend(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "00000000000000000001.pb.corrupt")); err != nil {
 		t.Errorf("corrupt export not set aside: %v", err)
+	}
+}
+
+// TestExport: Export sends the spans ended so far and what earlier runs
+// spooled, and the provider goes on: a span ended later goes at the next.
+func TestExport(t *testing.T) {
+	clearEnv(t)
+	recv := fakeotlp.New()
+	defer recv.Close()
+	dir := filepath.Join(t.TempDir(), "traces")
+
+	// An earlier run spooled its spans.
+	spooler, err := Setup(context.Background(), Config{Endpoint: recv.Endpoint(), SpoolDir: dir, Defer: true}, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, span := spooler.Tracer().Start(context.Background(), "record")
+	span.End()
+	if err := spooler.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	p, err := Setup(context.Background(), Config{Endpoint: recv.Endpoint(), SpoolDir: dir, Timeout: time.Second}, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for i, want := range [][]string{{"record", "run"}, {"record", "run", "late"}} {
+		_, span = p.Tracer().Start(context.Background(), want[len(want)-1])
+		span.End()
+		if err := p.Export(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, s := range recv.Spans() {
+			names = append(names, s.Name)
+		}
+		slices.Sort(names)
+		slices.Sort(want)
+		if !slices.Equal(names, want) {
+			t.Fatalf("export %d: received %q, want %q", i+1, names, want)
+		}
+	}
+	if files, _ := spooledTraces(dir); len(files) != 0 {
+		t.Errorf("spool %v after sending", files)
 	}
 }
