@@ -8,12 +8,15 @@
   # Candidates for the repositoryUrl option, as a JSON list.
   repositoryUrls ? "[]",
   bin ? null,
+  # A cross build, which cannot run the command: the configuration file
+  # goes unchecked.
+  cross ? false,
 }:
 
 let
   lib = import ./lib.nix;
   pkgs = import ./pkgs.nix {
-    inherit lib;
+    inherit lib cross;
     bin = if bin == null then null else /. + bin;
   };
   inherit (lib) mkOption types;
@@ -137,6 +140,7 @@ p.result config
 // {
   failedAssertions = map (a: a.message) (builtins.filter (a: !a.assertion) config.assertions);
   configFile = cfg.configFile;
+  package = cfg.package;
   systemPackages = config.environment.systemPackages;
   maintainers = config.meta.maintainers;
   repositoryUrlAccepted = map eval.options.services.axiom-deploy-annotation.repositoryUrl.type.check (

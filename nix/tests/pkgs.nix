@@ -1,10 +1,11 @@
 # The part of nixpkgs the modules use, as real derivations that need nothing
 # but /bin/sh to build (the tests build with sandbox = false). With bin, the
 # package is that binary, and the configuration file is checked with it at
-# build time, as the module does on a native build.
+# build time, as the module does on a native build (not on a cross build).
 {
   lib,
   bin ? null,
+  cross ? false,
 }:
 
 let
@@ -43,7 +44,6 @@ in
       ''mkdir -p "$out/bin" && cp ${command} "$out/bin/axiom-deploy-annotate"''
   );
   nix = program "nix" "nix" "exit 1";
-  coreutils = program "coreutils" "coreutils" "exit 1";
 
   writeShellScriptBin =
     name: text:
@@ -66,7 +66,7 @@ in
   };
 
   stdenv = {
-    buildPlatform.canExecute = _: bin != null;
+    buildPlatform.canExecute = _: bin != null && !cross;
     hostPlatform = { };
   };
 }
