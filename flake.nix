@@ -15,9 +15,10 @@
       ];
       forAllSystems = f: lib.genAttrs systems (system: f nixpkgs.legacyPackages.${system});
 
-      # The modules take the package from the system's own nixpkgs (with its
-      # overlays, and cross-compiled where the system is), built from this
-      # flake's source. The key makes importing both names harmless.
+      # The modules take the package from the system's (or Home Manager's)
+      # own nixpkgs (with its overlays, and cross-compiled where the system
+      # is), built from this flake's source. The key makes importing both
+      # names harmless.
       withPackage = name: module: {
         key = "github:bdsqqq/axiom-deploy-annotation#${name}";
         _file = ./flake.nix;
@@ -71,6 +72,11 @@
       darwinModules = {
         default = self.darwinModules.axiom-deploy-annotation;
         axiom-deploy-annotation = withPackage "darwinModules.axiom-deploy-annotation" ./nix/darwin.nix;
+      };
+
+      homeManagerModules = {
+        default = self.homeManagerModules.axiom-deploy-annotation;
+        axiom-deploy-annotation = withPackage "homeManagerModules.axiom-deploy-annotation" ./nix/home-manager.nix;
       };
 
       checks = forAllSystems (

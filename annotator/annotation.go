@@ -252,23 +252,30 @@ func repositoryBase(repository string) (*url.URL, error) {
 			r = prefix + strings.TrimPrefix(rest, "/")
 		}
 	}
+	// An error repeats the URL without what may be a credential
+	// (text.URL): check-config's errors go into the Nix build log.
 	u, err := url.Parse(r)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("invalid repository URL %q: want https://host/owner/repo or github:owner/repo", repository)
+	switch {
+	case err == nil && (u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != ""):
+		return nil, fmt.Errorf("invalid repository URL %q: no user, password, query or fragment; want https://host/owner/repo or github:owner/repo", text.URL(repository))
+	case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
+		return nil, fmt.Errorf("invalid repository URL %q: want https://host/owner/repo or github:owner/repo", text.URL(repository))
 	}
 	u.Path = strings.TrimSuffix(strings.TrimSuffix(u.Path, "/"), ".git")
 	u.RawPath = ""
 	if parts := strings.Split(strings.Trim(u.Path, "/"), "/"); len(parts) < 2 || slices.Contains(parts, "") {
-		return nil, fmt.Errorf("invalid repository URL %q: name the repository, as in https://host/owner/repo or github:owner/repo", repository)
+		return nil, fmt.Errorf("invalid repository URL %q: name the repository, as in https://host/owner/repo or github:owner/repo", text.URL(repository))
 	}
 	return u, nil
 }
 
 // CheckHostname says what is wrong with a host name given for the
-// annotation, nil when nothing is.
+// annotation, nil when nothing is: it must be what text.Line makes of it,
+// so without control characters, invisible formatting characters
+// (bidirectional overrides, zero-width spaces) or surrounding spaces.
 func CheckHostname(h string) error {
-	if h != text.Line(h) || len(h) > maxField {
-		return fmt.Errorf("invalid host name %q: want at most %d characters, no control characters and no surrounding spaces", h, maxField)
+	if !text.IsLine(h) || len(h) > maxField {
+		return fmt.Errorf("invalid host name %q: want at most %d characters, no control or invisible formatting characters and no surrounding spaces", h, maxField)
 	}
 	return nil
 }

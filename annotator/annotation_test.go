@@ -164,3 +164,23 @@ func FuzzClean(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCheckHostname: a host name accepted is one line that the annotation
+// keeps as it is, bidirectional and zero-width characters never among it.
+func FuzzCheckHostname(f *testing.F) {
+	for _, h := range []string{"web-1", "web\u202e1", "web\u200b1", " web", "h\x1b[2J", "ü"} {
+		f.Add(h)
+	}
+	f.Fuzz(func(t *testing.T, h string) {
+		if CheckHostname(h) != nil {
+			return
+		}
+		if !text.IsLine(h) || len(h) > maxField || strings.ContainsAny(h, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200b\u200c\u200d\u200e\u200f\ufeff") {
+			t.Fatalf("CheckHostname accepted %q", h)
+		}
+		n := 1
+		if got := deployName(&nixinfo.Generation{Hostname: h, Number: &n}); got != h+" gen 1" {
+			t.Fatalf("host %q named %q in the title", h, got)
+		}
+	})
+}

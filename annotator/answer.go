@@ -13,7 +13,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/authhttp"
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/text"
+	"github.com/bdsqqq/axiom-deploy-annotation/telemetry/vocab"
 
 	"github.com/axiomhq/axiom-go/axiom"
 	"go.opentelemetry.io/otel/codes"
@@ -57,6 +59,9 @@ func (s *Sender) classify(err error, status int, a *answer, perm string) error {
 		reset = le.Limit.Reset
 	}
 	why := errText(err)
+	if errors.Is(err, authhttp.ErrRedirect) {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
 	switch {
 	case status == http.StatusTooManyRequests || status == 430:
 		e := fmt.Errorf("%w (%d)", ErrRateLimited, status)
@@ -95,7 +100,7 @@ func errText(err error) string {
 // datasets, title and time. The SDK's List sends its end bound under the
 // name "start", so the query is built here and sent with the SDK's Call.
 func (s *Sender) lookup(ctx context.Context, req *axiom.AnnotationCreateRequest) (string, error) {
-	ctx, span := s.tracer.Start(ctx, "lookup")
+	ctx, span := s.tracer.Start(ctx, vocab.SpanLookup)
 	defer span.End()
 	q := url.Values{}
 	for _, d := range req.Datasets {
@@ -165,20 +170,25 @@ func (t answerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
-// parseRetryAfter reads Retry-After: delay-seconds or an HTTP date.
+// maxRetryAfter bounds a Retry-After: past any run's deadline, and far
+// from where seconds as a Duration overflow.
+const maxRetryAfter = 24 * time.Hour
+
+// parseRetryAfter reads Retry-After: delay-seconds or an HTTP date, at most
+// maxRetryAfter.
 func parseRetryAfter(v string, now time.Time) time.Duration {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0
 	}
-	if n, err := strconv.Atoi(v); err == nil {
-		if n < 0 {
-			return 0
+	if n, err := strconv.ParseUint(v, 10, 64); err == nil || errors.Is(err, strconv.ErrRange) {
+		if err != nil || n > uint64(maxRetryAfter/time.Second) {
+			return maxRetryAfter
 		}
 		return time.Duration(n) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
+		return min(t.Sub(now), maxRetryAfter)
 	}
 	return 0
 }

@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo"
+	"github.com/bdsqqq/axiom-deploy-annotation/telemetry/vocab"
 )
 
 // DeployAttributes are the span attributes that describe a recorded deploy:
@@ -19,21 +20,21 @@ func DeployAttributes(e *Entry, repositoryURL string) []attribute.KeyValue {
 	attrs := []attribute.KeyValue{
 		semconv.DeploymentID(e.DeploymentID()),
 		semconv.DeploymentName(e.Name()),
-		attribute.String("deploy.time", e.Time.Format(time.RFC3339Nano)),
+		vocab.DeployTime.String(e.Time.Format(time.RFC3339Nano)),
 	}
 	if e.Rollout {
-		return append(attrs, attribute.String("axiom.annotation.title", e.Request.Title))
+		return append(attrs, vocab.AxiomAnnotationTitle.String(e.Request.Title))
 	}
-	attrs = append(attrs, attribute.String("nix.store_path", e.StorePath))
+	attrs = append(attrs, vocab.NixStorePath.String(e.StorePath))
 	if e.Generation != nil {
-		attrs = append(attrs, attribute.Int("nix.generation", *e.Generation))
+		attrs = append(attrs, vocab.NixGeneration.Int(*e.Generation))
 	}
 	if g := e.Deploy; g != nil {
 		attrs = append(attrs, generationAttributes(g, repositoryURL)...)
 	}
 	attrs = append(attrs, changeAttributes(e.Changes)...)
 	if e.Request != nil {
-		attrs = append(attrs, attribute.String("axiom.annotation.title", e.Request.Title))
+		attrs = append(attrs, vocab.AxiomAnnotationTitle.String(e.Request.Title))
 	}
 	return attrs
 }
@@ -42,16 +43,16 @@ func DeployAttributes(e *Entry, repositoryURL string) []attribute.KeyValue {
 func generationAttributes(g *nixinfo.Generation, repositoryURL string) []attribute.KeyValue {
 	attrs := []attribute.KeyValue{
 		semconv.HostName(g.Hostname),
-		attribute.String("nix.store_path", g.StorePath),
-		attribute.String("nix.platform", string(g.Platform)),
-		attribute.String("nix.label", g.Label),
-		attribute.String("nix.previous_store_path", g.Previous),
-		attribute.Bool("nix.rollback", g.Rollback),
-		attribute.Bool("nix.test_activation", g.Number == nil),
-		attribute.Bool("deploy.dirty", g.Dirty),
+		vocab.NixStorePath.String(g.StorePath),
+		vocab.NixPlatform.String(string(g.Platform)),
+		vocab.NixLabel.String(g.Label),
+		vocab.NixPreviousStorePath.String(g.Previous),
+		vocab.NixRollback.Bool(g.Rollback),
+		vocab.NixTestActivation.Bool(g.Number == nil),
+		vocab.DeployDirty.Bool(g.Dirty),
 	}
 	if g.Number != nil {
-		attrs = append(attrs, attribute.Int("nix.generation", *g.Number))
+		attrs = append(attrs, vocab.NixGeneration.Int(*g.Number))
 	}
 	if g.Revision != "" {
 		attrs = append(attrs, semconv.VCSRefHeadRevision(g.Revision))
@@ -98,16 +99,16 @@ func recordChanges(span trace.Span, d *nixinfo.Diff) {
 		if i == maxChangeEvents {
 			break
 		}
-		span.AddEvent("package.change", trace.WithAttributes(
-			attribute.String("package.name", c.Name),
-			attribute.StringSlice("package.before", c.Before),
-			attribute.StringSlice("package.after", c.After),
-			attribute.String("package.change", c.Kind().String()),
+		span.AddEvent(vocab.EventPackageChange, trace.WithAttributes(
+			vocab.PackageName.String(c.Name),
+			vocab.PackageBefore.StringSlice(c.Before),
+			vocab.PackageAfter.StringSlice(c.After),
+			vocab.PackageChange.String(c.Kind().String()),
 		))
 	}
 	e := Entry{Changes: countChanges(d)}
 	span.SetAttributes(changeAttributes(e.Changes)...)
-	span.SetAttributes(attribute.Int("nix.changes.events_dropped", max(0, len(d.Changes)-maxChangeEvents)))
+	span.SetAttributes(vocab.NixChangesEventsDropped.Int(max(0, len(d.Changes)-maxChangeEvents)))
 }
 
 func changeAttributes(c *ChangeCounts) []attribute.KeyValue {
@@ -115,16 +116,16 @@ func changeAttributes(c *ChangeCounts) []attribute.KeyValue {
 		return nil
 	}
 	attrs := []attribute.KeyValue{
-		attribute.Int("nix.changes.count", c.Total),
-		attribute.Int("nix.changes.upgrades", c.Upgrades),
-		attribute.Int("nix.changes.downgrades", c.Downgrades),
-		attribute.Int("nix.changes.added", c.Added),
-		attribute.Int("nix.changes.removed", c.Removed),
+		vocab.NixChangesCount.Int(c.Total),
+		vocab.NixChangesUpgrades.Int(c.Upgrades),
+		vocab.NixChangesDowngrades.Int(c.Downgrades),
+		vocab.NixChangesAdded.Int(c.Added),
+		vocab.NixChangesRemoved.Int(c.Removed),
 	}
 	if c.SizeBefore > 0 && c.SizeAfter > 0 {
 		attrs = append(attrs,
-			attribute.Int64("nix.closure.size_before", c.SizeBefore),
-			attribute.Int64("nix.closure.size_after", c.SizeAfter),
+			vocab.NixClosureSizeBefore.Int64(c.SizeBefore),
+			vocab.NixClosureSizeAfter.Int64(c.SizeAfter),
 		)
 	}
 	return attrs
@@ -134,13 +135,13 @@ func changeAttributes(c *ChangeCounts) []attribute.KeyValue {
 // whether the tree was dirty, the repository, and how the command ended.
 func RolloutAttributes(r Rollout, repositoryURL string) []attribute.KeyValue {
 	rev, dirty := strings.CutSuffix(r.Revision, "-dirty")
-	result := "succeeded"
+	result := vocab.ResultSucceeded
 	if r.Failed() {
-		result = "failed"
+		result = vocab.ResultFailed
 	}
 	attrs := []attribute.KeyValue{
-		attribute.String("deploy.result", result),
-		attribute.Bool("deploy.dirty", dirty || r.Dirty),
+		result.KeyValue(),
+		vocab.DeployDirty.Bool(dirty || r.Dirty),
 	}
 	if rev != "" {
 		attrs = append(attrs, semconv.VCSRefHeadRevision(rev))

@@ -4,12 +4,13 @@ import (
 	"context"
 	"errors"
 	"maps"
+	"time"
 
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo"
+	"github.com/bdsqqq/axiom-deploy-annotation/telemetry/vocab"
 )
 
 // Delivery is one spooled deploy that is done: Axiom holds its annotation
@@ -32,6 +33,10 @@ type FlushResult struct {
 // meanwhile. Without wait it returns ErrBusy at once when another run is
 // delivering; with wait it waits for that run until ctx is done.
 func (a *Annotator) Deliver(ctx context.Context, wait bool) (FlushResult, error) {
+	// No state directory: nothing was recorded, and none is made.
+	if ok, err := a.store.open(false); err != nil || !ok {
+		return FlushResult{}, err
+	}
 	if err := a.store.LockDelivery(ctx, wait); err != nil {
 		if errors.Is(err, ErrBusy) {
 			// What is spooled now is the other run's to deliver; what is
@@ -40,7 +45,7 @@ func (a *Annotator) Deliver(ctx context.Context, wait bool) (FlushResult, error)
 		}
 		return FlushResult{}, err
 	}
-	defer a.store.Close()
+	defer a.store.unlockDelivery()
 	var res FlushResult
 	seen := map[string]bool{}
 	defer maps.Copy(a.seen, seen)
@@ -49,9 +54,43 @@ func (a *Annotator) Deliver(ctx context.Context, wait bool) (FlushResult, error)
 		res.Delivered = append(res.Delivered, r.Delivered...)
 		res.Pending, res.Err = r.Pending, r.Err
 		if r.Err != nil || r.fresh == 0 || ctx.Err() != nil {
+			a.retain(ctx, res)
 			return res, nil
 		}
 	}
+}
+
+// retain tells Options.Retain, after a run that delivered something, the
+// system the next deploy will be compared with (the newest recorded) and
+// every system the state and the spool refer to: the one annotated last,
+// and each spooled deploy's system and the system before it.
+func (a *Annotator) retain(ctx context.Context, res FlushResult) {
+	if a.opts.Retain == nil || len(res.Delivered) == 0 {
+		return
+	}
+	last, newest, err := a.store.Latest()
+	if err != nil {
+		return
+	}
+	pending, err := a.store.Pending()
+	if err != nil {
+		return
+	}
+	var next string
+	var keep []string
+	if last != nil {
+		next = last.StorePath
+		keep = append(keep, last.StorePath)
+	}
+	if newest != nil {
+		next = newest.StorePath
+	}
+	for _, e := range pending {
+		if e.Deploy != nil {
+			keep = append(keep, e.StorePath, e.Deploy.Previous)
+		}
+	}
+	a.opts.Retain(ctx, next, keep)
 }
 
 type flushRound struct {
@@ -101,31 +140,31 @@ func (a *Annotator) deliver(ctx context.Context, e *Entry) (id string, err error
 	if sc := parseTraceParent(e.TraceParent); sc.IsValid() && sc.TraceID() != parent.TraceID() {
 		spanCtx = trace.ContextWithRemoteSpanContext(ctx, sc)
 	}
-	spanCtx, span := a.opts.Tracer.Start(spanCtx, "deliver", trace.WithLinks(trace.Link{SpanContext: parent}))
+	spanCtx, span := a.opts.Tracer.Start(spanCtx, vocab.SpanDeliver, trace.WithLinks(trace.Link{SpanContext: parent}))
 	defer func() {
 		span.SetAttributes(DeployAttributes(e, a.opts.Settings.RepositoryURL)...)
-		span.SetAttributes(attribute.Int("axiom.annotation.attempts", e.Attempts))
+		span.SetAttributes(vocab.AxiomAnnotationAttempts.Int(e.Attempts))
 		if err != nil {
-			span.SetAttributes(attribute.String("deploy.outcome", "spooled"))
+			span.SetAttributes(vocab.OutcomeSpooled.KeyValue())
 			span.RecordError(err)
 			span.SetStatus(codes.Error, errText(err))
 		} else {
-			span.SetAttributes(attribute.String("deploy.outcome", outcomeOf(e)))
+			span.SetAttributes(outcomeOf(e).KeyValue())
 			if id != "" {
-				span.SetAttributes(attribute.String("axiom.annotation.id", id))
+				span.SetAttributes(vocab.AxiomAnnotationID.String(id))
 			}
 		}
 		span.End()
 	}()
 
-	last, err := a.store.LastAnnotated()
+	last, err := a.store.last()
 	if err != nil {
 		return "", err
 	}
 	if !e.Rollout && last != nil && e.Seq != 0 && last.Seq == e.Seq && last.StorePath == e.StorePath {
 		// A run that stopped between writing the state and removing the
 		// spool file left this behind: it was delivered.
-		return last.AnnotationID, a.store.MarkDelivered(e, last.AnnotationID)
+		return last.AnnotationID, a.store.MarkDelivered(ctx, e, last.AnnotationID)
 	}
 	if e.Request == nil {
 		if err := a.prepare(spanCtx, e); err != nil {
@@ -133,7 +172,7 @@ func (a *Annotator) deliver(ctx context.Context, e *Entry) (id string, err error
 		}
 	}
 	if e.NoAnnotation && !e.Rollout {
-		return "", a.store.MarkDelivered(e, "")
+		return "", a.store.MarkDelivered(ctx, e, "")
 	}
 	if a.opts.Sender == nil {
 		return "", ErrNoToken
@@ -145,7 +184,13 @@ func (a *Annotator) deliver(ctx context.Context, e *Entry) (id string, err error
 	if a.opts.Sender.canSend() && !e.MaybeSent {
 		ahead := *e
 		ahead.MaybeSent = true
-		if err := a.store.saveDurably(&ahead); err != nil {
+		// A run stopped while waiting stops waiting by its deadline at
+		// the latest.
+		ahead.Unanswered = time.Now().UTC()
+		if dl, ok := ctx.Deadline(); ok {
+			ahead.Unanswered = dl.UTC()
+		}
+		if err := a.store.saveDurably(ctx, &ahead); err != nil {
 			return "", err
 		}
 	}
@@ -153,7 +198,7 @@ func (a *Annotator) deliver(ctx context.Context, e *Entry) (id string, err error
 	if err != nil {
 		// Losing this update to a crash leaves the record written ahead,
 		// which errs on the safe side.
-		if serr := a.store.update(e); serr != nil {
+		if serr := a.store.update(ctx, e); serr != nil {
 			a.log.Warn("spool entry not updated", "err", serr)
 		}
 		if errors.Is(err, ErrRejected) {
@@ -162,20 +207,20 @@ func (a *Annotator) deliver(ctx context.Context, e *Entry) (id string, err error
 		return "", err
 	}
 	a.log.Info("annotated", "title", e.Request.Title, "id", id, "time", e.Request.Time)
-	if err := a.store.MarkDelivered(e, id); err != nil {
+	if err := a.store.MarkDelivered(ctx, e, id); err != nil {
 		// Axiom holds it: the next run must find it, not send it again.
 		e.MaybeSent = true
-		_ = a.store.saveDurably(e)
+		_ = a.store.saveDurably(ctx, e)
 		return "", err
 	}
 	return id, nil
 }
 
-func outcomeOf(e *Entry) string {
+func outcomeOf(e *Entry) vocab.Outcome {
 	if e.NoAnnotation && !e.Rollout {
-		return "recorded"
+		return vocab.OutcomeRecorded
 	}
-	return "annotated"
+	return vocab.OutcomeAnnotated
 }
 
 // prepare works out what changed since the system deployed before and
@@ -183,7 +228,7 @@ func outcomeOf(e *Entry) string {
 // retry sends the same annotation.
 func (a *Annotator) prepare(ctx context.Context, e *Entry) error {
 	a.describe(ctx, e)
-	return a.store.update(e)
+	return a.store.update(ctx, e)
 }
 
 // describe works out what changed since the system deployed before, under
@@ -193,9 +238,9 @@ func (a *Annotator) describe(ctx context.Context, e *Entry) *nixinfo.Diff {
 	g := e.Deploy
 	var diff *nixinfo.Diff
 	if g.Previous != "" {
-		ctx, span := a.opts.Tracer.Start(ctx, "diff", trace.WithAttributes(
-			attribute.String("nix.previous_store_path", g.Previous),
-			attribute.String("nix.store_path", g.StorePath),
+		ctx, span := a.opts.Tracer.Start(ctx, vocab.SpanDiff, trace.WithAttributes(
+			vocab.NixPreviousStorePath.String(g.Previous),
+			vocab.NixStorePath.String(g.StorePath),
 		))
 		d, err := a.opts.Diff(ctx, g.Previous, g.StorePath)
 		if err != nil {

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -88,9 +89,14 @@ func testLog(t *testing.T) (*slog.Logger, *logBuffer) {
 }
 
 type senderOpts struct {
-	token     string
-	transport http.RoundTripper
-	retries   int
+	token          string
+	transport      http.RoundTripper
+	retries        int
+	attemptTimeout time.Duration
+	// settle is how long an unanswered POST keeps the entry from being
+	// sent again; a test whose runs come once Axiom is done with the one
+	// before sets it tiny.
+	settle time.Duration
 }
 
 // newSender makes a sender with a transport of its own, so that no test
@@ -103,12 +109,14 @@ func newSender(t *testing.T, endpoint string, o senderOpts, log *slog.Logger) *S
 		o.transport = tr
 	}
 	s, err := NewSender(SenderConfig{
-		Endpoint:  endpoint,
-		Token:     o.token,
-		Transport: o.transport,
-		Retries:   o.retries,
-		Backoff:   20 * time.Millisecond,
-		Tracer:    otel.Tracer("test"),
+		Endpoint:       endpoint,
+		Token:          o.token,
+		Transport:      o.transport,
+		Retries:        o.retries,
+		Backoff:        20 * time.Millisecond,
+		AttemptTimeout: o.attemptTimeout,
+		Settle:         o.settle,
+		Tracer:         otel.Tracer("test"),
 	}, log)
 	if err != nil {
 		t.Fatal(err)
@@ -250,6 +258,17 @@ func TestFlushFaults(t *testing.T) {
 			retries:     2,
 			wantErr:     ErrUnavailable,
 			wantErrText: "certificate",
+			wantSecond:  []string{"POST 201"},
+		},
+		{
+			// A redirect is not followed, nor tried again within the run,
+			// and says that Axiom did not take the request.
+			name:        "307 to plain http",
+			faults:      []fakeaxiom.Fault{{Status: 307, Header: http.Header{"Location": {"http://127.0.0.1:1/v2/annotations"}}, Method: http.MethodPost}},
+			retries:     2,
+			wantErr:     ErrUnavailable,
+			wantErrText: "answered 307 with a redirect to http://127.0.0.1:1/v2/annotations: redirects are not followed",
+			wantFirst:   []string{"POST 307"},
 			wantSecond:  []string{"POST 201"},
 		},
 		{
@@ -436,7 +455,7 @@ func TestFlushFaults(t *testing.T) {
 
 			store := openStore(t, t.TempDir(), log)
 			e := testEntry(deployTime, "0123456789abcdefghijklmnopqrstuv-nixos-system-host")
-			if err := store.Add(e, 100); err != nil {
+			if err := store.Add(t.Context(), e, 100); err != nil {
 				t.Fatal(err)
 			}
 
@@ -515,10 +534,11 @@ func TestFlushFaults(t *testing.T) {
 				t.Errorf("%d attempts, want %d", got, tc.wantAttempts)
 			}
 
-			// The second run, the fault gone.
+			// The second run, the fault gone, once Axiom is done with what
+			// the first sent.
 			fake.Deny()
 			before := len(fake.Requests())
-			o := senderOpts{token: testToken}
+			o := senderOpts{token: testToken, settle: time.Nanosecond}
 			if tc.tls {
 				o.transport = fake.Client().Transport
 			}
@@ -583,7 +603,7 @@ func TestDeliverLookupNeedsReadPermission(t *testing.T) {
 	log, _ := testLog(t)
 	store := openStore(t, t.TempDir(), log)
 	e := testEntry(deployTime, "0123456789abcdefghijklmnopqrstuv-nixos-system-host")
-	if err := store.Add(e, 100); err != nil {
+	if err := store.Add(t.Context(), e, 100); err != nil {
 		t.Fatal(err)
 	}
 	flush := func() FlushResult {
@@ -677,7 +697,7 @@ func TestFlushRejectedStaysOthersGo(t *testing.T) {
 	bad.Request.Title = strings.Repeat("x", MaxTitle+1)
 	good := testEntry(deployTime.Add(time.Hour), "abcdefghijklmnopqrstuv0123456789-nixos-system-good")
 	for _, e := range []*Entry{bad, good} {
-		if err := store.Add(e, 100); err != nil {
+		if err := store.Add(t.Context(), e, 100); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -723,7 +743,7 @@ func TestFlushHostileAnswer(t *testing.T) {
 			log, logs := testLog(t)
 			store := openStore(t, t.TempDir(), log)
 			e := testEntry(deployTime, "0123456789abcdefghijklmnopqrstuv-nixos-system-host")
-			if err := store.Add(e, 100); err != nil {
+			if err := store.Add(t.Context(), e, 100); err != nil {
 				t.Fatal(err)
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
@@ -779,7 +799,7 @@ func TestFlushRecordsBeforeSending(t *testing.T) {
 	dir := t.TempDir()
 	store := openStore(t, dir, log)
 	e := testEntry(deployTime, "0123456789abcdefghijklmnopqrstuv-nixos-system-host")
-	if err := store.Add(e, 100); err != nil {
+	if err := store.Add(t.Context(), e, 100); err != nil {
 		t.Fatal(err)
 	}
 	checked := false
@@ -831,6 +851,30 @@ func TestAPIBase(t *testing.T) {
 	}
 }
 
+// A token that no header can carry is no token: nothing is tried with it.
+func TestCheckToken(t *testing.T) {
+	for tok, ok := range map[string]bool{
+		"xaat-01234567-89ab-cdef-0123-456789abcdef": true,
+		"xapt-0123":         true,
+		"":                  false,
+		"token":             false,
+		"xaat-abc\x01def":   false,
+		"xaat-abc def":      false,
+		"xaat-abc\tdef":     false,
+		"xaat-abc\x7fdef":   false,
+		"xaat-abc\u202edef": false,
+		"xaat-abcdéf":       false,
+	} {
+		err := CheckToken(tok)
+		if (err == nil) != ok || err != nil && !errors.Is(err, ErrNoToken) {
+			t.Errorf("CheckToken(%q) = %v, want ok %v", tok, err, ok)
+		}
+		if err != nil && len(tok) > 5 && strings.Contains(err.Error(), tok[5:]) {
+			t.Errorf("CheckToken(%q) repeats the token: %v", tok, err)
+		}
+	}
+}
+
 func TestParseRetryAfter(t *testing.T) {
 	now := time.Date(2026, 3, 14, 15, 0, 0, 0, time.UTC)
 	for _, tc := range []struct {
@@ -844,6 +888,11 @@ func TestParseRetryAfter(t *testing.T) {
 		{"soon", 0},
 		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second},
 		{now.Add(-time.Minute).Format(http.TimeFormat), 0},
+		// Beyond any deadline, and never wrapped around.
+		{"99999999999", 24 * time.Hour},
+		{"9223372036854775807", 24 * time.Hour},
+		{"99999999999999999999999", 24 * time.Hour},
+		{"Fri, 31 Dec 9999 23:59:59 GMT", 24 * time.Hour},
 	} {
 		if got := parseRetryAfter(tc.v, now); got != tc.want {
 			t.Errorf("parseRetryAfter(%q) = %s, want %s", tc.v, got, tc.want)
@@ -879,7 +928,8 @@ func TestTokenNeverLeaks(t *testing.T) {
 	store := openStore(t, dir, log)
 	var seen []string // every error and result, as text
 	flush := func() {
-		s := newSender(t, fake.Endpoint(), senderOpts{token: token, retries: 1, transport: otelhttp.NewTransport(http.DefaultTransport)}, log)
+		// Each run comes once Axiom is done with what the one before sent.
+		s := newSender(t, fake.Endpoint(), senderOpts{token: token, retries: 1, settle: time.Nanosecond, transport: otelhttp.NewTransport(http.DefaultTransport)}, log)
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		res := flushWith(ctx, store, s, log)
@@ -908,7 +958,7 @@ func TestTokenNeverLeaks(t *testing.T) {
 	} {
 		if step.enqueue {
 			e := testEntry(deployTime.Add(time.Duration(i)*time.Minute), fmt.Sprintf("%032d-nixos-system-host", i))
-			if err := store.Add(e, 100); err != nil {
+			if err := store.Add(t.Context(), e, 100); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -995,7 +1045,7 @@ func TestHostileStrings(t *testing.T) {
 	e.Request.Title = "\"host\" \u202egen 1\u202c <script>alert(1)</script> \\ %s %!v"
 	e.Request.Description = "line\nline\r\n\ttab \x1b[31mred\x1b[0m \u2028 {\"json\":true} ../../etc/passwd"
 	e.Request.Datasets = []string{"déploiements", "a\"b", "../spool"}
-	if err := store.Add(e, 100); err != nil {
+	if err := store.Add(t.Context(), e, 100); err != nil {
 		t.Fatal(err)
 	}
 	flush := func() FlushResult {
@@ -1040,5 +1090,54 @@ func TestDeliverRetriesUnavailableLookup(t *testing.T) {
 	}
 	if stored := storedOnce(t, fake, e); stored != id {
 		t.Errorf("stored %s, Deliver returned %s", stored, id)
+	}
+}
+
+// TestDeliverRetains checks what a delivery run tells Options.Retain: the
+// system the next deploy will be compared with, and every system the state
+// and the spool still refer to; a run that delivers nothing tells nothing.
+func TestDeliverRetains(t *testing.T) {
+	fake := fakeaxiom.New(testToken)
+	defer fake.Close()
+	type call struct {
+		next string
+		keep []string
+	}
+	var calls []call
+	a := newAnnotator(t, t.TempDir(), fake.Endpoint(), func(o *Options, _ *SenderConfig) {
+		o.Diff = func(context.Context, string, string) (*nixinfo.Diff, error) { return &nixinfo.Diff{}, nil }
+		o.Retain = func(_ context.Context, next string, keep []string) { calls = append(calls, call{next, keep}) }
+	})
+	const systemC = "/nix/store/cccccccccccccccccccccccccccccccc-nixos-system-host-c"
+	record := func(system, previous string) {
+		t.Helper()
+		g := testGeneration(system)
+		g.Previous = previous
+		if _, err := a.Record(ctxFor(t, 5*time.Second), g, deployTime, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deliver := func() {
+		t.Helper()
+		if _, err := a.Deliver(ctxFor(t, 5*time.Second), true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	record(systemA, "")
+	deliver()
+	// B is refused and stays spooled; C, after it, is delivered.
+	record(systemB, systemA)
+	record(systemC, systemB)
+	fake.Fail(fakeaxiom.Fault{Status: 400})
+	deliver()
+	// Nothing delivered: nothing to tell.
+	fake.Fail(fakeaxiom.Fault{Status: 503})
+	deliver()
+	want := []call{
+		{systemA, []string{systemA}},
+		{systemC, []string{systemC, systemB, systemA}},
+	}
+	if !reflect.DeepEqual(calls, want) {
+		t.Errorf("Retain was told %q\nwant %q", calls, want)
 	}
 }

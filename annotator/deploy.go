@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo"
+	"github.com/bdsqqq/axiom-deploy-annotation/telemetry/vocab"
 )
 
 // Options configure an Annotator.
@@ -34,6 +36,11 @@ type Options struct {
 	// Diff finds what changed between two systems; nil means
 	// nixinfo.DiffSystems.
 	Diff func(ctx context.Context, before, after string) (*nixinfo.Diff, error)
+	// Retain, when set, is told at the end of a delivery run that
+	// delivered something which system the next deploy will be compared
+	// with, and which systems the state and the spool can still refer to:
+	// nixinfo.Closures.Retain, which keeps their closure snapshots.
+	Retain func(ctx context.Context, next string, keep []string)
 }
 
 // Annotator is the one path by which a deploy is told to Axiom once: it
@@ -78,7 +85,7 @@ type Recording struct {
 // never waits for a delivery in progress.
 func (a *Annotator) Record(ctx context.Context, g *nixinfo.Generation, at time.Time, force bool) (Recording, error) {
 	var rec Recording
-	err := a.store.change(func() error {
+	err := a.store.change(ctx, func() error {
 		last, pending, err := a.store.Latest()
 		if err != nil {
 			return err
@@ -106,7 +113,7 @@ func (a *Annotator) Record(ctx context.Context, g *nixinfo.Generation, at time.T
 // delivery's span continues the rollout's trace.
 func (a *Annotator) RecordRollout(ctx context.Context, req *axiom.AnnotationCreateRequest) (*Entry, error) {
 	e := &Entry{Rollout: true, Time: req.Time, Request: req, TraceParent: traceParent(ctx)}
-	return e, a.store.Add(e, a.opts.SpoolLimit)
+	return e, a.store.Add(ctx, e, a.opts.SpoolLimit)
 }
 
 // Latest is the newest deploy recorded, as Record sees it.
@@ -116,7 +123,29 @@ func (a *Annotator) Latest() (*Record, *Entry, error) { return a.store.Latest() 
 func (a *Annotator) Pending() ([]*Entry, error) { return a.store.Pending() }
 
 // Drop removes spooled entries by id.
-func (a *Annotator) Drop(ids ...string) ([]*Entry, error) { return a.store.Drop(ids...) }
+func (a *Annotator) Drop(ctx context.Context, ids ...string) ([]*Entry, error) {
+	return a.store.Drop(ctx, ids...)
+}
+
+// Settled says whether e, recorded by this run, is no longer spooled
+// (another run delivered or dropped it); the record is the state's when it
+// is e's, nil when a deploy recorded later was settled since.
+func (a *Annotator) Settled(e *Entry) (bool, *Record, error) {
+	if _, err := a.store.Find(e.ID); !errors.Is(err, ErrNoEntry) {
+		return false, nil, err
+	}
+	last, err := a.store.last()
+	if err != nil {
+		return false, nil, err
+	}
+	if last != nil && last.Seq == e.Seq && last.StorePath == e.StorePath {
+		return true, last, nil
+	}
+	return true, nil, nil
+}
+
+// Find is the spooled entries of the ids, as Drop would remove them.
+func (a *Annotator) Find(ids ...string) ([]*Entry, error) { return a.store.Find(ids...) }
 
 // Preview is what delivering a deploy would send, without recording it.
 func (a *Annotator) Preview(ctx context.Context, g *nixinfo.Generation, at time.Time) (*Entry, *nixinfo.Diff) {
@@ -185,7 +214,7 @@ func shortHash(s string) string {
 
 // Discover finds what is deployed, under the span "discover".
 func (a *Annotator) Discover(ctx context.Context, opts nixinfo.Options) (*nixinfo.Generation, error) {
-	ctx, span := a.opts.Tracer.Start(ctx, "discover")
+	ctx, span := a.opts.Tracer.Start(ctx, vocab.SpanDiscover)
 	defer span.End()
 	if opts.Log == nil {
 		opts.Log = a.log

@@ -3,6 +3,8 @@ package annotator
 import (
 	"context"
 	"errors"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -167,6 +169,8 @@ func TestUnusableStateBeforeSending(t *testing.T) {
 
 // TestDropRejected: an entry Axiom refuses stays visible with its attempts
 // and last error, and can be dropped by id; an unknown id drops nothing.
+// The next run on the dropped deploy's system does not record and annotate
+// it again (it once did); a new deploy is recorded.
 func TestDropRejected(t *testing.T) {
 	fake := fakeaxiom.New(testToken)
 	defer fake.Close()
@@ -183,18 +187,33 @@ func TestDropRejected(t *testing.T) {
 	if err != nil || len(pending) != 1 || pending[0].Attempts != 1 || !strings.Contains(pending[0].LastError, "400") {
 		t.Fatalf("pending %+v, %v: want the entry with 1 attempt and the 400", pending, err)
 	}
-	if _, err := a.Drop(pending[0].ID, "00000000000000000099-deadbeef"); err == nil {
+	if _, err := a.Drop(t.Context(), pending[0].ID, "00000000000000000099-deadbeef"); err == nil {
 		t.Fatal("dropping an unknown id: no error")
 	}
 	if n := len(spooled(t, a.store)); n != 1 {
 		t.Fatalf("a failed drop removed entries: %d left", n)
 	}
-	dropped, err := a.Drop(pending[0].ID)
+	dropped, err := a.Drop(t.Context(), pending[0].ID)
 	if err != nil || len(dropped) != 1 {
 		t.Fatalf("drop: %v, %v", dropped, err)
 	}
 	if n := len(spooled(t, a.store)); n != 0 {
 		t.Errorf("%d entries left after the drop", n)
+	}
+
+	rec, err := a.Record(ctxFor(t, 5*time.Second), testGeneration(systemA), deployTime.Add(time.Minute), false)
+	if err != nil || rec.Entry != nil || rec.Annotated == nil || rec.Annotated.NotAnnotated != NotAnnotatedDropped {
+		t.Fatalf("the next run on the dropped deploy's system: %+v, %v; want it recorded already, as dropped", rec, err)
+	}
+	if _, err := a.Deliver(ctxFor(t, 5*time.Second), true); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(fake.Annotations()); n != 0 {
+		t.Errorf("the dropped deploy was annotated: %d annotations", n)
+	}
+	rec, err = a.Record(ctxFor(t, 5*time.Second), testGeneration(systemB), deployTime.Add(2*time.Minute), false)
+	if err != nil || rec.Entry == nil {
+		t.Errorf("a new deploy after the drop: %+v, %v; want it recorded", rec, err)
 	}
 }
 
@@ -220,37 +239,73 @@ func TestNoAnnotation(t *testing.T) {
 	}
 }
 
-// TestAttemptTimeout: one hung connection uses one attempt's time, not the
-// whole deadline: the delivery tries again on a fresh connection within
-// the same run, and the annotation is stored once.
+// stallFirst is an address that passes connections on to target, but holds
+// the first one open without a byte either way: a connection that hangs
+// before its request is sent (with TLS, in the handshake).
+func stallFirst(t *testing.T, target string) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for first := true; ; first = false {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { c.Close() })
+			if first {
+				continue
+			}
+			go func() {
+				u, err := net.Dial("tcp", target)
+				if err != nil {
+					c.Close()
+					return
+				}
+				t.Cleanup(func() { u.Close() })
+				go io.Copy(u, c)
+				io.Copy(c, u)
+			}()
+		}
+	}()
+	return l.Addr().String()
+}
+
+// TestAttemptTimeout: a connection that hangs before its request is sent
+// uses one attempt's time, not the whole deadline: the delivery tries again
+// on a fresh connection within the same run, and the annotation is stored
+// once. (A request that was sent is waited for until the deadline:
+// TestSlowAxiomAnsweredInTheRun.)
 func TestAttemptTimeout(t *testing.T) {
-	fake := fakeaxiom.New(testToken)
+	fake := fakeaxiom.NewTLS(testToken)
 	defer fake.Close()
+	endpoint := "https://" + stallFirst(t, strings.TrimPrefix(fake.URL, "https://")) + "/v2/annotations"
 	a := newAnnotator(t, t.TempDir(), fake.Endpoint(), func(_ *Options, cfg *SenderConfig) {
 		*cfg = SenderConfig{
-			Endpoint:       fake.Endpoint(),
+			Endpoint:       endpoint,
 			Token:          testToken,
+			Transport:      fake.Client().Transport,
 			Retries:        2,
 			Backoff:        10 * time.Millisecond,
 			AttemptTimeout: 300 * time.Millisecond,
 		}
 	})
-	fake.Fail(fakeaxiom.Fault{Hang: true, Method: "POST"})
 	if _, err := a.Record(ctxFor(t, 5*time.Second), testGeneration(systemA), deployTime, false); err != nil {
 		t.Fatal(err)
 	}
+	start := time.Now()
 	res, err := a.Deliver(ctxFor(t, 10*time.Second), true)
 	if err != nil || res.Err != nil || len(res.Delivered) != 1 {
 		t.Fatalf("%+v, %v: want it delivered within the run", res, err)
 	}
-	var posts int
-	for _, r := range fake.Requests() {
-		if r.Method == "POST" {
-			posts++
-		}
+	if elapsed := time.Since(start); elapsed > 5*time.Second {
+		t.Errorf("delivered after %s: the hung connection took more than its attempt", elapsed)
 	}
-	if posts != 2 || len(fake.Annotations()) != 1 {
-		t.Errorf("%d POSTs and %d annotations, want 2 and 1", posts, len(fake.Annotations()))
+	if n := len(fake.Requests()); n != 1 || len(fake.Annotations()) != 1 {
+		t.Errorf("%d requests reached Axiom and %d annotations, want 1 and 1", n, len(fake.Annotations()))
 	}
 	if got := res.Delivered[0].Entry.Attempts; got != 2 {
 		t.Errorf("attempts %d, want 2", got)

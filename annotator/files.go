@@ -4,184 +4,153 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
-	"os"
-	"strings"
-	"syscall"
-	"time"
+	"io/fs"
 
-	"github.com/bdsqqq/axiom-deploy-annotation/internal/atomicfile"
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/bounded"
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/statedir"
+)
+
+// The state directory's names.
+const (
+	stateName     = "state.json"
+	spoolName     = "spool"
+	lockName      = "lock"
+	spoolLockName = "spool.lock"
+	// seqName holds the last sequence number given to an entry.
+	seqName = "seq"
 )
 
 // maxFile bounds what is read of a state or spool file: an entry is a few
 // kilobytes, and a file much larger is not one this program wrote.
 const maxFile = 1 << 20
 
-var errTooLarge = fmt.Errorf("larger than %d bytes", maxFile)
-
-// readSmall reads a regular file of at most maxFile bytes, refusing a
-// symbolic link: whoever can write the state directory must not make the
-// command read or write elsewhere.
-func readSmall(path string) ([]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
-	if err != nil {
-		return nil, linkError(path, err)
+// open opens the state directory, once, through statedir: no link inside
+// it is followed. Without create, a missing directory is no error, and
+// leaves the store closed (ok false); a spool directory that is missing
+// leaves s.spool nil. Opening checks what every run needs: no links,
+// state.json and the locks files a rename can replace, and, unless the
+// store only reads, room to write.
+func (s *Store) open(create bool) (ok bool, err error) {
+	if s.root != nil && (s.spool != nil || !create) {
+		return true, nil
 	}
-	defer f.Close()
-	if fi, err := f.Stat(); err != nil {
-		return nil, err
-	} else if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", path)
+	if s.root == nil {
+		var d *statedir.Dir
+		if create {
+			d, err = statedir.Make(s.path)
+		} else {
+			d, err = statedir.Open(s.path)
+		}
+		if !create && errors.Is(err, fs.ErrNotExist) {
+			return false, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("%w: %v", ErrState, err)
+		}
+		s.root = d
 	}
-	b, err := io.ReadAll(io.LimitReader(f, maxFile+1))
-	if err != nil {
-		return nil, err
+	spool, err := s.root.Sub(spoolName, create)
+	switch {
+	case !create && errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		s.closeDirs()
+		return false, fmt.Errorf("%w: %v", ErrState, err)
+	default:
+		s.spool = spool
 	}
-	if len(b) > maxFile {
-		return nil, errTooLarge
+	if err := s.check(); err != nil {
+		s.closeDirs() // checked again by the next use
+		return false, fmt.Errorf("%w: %v", ErrState, err)
 	}
-	return b, nil
+	return true, nil
 }
 
-// linkError says so when opening with O_NOFOLLOW met a symbolic link.
-func linkError(path string, err error) error {
-	if errors.Is(err, syscall.ELOOP) {
-		return fmt.Errorf("%s is a symbolic link, which the state directory may not hold", path)
-	}
-	return err
-}
-
-// writeAtomic writes a file whole or not at all, ending it with a newline.
-func writeAtomic(path string, b []byte, durable bool) error {
-	return atomicfile.Write(path, append(b, '\n'), durable)
-}
-
-// isTemporary says whether a name is one writeAtomic makes.
-func isTemporary(name string) bool {
-	return strings.HasPrefix(name, ".") && strings.Contains(name, ".json.")
-}
-
-// realDir makes dir if it is missing and checks that it is a directory and
-// no symbolic link.
-func realDir(dir string) error {
-	fi, err := os.Lstat(dir)
-	if errors.Is(err, os.ErrNotExist) {
-		if err := atomicfile.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+func (s *Store) check() error {
+	for _, name := range []string{stateName, lockName, spoolLockName, seqName} {
+		if err := s.root.CheckFile(name); err != nil {
 			return err
 		}
-		fi, err = os.Lstat(dir)
 	}
-	if err != nil {
+	// A state this run cannot read (another user's) is never "nothing
+	// annotated yet".
+	if _, err := s.root.ReadFile(stateName, maxFile); err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, bounded.ErrTooLarge) {
 		return err
 	}
-	switch {
-	case fi.Mode()&os.ModeSymlink != 0:
-		return fmt.Errorf("%s is a symbolic link, which the state directory may not hold", dir)
-	case !fi.IsDir():
-		return fmt.Errorf("%s is not a directory", dir)
-	}
-	return nil
-}
-
-// regularOrAbsent checks that path, if it exists, is a regular file that a
-// rename can replace.
-func regularOrAbsent(path string) error {
-	fi, err := os.Lstat(path)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
+	if s.readOnly {
 		return nil
-	case err != nil:
-		return err
-	case fi.Mode()&os.ModeSymlink != 0:
-		return fmt.Errorf("%s is a symbolic link, which the state directory may not hold", path)
-	case !fi.Mode().IsRegular():
-		return fmt.Errorf("%s is not a regular file: remove it", path)
+	}
+	for _, d := range []*statedir.Dir{s.root, s.spool} {
+		if d == nil {
+			continue
+		}
+		if err := d.Writable(); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
-// writable checks that files can be made in dir, before anything is sent
-// that the state would then have to record.
-func writable(dir string) error {
-	f, err := os.CreateTemp(dir, ".probe.json.*")
+// closeDirs closes what open opened; the next use opens again.
+func (s *Store) closeDirs() {
+	for _, d := range []*statedir.Dir{s.spool, s.root} {
+		if d != nil {
+			d.Close()
+		}
+	}
+	s.root, s.spool = nil, nil
+}
+
+// writeAtomic writes a file of d whole or not at all, ending it with a
+// newline.
+func writeAtomic(d *statedir.Dir, name string, b []byte, durable bool) error {
+	return d.WriteFile(name, append(b, '\n'), durable)
+}
+
+// change runs fn holding the spool lock, the state directory made if
+// missing. Holders only read and write a few small files, so the wait is
+// short unless a run was stopped while holding it; it ends with ctx, and
+// then nothing is changed: the error says so.
+func (s *Store) change(ctx context.Context, fn func() error) error {
+	l, err := s.lockSpool(ctx)
 	if err != nil {
 		return err
 	}
-	name := f.Name()
-	f.Close()
-	return os.Remove(name)
+	defer l.Release()
+	return fn()
 }
 
-// lockFile is a file whose flock is held.
-type lockFile struct{ f *os.File }
-
-// openLock opens (or makes) a lock file, refusing a link.
-func openLock(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|syscall.O_NOFOLLOW, 0)
-	if errors.Is(err, os.ErrNotExist) {
-		if err := atomicfile.Create(path, 0o600); err != nil {
-			return nil, err
-		}
-		f, err = os.OpenFile(path, os.O_RDWR|syscall.O_NOFOLLOW, 0)
+// lockSpool takes the spool lock for change, and waits for a run that
+// kept it until it exited to be gone (see Settle).
+func (s *Store) lockSpool(ctx context.Context) (*statedir.Lock, error) {
+	if s.readOnly {
+		return nil, errors.New("read-only state directory")
 	}
-	if err != nil {
-		return nil, linkError(path, err)
-	}
-	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
-		f.Close()
-		return nil, fmt.Errorf("%s is not a regular file", path)
-	}
-	return f, nil
-}
-
-// lockPoll is how often a run waiting for a lock tries again.
-const lockPoll = 20 * time.Millisecond
-
-// acquire takes the lock at path. Without wait it fails at once with
-// errBusy when another process holds it; with wait it tries until ctx is
-// done, logging once that it waits.
-func acquire(ctx context.Context, path string, wait bool, log *slog.Logger) (*lockFile, error) {
-	f, err := openLock(path)
-	if err != nil {
+	if _, err := s.open(true); err != nil {
 		return nil, err
 	}
-	var t *time.Ticker
-	for try := 0; ; try++ {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			if t != nil {
-				t.Stop()
+	l, err := s.root.Lock(ctx, spoolLockName, statedir.Exclusive, func() {
+		s.log.Info("another run is changing the state directory, waiting for it", "lock", s.root.Join(spoolLockName))
+	})
+	if errors.Is(err, statedir.ErrLocked) {
+		return nil, fmt.Errorf("%w: %s: another run held it until this run's deadline, and nothing was changed", ErrState, s.root.Join(spoolLockName))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrState, err)
+	}
+	awaitEnded(l, s.log)
+	return l, nil
+}
+
+// removeTemporary removes what a run that stopped while writing a file left
+// behind. Every file of the state is written under the spool lock, and
+// this runs under it too, so no file being written is removed.
+func (s *Store) removeTemporary(ctx context.Context) {
+	_ = s.change(ctx, func() error {
+		for _, d := range []*statedir.Dir{s.root, s.spool} {
+			if n := d.RemoveTemporary(); n > 0 {
+				s.log.Debug("temporary files of a stopped run removed", "dir", d.Path(), "files", n)
 			}
-			return &lockFile{f}, nil
 		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) {
-			f.Close()
-			return nil, fmt.Errorf("lock %s: %w", path, err)
-		}
-		if !wait {
-			f.Close()
-			return nil, errBusy
-		}
-		if try == 0 {
-			log.Info("another run holds the state directory, waiting for it", "lock", path)
-			t = time.NewTicker(lockPoll)
-		}
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			f.Close()
-			return nil, errBusy
-		case <-t.C:
-		}
-	}
+		return nil
+	})
 }
-
-func (l *lockFile) release() {
-	if l != nil && l.f != nil {
-		l.f.Close()
-		l.f = nil
-	}
-}
-
-var errBusy = errors.New("another run holds the lock")

@@ -2,10 +2,13 @@ package annotator
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/text"
 )
 
 func TestBuildRollout(t *testing.T) {
@@ -205,6 +208,26 @@ func TestMaskArgs(t *testing.T) {
 		// A whole argument that assigns a secret is masked whole: its value
 		// may hold spaces.
 		{[]string{"PASSPHRASE=correct horse", "TOKEN=a b && c"}, []string{"PASSPHRASE=***", "TOKEN=***"}},
+		// A value may start with "-"; only "--…" or a lone "-x" is the
+		// next flag.
+		{[]string{"--token", "-abc123", "--password", "-", "--api-key", "-v"}, []string{"--token", "***", "--password", "-", "--api-key", "-v"}},
+		// user:password, as curl takes it; a user alone, or a user and
+		// group id, is kept.
+		{[]string{"curl", "-u", "alice:s3cret", "-ubob:pw", "--user=carol:pw", "--user", "dave:pw", "--proxy-user", "e:pw", "-U", "f:pw"},
+			[]string{"curl", "-u", "alice:***", "-ubob:***", "--user=carol:***", "--user", "dave:***", "--proxy-user", "e:***", "-U", "f:***"}},
+		{[]string{"git", "add", "-u", ".", "docker", "run", "--user", "1000:100", "-p", "8080:80", "--user=alice"}, []string{"git", "add", "-u", ".", "docker", "run", "--user", "1000:100", "-p", "8080:80", "--user=alice"}},
+		// -p: a password after mysql, mariadb or sshpass only.
+		{[]string{"ssh", "-p", "22", "h", "find", ".", "-prune"}, []string{"ssh", "-p", "22", "h", "find", ".", "-prune"}},
+		{[]string{"/usr/bin/mysql", "-uroot", "-pS3cret", "-p", "db"}, []string{"/usr/bin/mysql", "-uroot", "-p***", "-p", "db"}},
+		{[]string{"sshpass", "-p", "S3cret", "nixos-rebuild", "switch"}, []string{"sshpass", "-p", "***", "nixos-rebuild", "switch"}},
+		{[]string{"sshpass", "-pS3cret", "ssh", "h"}, []string{"sshpass", "-p***", "ssh", "h"}},
+		// URL passwords holding "/" or "#", and a token as the URL's user.
+		{[]string{"https://u:pa/ss@host/r", "https://u:pa#ss@host/r", "https://u:p?s@host/r"}, []string{"https://u:***@host/r", "https://u:***@host/r", "https://u:***@host/r"}},
+		{[]string{"https://0123456789abcdef@github.com/o/r", "git+https://tok@host/r", "ssh://root@host", "git@github.com:o/r"}, []string{"https://***@github.com/o/r", "git+https://***@host/r", "ssh://root@host", "git@github.com:o/r"}},
+		// The same in a script.
+		{[]string{"sh", "-c", "deploy --token abc123 -v && curl -u bob:pw https://x --user=c:pw; mysql -uroot -pS3cret db; sshpass -p 'S 3' ssh h; curl https://u:p/w@h https://tok@h --token -abc"},
+			[]string{"sh", "-c", "deploy --token *** -v && curl -u bob:*** https://x --user=c:***; mysql -uroot -p*** db; sshpass -p *** ssh h; curl https://u:***@h https://***@h --token ***"}},
+		{[]string{"sh", "-c", "ssh -p 22 h; find . -prune; deploy --token --verbose; docker run --user 1000:100 x"}, []string{"sh", "-c", "ssh -p 22 h; find . -prune; deploy --token --verbose; docker run --user 1000:100 x"}},
 		// Short prefixes alone are no tokens.
 		{[]string{"xaat-", "ghp_x", "--", "-5", "-"}, []string{"xaat-", "ghp_x", "--", "-5", "-"}},
 	} {
@@ -228,35 +251,74 @@ func TestMaskArgsKeepsInput(t *testing.T) {
 
 var axiomToken = regexp.MustCompile(`xaat-[A-Za-z0-9_-]{8,}`)
 
+// secretForms are the places a secret goes in a command line: each a
+// template in which "S" stands for the secret (given without "S" in it), and
+// what the secret may not hold there.
+var secretForms = []struct {
+	args   []string
+	cannot string
+}{
+	{[]string{"--token", "S"}, ""},
+	{[]string{"--token=S"}, ""},
+	{[]string{"--token", "-S"}, ""},
+	{[]string{"curl", "-u", "user:S"}, ""},
+	{[]string{"curl", "-uuser:S"}, ""},
+	{[]string{"curl", "--user=user:S"}, ""},
+	// A URL holds no quote but percent-encoded.
+	{[]string{"https://user:S@host/x"}, "@'\""},
+	{[]string{"https://S@host/x"}, ":/?#@'\""},
+	{[]string{"mysql", "-pS"}, ""},
+	{[]string{"sudo", "-u", "mysql", "mysql", "-pS"}, ""},
+	{[]string{"sshpass", "-p", "S", "ssh", "h"}, ""},
+	{[]string{"AXIOM_TOKEN=S"}, ""},
+	{[]string{"sh", "-c", "deploy --token S && curl -u user:S https://user:S@h; mysql -pS; sshpass -p S ssh h"}, "@;&|()'\"`$"},
+}
+
 // FuzzMaskArgs: masking never panics, keeps the number of arguments, and
-// lets no Axiom token through, wherever it sits.
+// lets no Axiom token through, wherever it sits; nor a secret, whatever it
+// holds, in any of the places secretForms name, among any other arguments.
 func FuzzMaskArgs(f *testing.F) {
-	f.Add("--token\x00abc", "prefix=", "", uint8(0))
-	f.Add("sh\x00-c", "AXIOM_TOKEN=", " && echo", uint8(1))
-	f.Add("https://u:", "", "@host", uint8(2))
-	f.Add("xaat-aaa", "xaat-", "xaat-bbbbbbbb", uint8(3))
-	f.Fuzz(func(t *testing.T, args, before, after string, at uint8) {
+	f.Add("--token\x00abc", "prefix=", "", uint8(0), "s3cr3t-value", uint8(0))
+	f.Add("sh\x00-c", "AXIOM_TOKEN=", " && echo", uint8(1), "pa/ss#wo:rd", uint8(6))
+	f.Add("https://u:", "", "@host", uint8(2), "0123456789abcdef", uint8(7))
+	f.Add("xaat-aaa", "xaat-", "xaat-bbbbbbbb", uint8(3), "S3cret!", uint8(9))
+	f.Add("-u\x00--option", "", "", uint8(1), "hunter22", uint8(12))
+	f.Add("-u", "", "", uint8(1), "000000", uint8(11))
+	f.Fuzz(func(t *testing.T, args, before, after string, at uint8, secret string, form uint8) {
 		in := strings.Split(args, "\x00")
 		const token = "xaat-01234567-89ab-cdef-0123-456789abcdef"
 		i := int(at) % (len(in) + 1)
-		in = append(in[:i], append([]string{before + token + after}, in[i:]...)...)
-		out := MaskArgs(in)
-		if len(out) != len(in) {
-			t.Fatalf("%d arguments in, %d out", len(in), len(out))
+		withToken := append(slices.Clone(in[:i]), append([]string{before + token + after}, in[i:]...)...)
+		out := MaskArgs(withToken)
+		if len(out) != len(withToken) {
+			t.Fatalf("%d arguments in, %d out", len(withToken), len(out))
 		}
 		var leaks []string
-		for _, a := range in {
+		for _, a := range withToken {
 			leaks = append(leaks, axiomToken.FindAllString(a, -1)...)
 		}
 		for _, o := range out {
 			for _, l := range leaks {
 				if strings.Contains(o, l) {
-					t.Fatalf("MaskArgs(%q) = %q: %q leaks", in, out, l)
+					t.Fatalf("MaskArgs(%q) = %q: %q leaks", withToken, out, l)
 				}
 			}
 		}
 		if joined := strings.Join(out, " "); strings.Contains(joined, token) || strings.Contains(shellJoin(out), token) {
-			t.Fatalf("MaskArgs(%q) = %q: the token leaks", in, out)
+			t.Fatalf("MaskArgs(%q) = %q: the token leaks", withToken, out)
+		}
+
+		fm := secretForms[int(form)%len(secretForms)]
+		template := strings.Join(fm.args, "\x00")
+		if len(secret) < 6 || strings.HasPrefix(secret, "-") || strings.ContainsAny(secret, "S \t\n\r\x00"+fm.cannot) || !text.IsLine(secret) ||
+			strings.Contains(args, secret) || strings.Contains(template, secret) {
+			return
+		}
+		placed := strings.Split(strings.ReplaceAll(template, "S", secret), "\x00")
+		withSecret := append(slices.Clone(in[:i]), append(placed, in[i:]...)...)
+		out = MaskArgs(withSecret)
+		if joined := strings.Join(out, "\x00"); strings.Contains(joined, secret) || strings.Contains(shellJoin(out), secret) {
+			t.Fatalf("MaskArgs(%q) = %q: the secret leaks", withSecret, out)
 		}
 	})
 }

@@ -14,9 +14,12 @@ import (
 	"time"
 
 	"github.com/axiomhq/axiom-go/axiom"
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/authhttp"
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/text"
+	"github.com/bdsqqq/axiom-deploy-annotation/telemetry/vocab"
 )
 
 // Why a delivery failed, as far as what to do next is concerned.
@@ -32,7 +35,15 @@ var (
 	ErrUnavailable = errors.New("axiom unavailable")
 	// ErrRejected: Axiom refused the annotation itself (another 4xx).
 	ErrRejected = errors.New("annotation rejected")
+	// ErrInFlight: an earlier POST of the annotation went unanswered, so
+	// Axiom may still store it; a lookup has not found it yet.
+	ErrInFlight = errors.New("annotation may still be stored")
 )
+
+// DefaultSettle is how long after a POST went unanswered it is not sent
+// again: longer than the proxies in front of an API hold a request (one to
+// two minutes).
+const DefaultSettle = 3 * time.Minute
 
 // SenderConfig says how to reach Axiom.
 type SenderConfig struct {
@@ -51,9 +62,15 @@ type SenderConfig struct {
 	// each time.
 	Retries int
 	Backoff time.Duration
-	// AttemptTimeout bounds each request, so that one hung connection
-	// leaves time to try again on another; 0 means none but the deadline.
+	// AttemptTimeout bounds each request until it is sent, so that one
+	// hung connection leaves time to try again on another; 0 means none
+	// but the deadline. A POST sent is waited for until the deadline.
 	AttemptTimeout time.Duration
+	// Settle is how long after a POST went unanswered Axiom may still
+	// store it: until then, a lookup that does not find the annotation
+	// leaves it spooled rather than sending it again. 0 means
+	// DefaultSettle.
+	Settle time.Duration
 	// Tracer makes the lookup's span; nil makes none.
 	Tracer trace.Tracer
 }
@@ -87,7 +104,7 @@ func APIBase(endpoint string) (string, error) {
 	}
 	path := strings.TrimSuffix(u.Path, "/")
 	if path != "" && path != "/v2/annotations" {
-		return "", fmt.Errorf("invalid API endpoint %q: want https://host/v2/annotations", endpoint)
+		return "", fmt.Errorf("invalid API endpoint %q: want https://host/v2/annotations", text.URL(endpoint))
 	}
 	u.Path, u.RawPath = "", ""
 	return u.String(), nil
@@ -100,6 +117,10 @@ func CheckToken(token string) error {
 		return ErrNoToken
 	case !strings.HasPrefix(token, "xaat-") && !strings.HasPrefix(token, "xapt-"):
 		return fmt.Errorf("%w: the token is not an Axiom token (xaat-… or xapt-…)", ErrNoToken)
+	case strings.IndexFunc(token, func(r rune) bool { return r <= ' ' || r > '~' }) >= 0:
+		// It could never go in a header; the character is not shown, as
+		// the rest of the token would be.
+		return fmt.Errorf("%w: the token holds a control character, space or non-ASCII character", ErrNoToken)
 	}
 	return nil
 }
@@ -141,7 +162,7 @@ func NewSender(cfg SenderConfig, log *slog.Logger) (*Sender, error) {
 		axiom.SetNoRetry(),
 		axiom.SetURL(base),
 		axiom.SetToken(token),
-		axiom.SetClient(&http.Client{Transport: answerTransport{transport}}),
+		axiom.SetClient(authhttp.Client(answerTransport{transport}, 0)),
 		axiom.SetUserAgent("axiom-deploy-annotation"),
 	}
 	if cfg.OrgID != "" {
@@ -152,6 +173,9 @@ func NewSender(cfg SenderConfig, log *slog.Logger) (*Sender, error) {
 		return nil, fmt.Errorf("axiom client: %w", err)
 	}
 	cfg.Retries = max(cfg.Retries, 0)
+	if cfg.Settle <= 0 {
+		cfg.Settle = DefaultSettle
+	}
 	if cfg.Backoff <= 0 {
 		cfg.Backoff = 500 * time.Millisecond
 	}
@@ -173,6 +197,44 @@ func (s *Sender) attempt(ctx context.Context) (context.Context, context.CancelFu
 	return context.WithTimeout(ctx, s.cfg.AttemptTimeout)
 }
 
+// postAttempt bounds a POST by the attempt timeout only until its request
+// is sent; from then on ctx alone bounds it. Axiom may store a request it
+// has however late it answers, and sending it again on another connection
+// is what would store it twice.
+func (s *Sender) postAttempt(ctx context.Context, a *answer) (context.Context, context.CancelFunc) {
+	actx, cancel := context.WithCancel(ctx)
+	if s.cfg.AttemptTimeout <= 0 {
+		return actx, cancel
+	}
+	t := time.AfterFunc(s.cfg.AttemptTimeout, func() {
+		if !a.wrote.Load() {
+			cancel()
+		}
+	})
+	return actx, func() { t.Stop(); cancel() }
+}
+
+// unanswered says whether a POST that reached Axiom ended without an
+// answer from what handled it: none came, or a proxy stopped waiting (408,
+// 502, 504). Axiom may then still be storing it.
+func unanswered(status int) bool {
+	switch status {
+	case 0, http.StatusRequestTimeout, http.StatusBadGateway, http.StatusGatewayTimeout:
+		return true
+	}
+	return false
+}
+
+// unsettled says whether an entry's last POST went unanswered too recently
+// for Axiom to be done with it. A clock set back counts as recent.
+func (s *Sender) unsettled(e *Entry) bool {
+	if e.Unanswered.IsZero() {
+		return false
+	}
+	d := time.Since(e.Unanswered)
+	return d < s.cfg.Settle && d > -s.cfg.Settle
+}
+
 // deliver sends one spooled annotation and returns its id. It updates the
 // entry's Attempts, MaybeSent and LastError; the caller saves it.
 func (s *Sender) deliver(ctx context.Context, e *Entry) (id string, err error) {
@@ -189,39 +251,34 @@ func (s *Sender) deliver(ctx context.Context, e *Entry) (id string, err error) {
 	wait := s.cfg.Backoff
 	for try := 0; ; try++ {
 		if e.MaybeSent {
-			found, err := s.lookup(ctx, e.Request)
-			if err != nil {
-				// The list API unavailable is as passing as the create API
-				// unavailable: try again within the deadline.
-				if errors.Is(err, ErrUnavailable) && try < s.cfg.Retries && fits(ctx, wait) {
-					s.log.Warn("axiom unavailable, trying again", "err", err, "in", wait)
-					if s.sleep(ctx, wait) {
-						wait *= 2
-						continue
-					}
-				}
+			found, again, err := s.settle(ctx, e, try, wait)
+			switch {
+			case again:
+				wait *= 2
+				continue
+			case err != nil:
 				return "", err
-			}
-			if found != "" {
-				s.log.Info("annotation found in Axiom, not sent again", "id", found, "title", e.Request.Title)
-				trace.SpanFromContext(ctx).SetAttributes(attribute.Bool("axiom.annotation.found", true))
+			case found != "":
 				return found, nil
 			}
-			// Axiom does not hold it: sending it is safe.
-			e.MaybeSent = false
 		}
 		var a answer
 		e.Attempts++
-		actx, cancel := s.attempt(ctx)
+		actx, cancel := s.postAttempt(ctx, &a)
 		ann, err := s.client.Annotations.Create(a.attach(actx), e.Request)
 		cancel()
 		if err == nil {
-			return ann.ID, nil
+			return annotationID(ann.ID), nil
 		}
 		// Only an answer that says Axiom did not take the request settles
-		// it; without one, what reached Axiom may be stored.
+		// it (a redirect, which is not followed, does); without one, what
+		// reached Axiom may be stored, now or later.
 		status := a.statusOf(err)
-		e.MaybeSent = a.wrote.Load() && !refused(status)
+		e.MaybeSent = a.wrote.Load() && !refused(status) && !errors.Is(err, authhttp.ErrRedirect)
+		e.Unanswered = time.Time{}
+		if e.MaybeSent && unanswered(status) {
+			e.Unanswered = time.Now().UTC()
+		}
 		cause := err
 		err = s.classify(err, status, &a, permCreate)
 		var wait429 retryAfterError
@@ -242,6 +299,43 @@ func (s *Sender) deliver(ctx context.Context, e *Entry) (id string, err error) {
 	}
 }
 
+// settle looks up an entry that Axiom may hold already. It returns the
+// annotation's id when found, again when the lookup should be tried again
+// after wait, and ErrInFlight while a POST that went unanswered may still
+// be stored. Otherwise the entry is cleared to be sent.
+func (s *Sender) settle(ctx context.Context, e *Entry, try int, wait time.Duration) (found string, again bool, err error) {
+	found, err = s.lookup(ctx, e.Request)
+	if err != nil {
+		// The list API unavailable is as passing as the create API
+		// unavailable: try again within the deadline.
+		if errors.Is(err, ErrUnavailable) && try < s.cfg.Retries && !hopeless(err) && fits(ctx, wait) {
+			s.log.Warn("axiom unavailable, trying again", "err", err, "in", wait)
+			if s.sleep(ctx, wait) {
+				return "", true, nil
+			}
+		}
+		return "", false, err
+	}
+	if found != "" {
+		s.log.Info("annotation found in Axiom, not sent again", "id", found, "title", e.Request.Title)
+		trace.SpanFromContext(ctx).SetAttributes(vocab.AxiomAnnotationFound.Bool(true))
+		return annotationID(found), false, nil
+	}
+	if s.unsettled(e) {
+		return "", false, fmt.Errorf("%w: a request sent before went unanswered at %s; not found in Axiom yet, it is sent again from %s on",
+			ErrInFlight, e.Unanswered.Format(time.RFC3339), e.Unanswered.Add(s.cfg.Settle).Format(time.RFC3339))
+	}
+	// Axiom does not hold it: sending it is safe.
+	e.MaybeSent, e.Unanswered = false, time.Time{}
+	return "", false, nil
+}
+
+// maxID bounds an annotation id from Axiom's answer ("ann_…"), which the
+// state keeps and the run shows.
+const maxID = 128
+
+func annotationID(id string) string { return text.Field(id, maxID) }
+
 // refused says whether an answer's status says that Axiom did not take the
 // request: a 4xx other than 408, which a proxy may send after passing the
 // request on.
@@ -250,15 +344,16 @@ func refused(status int) bool {
 }
 
 // hopeless says whether trying again within this run cannot help: the
-// server's certificate is not trusted, or its name does not exist. The
-// entry stays spooled all the same, for a run after the fix.
+// server's certificate is not trusted, its name does not exist, or it
+// answers with a redirect. The entry stays spooled all the same, for a run
+// after the fix.
 func hopeless(err error) bool {
 	var cv *tls.CertificateVerificationError
 	var ua x509.UnknownAuthorityError
 	var hn x509.HostnameError
 	var ci x509.CertificateInvalidError
 	var dns *net.DNSError
-	return errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &hn) || errors.As(err, &ci) ||
+	return errors.Is(err, authhttp.ErrRedirect) || errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &hn) || errors.As(err, &ci) ||
 		(errors.As(err, &dns) && dns.IsNotFound)
 }
 

@@ -1,16 +1,17 @@
 package annotator
 
 import (
+	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
+
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/statedir"
 )
 
 // A deploy recorded while a run delivers must be delivered by that run or
@@ -30,14 +31,22 @@ import (
 // was found delivering. When there are some and final is false, it releases
 // the lock again: the caller delivers them and settles once more.
 // Otherwise it keeps the lock until the process exits, noting in the lock
-// file which process holds it.
-func (a *Annotator) Settle(final bool) (fresh int, err error) {
-	err = a.store.hold(func() (bool, error) {
-		var err error
-		fresh, err = a.fresh()
-		return fresh == 0 || final, err
-	})
-	return fresh, err
+// file which process holds it. With no state directory there is nothing
+// to settle.
+func (a *Annotator) Settle(ctx context.Context, final bool) (fresh int, err error) {
+	if ok, err := a.store.open(false); err != nil || !ok {
+		return 0, err
+	}
+	l, err := a.store.lockSpool(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if fresh, err = a.fresh(); err != nil || (fresh > 0 && !final) {
+		l.Release()
+		return fresh, err
+	}
+	l.KeepToExit(fmt.Sprintf("%d %d\n", os.Getpid(), processStart(os.Getpid())))
+	return fresh, nil
 }
 
 // fresh counts the spooled deploys this run has not seen.
@@ -63,65 +72,37 @@ func (a *Annotator) markSeen() {
 	}
 }
 
-// heldToExit keeps the lock files a run holds until it exits: closing one
-// (or its being collected) would release the lock.
-var heldToExit struct {
-	sync.Mutex
-	files []*os.File
-}
-
-// hold runs keep under the spool lock; when it says so, the lock is kept
-// until the process exits.
-func (s *Store) hold(keep func() (bool, error)) error {
-	if s.readOnly {
-		return errors.New("read-only state directory")
-	}
-	l, err := s.lockSpool()
-	if err != nil {
-		return err
-	}
-	ok, err := keep()
-	if err != nil || !ok {
-		l.release()
-		return err
-	}
-	if err := l.f.Truncate(0); err == nil {
-		l.f.WriteAt(fmt.Appendf(nil, "%d %d\n", os.Getpid(), processStart(os.Getpid())), 0)
-	}
-	heldToExit.Lock()
-	heldToExit.files = append(heldToExit.files, l.f)
-	heldToExit.Unlock()
-	return nil
-}
-
-// endedWait bounds how long a run waits for the process that held the
-// spool lock until it exited to be reaped.
-const endedWait = 2 * time.Second
+// endedWait bounds how long a run waits for the process that kept the
+// spool lock until it exited to be reaped; endedPoll is how often it looks.
+const (
+	endedWait = 2 * time.Second
+	endedPoll = 5 * time.Millisecond
+)
 
 // awaitEnded is called with the spool lock just taken: when a run kept it
 // until it exited, wait until that process is gone (reaped by its parent,
 // systemd for a service, which has then ended its job), and clear the note.
-func (l *lockFile) awaitEnded(log *slog.Logger) {
-	b, err := io.ReadAll(io.NewSectionReader(l.f, 0, 64))
-	if err != nil || len(b) == 0 {
+func awaitEnded(l *statedir.Lock, log *slog.Logger) {
+	note := l.Note()
+	if note == "" {
 		return
 	}
 	var pid int
 	var start uint64
-	if _, err := fmt.Sscan(string(b), &pid, &start); err == nil && pid > 0 && pid != os.Getpid() {
+	if _, err := fmt.Sscan(note, &pid, &start); err == nil && pid > 0 && pid != os.Getpid() && alive(pid, start) {
+		log.Debug("the run that kept the spool lock until it exited is not gone yet; waiting", "pid", pid)
+		t := time.NewTicker(endedPoll)
 		deadline := time.Now().Add(endedWait)
-		if alive(pid, start) {
-			log.Debug("the run that kept the spool lock until it exited is not gone yet; waiting", "pid", pid)
-		}
 		for alive(pid, start) {
 			if time.Now().After(deadline) {
-				log.Warn("the delivery run that held the spool lock has not been reaped; going on", "pid", pid)
+				log.Warn("the delivery run that kept the spool lock has not been reaped; going on", "pid", pid)
 				break
 			}
-			time.Sleep(lockPoll / 4)
+			<-t.C
 		}
+		t.Stop()
 	}
-	l.f.Truncate(0)
+	l.ClearNote()
 }
 
 // alive says whether the process pid, started at start (clock ticks after

@@ -28,7 +28,7 @@ func TestSettleCountsWhatIsNew(t *testing.T) {
 	defer other.store.Close()
 
 	a := newAnnotator(t, dir, fake.Endpoint())
-	if err := a.store.Add(testEntry(deployTime, "0123456789abcdefghijklmnopqrstuv-nixos-system-before"), 100); err != nil {
+	if err := a.store.Add(ctxFor(t, 5*time.Second), testEntry(deployTime, "0123456789abcdefghijklmnopqrstuv-nixos-system-before"), 100); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := a.Deliver(ctxFor(t, time.Second), false); !errors.Is(err, ErrBusy) {
@@ -38,14 +38,14 @@ func TestSettleCountsWhatIsNew(t *testing.T) {
 	if n, err := a.fresh(); err != nil || n != 0 {
 		t.Fatalf("with only the other run's entry spooled: %d new, %v; want 0", n, err)
 	}
-	if err := a.store.Add(testEntry(deployTime.Add(time.Minute), "abcdefghijklmnopqrstuv0123456789-nixos-system-after"), 100); err != nil {
+	if err := a.store.Add(ctxFor(t, 5*time.Second), testEntry(deployTime.Add(time.Minute), "abcdefghijklmnopqrstuv0123456789-nixos-system-after"), 100); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := a.Settle(false); err != nil || n != 1 {
+	if n, err := a.Settle(ctxFor(t, 5*time.Second), false); err != nil || n != 1 {
 		t.Fatalf("settle with one recorded meanwhile: %d new, %v; want 1", n, err)
 	}
 	// The lock was released for the round that delivers it.
-	if err := a.store.change(func() error { return nil }); err != nil {
+	if err := a.store.change(ctxFor(t, 5*time.Second), func() error { return nil }); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -89,7 +89,7 @@ func TestSettleHoldsUntilReaped(t *testing.T) {
 	}
 	recorded := make(chan error, 1)
 	go func() {
-		recorded <- store.Add(testEntry(deployTime, "0123456789abcdefghijklmnopqrstuv-nixos-system-host"), 100)
+		recorded <- store.Add(context.Background(), testEntry(deployTime, "0123456789abcdefghijklmnopqrstuv-nixos-system-host"), 100)
 	}()
 	stdin.Close() // the helper exits, a zombie until this process reaps it
 	select {
@@ -130,7 +130,7 @@ func TestHelperSettle(t *testing.T) {
 	if _, err := a.Deliver(context.Background(), false); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := a.Settle(false); err != nil || n != 0 {
+	if n, err := a.Settle(context.Background(), false); err != nil || n != 0 {
 		t.Fatalf("settle: %d, %v", n, err)
 	}
 	fmt.Println("settled")

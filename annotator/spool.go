@@ -1,17 +1,19 @@
 package annotator
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/axiomhq/axiom-go/axiom"
 
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/bounded"
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/statedir"
 	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo"
 )
 
@@ -47,8 +49,13 @@ type Entry struct {
 	Attempts int `json:"attempts"`
 	// MaybeSent says that an attempt reached Axiom without an answer, so
 	// Axiom may hold the annotation already: look it up before sending.
-	MaybeSent bool   `json:"maybeSent"`
-	LastError string `json:"lastError,omitempty"`
+	MaybeSent bool `json:"maybeSent"`
+	// Unanswered is when the last POST that reached Axiom ended without
+	// an answer (or, written before sending, the latest it can end): Axiom
+	// may store it until some time after, so a lookup that does not find
+	// it before then does not send it again.
+	Unanswered time.Time `json:"unansweredAt,omitzero"`
+	LastError  string    `json:"lastError,omitempty"`
 }
 
 // ChangeCounts count a deploy's package changes by kind, with the
@@ -85,6 +92,8 @@ func parseEntry(b []byte) (*Entry, error) {
 		return nil, errors.New("incomplete request in spool entry")
 	case e.Deploy != nil && e.Deploy.StorePath != e.StorePath:
 		return nil, errors.New("spool entry's deploy names another system")
+	case e.Seq >= maxSeq:
+		return nil, errors.New("spool entry's sequence number out of range")
 	}
 	return &e, nil
 }
@@ -92,25 +101,27 @@ func parseEntry(b []byte) (*Entry, error) {
 // Pending lists the spool, oldest first. Corrupt entries are set aside with
 // a warning.
 func (s *Store) Pending() ([]*Entry, error) {
-	des, err := os.ReadDir(s.spoolDir())
-	if s.readOnly && errors.Is(err, os.ErrNotExist) {
+	if _, err := s.open(false); err != nil {
+		return nil, err
+	}
+	if s.spool == nil {
 		return nil, nil
 	}
+	des, err := s.spool.ReadDir()
 	if err != nil {
 		return nil, fmt.Errorf("%w: spool: %v", ErrState, err)
 	}
 	var out []*Entry
 	for _, de := range des {
 		name := de.Name()
-		if !de.Type().IsRegular() || !strings.HasSuffix(name, ".json") || isTemporary(name) {
+		if !de.Type().IsRegular() || !strings.HasSuffix(name, ".json") || statedir.IsTemporary(name) {
 			continue
 		}
-		path := filepath.Join(s.spoolDir(), name)
-		b, err := readSmall(path)
+		b, err := s.spool.ReadFile(name, maxFile)
 		if errors.Is(err, os.ErrNotExist) {
 			continue // delivered meanwhile
 		}
-		if err != nil && !errors.Is(err, errTooLarge) {
+		if err != nil && !errors.Is(err, bounded.ErrTooLarge) {
 			// Passed over, it could be recorded and sent a second time.
 			return nil, fmt.Errorf("%w: spool: %v", ErrState, err)
 		}
@@ -119,7 +130,7 @@ func (s *Store) Pending() ([]*Entry, error) {
 			e, err = parseEntry(b)
 		}
 		if err != nil {
-			s.setAside(path, err)
+			s.setAside(s.spool, name, err)
 			continue
 		}
 		e.ID = strings.TrimSuffix(name, ".json")
@@ -141,7 +152,10 @@ func (s *Store) Pending() ([]*Entry, error) {
 // or else the last annotated record (pending nil), whichever was recorded
 // later. Both nil when nothing was ever recorded.
 func (s *Store) Latest() (last *Record, pending *Entry, err error) {
-	if last, err = s.LastAnnotated(); err != nil {
+	if _, err := s.open(false); err != nil {
+		return nil, nil, err
+	}
+	if last, err = s.last(); err != nil {
 		return nil, nil, err
 	}
 	entries, err := s.Pending()
@@ -163,8 +177,8 @@ func (s *Store) Latest() (last *Record, pending *Entry, err error) {
 // Add records a new entry in the spool, durably, then drops the oldest
 // entries beyond limit, with a warning for each. Its sequence number comes
 // after every deploy recorded before it.
-func (s *Store) Add(e *Entry, limit int) error {
-	return s.change(func() error {
+func (s *Store) Add(ctx context.Context, e *Entry, limit int) error {
+	return s.change(ctx, func() error {
 		return s.add(e, limit)
 	})
 }
@@ -174,19 +188,13 @@ func (s *Store) add(e *Entry, limit int) error {
 	if err != nil {
 		return err
 	}
-	var seq uint64
-	last, err := s.LastAnnotated()
-	if err != nil {
+	if e.Seq, err = s.nextSeq(pending); err != nil {
 		return err
 	}
-	if last != nil {
-		seq = last.Seq
-	}
-	for _, p := range pending {
-		seq = max(seq, p.Seq)
-	}
-	e.Seq = seq + 1
 	e.ID = entryID(e)
+	if err := s.writeSeq(e.Seq); err != nil {
+		return fmt.Errorf("%w: %v", ErrState, err)
+	}
 	if err := s.save(e, true); err != nil {
 		return err
 	}
@@ -213,30 +221,30 @@ func entryID(e *Entry) string {
 // saveDurably writes an entry that is still spooled, durably: once it returns, a
 // crash does not bring the earlier version back. An entry removed meanwhile
 // (delivered by another run, or dropped) is not brought back.
-func (s *Store) saveDurably(e *Entry) error {
-	return s.change(func() error { return s.saveExisting(e, true) })
+func (s *Store) saveDurably(ctx context.Context, e *Entry) error {
+	return s.change(ctx, func() error { return s.saveExisting(e, true) })
 }
 
 // update is saveDurably for what it does not matter to lose to a crash.
-func (s *Store) update(e *Entry) error {
-	return s.change(func() error { return s.saveExisting(e, false) })
+func (s *Store) update(ctx context.Context, e *Entry) error {
+	return s.change(ctx, func() error { return s.saveExisting(e, false) })
 }
 
 func (s *Store) saveExisting(e *Entry, durable bool) error {
-	if _, err := os.Lstat(s.entryPath(e)); errors.Is(err, os.ErrNotExist) {
+	if _, err := s.spool.Lstat(entryName(e)); errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
 	return s.save(e, durable)
 }
 
-func (s *Store) entryPath(e *Entry) string { return filepath.Join(s.spoolDir(), e.ID+".json") }
+func entryName(e *Entry) string { return e.ID + ".json" }
 
 func (s *Store) save(e *Entry, durable bool) error {
 	b, err := json.MarshalIndent(e, "", "  ")
 	if err != nil {
 		return err
 	}
-	if err := writeAtomic(s.entryPath(e), b, durable); err != nil {
+	if err := writeAtomic(s.spool, entryName(e), b, durable); err != nil {
 		return fmt.Errorf("%w: spool: %v", ErrState, err)
 	}
 	return nil
@@ -245,39 +253,59 @@ func (s *Store) save(e *Entry, durable bool) error {
 // remove takes an entry out of the spool. Not synced: should a crash bring
 // the file back, the state says it was delivered, or the lookup finds it.
 func (s *Store) remove(e *Entry) error {
-	err := os.Remove(s.entryPath(e))
+	err := s.spool.Remove(entryName(e))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
 	return err
 }
 
-// Drop removes spooled entries by id, for entries that Axiom keeps refusing.
-// An id that is not spooled is an error, and then nothing is removed.
-func (s *Store) Drop(ids ...string) ([]*Entry, error) {
+// Drop removes spooled entries by id, for entries that Axiom keeps refusing;
+// the state then says that the newest of them was recorded but dropped, so
+// that the next run on the same system does not record it again. An id
+// that is not spooled is an error, and then nothing is removed, nor is the
+// state directory made.
+func (s *Store) Drop(ctx context.Context, ids ...string) ([]*Entry, error) {
+	if _, err := s.Find(ids...); err != nil {
+		return nil, err
+	}
 	var dropped []*Entry
-	err := s.change(func() error {
-		pending, err := s.Pending()
-		if err != nil {
+	err := s.change(ctx, func() error {
+		var err error
+		if dropped, err = s.Find(ids...); err != nil {
 			return err
 		}
-		byID := map[string]*Entry{}
-		for _, e := range pending {
-			byID[e.ID] = e
-		}
-		for _, id := range ids {
-			e, ok := byID[id]
-			if !ok {
-				return fmt.Errorf("no spooled entry %q: flush --dry-run lists them", id)
-			}
-			dropped = append(dropped, e)
-		}
 		for _, e := range dropped {
-			if err := s.remove(e); err != nil {
+			if err := s.settle(e, "", NotAnnotatedDropped); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
 	return dropped, err
+}
+
+// ErrNoEntry is an id that is not spooled.
+var ErrNoEntry = errors.New("no spooled entry")
+
+// Find is the spooled entries of the ids, in their order; an id that is not
+// spooled is an error wrapping ErrNoEntry.
+func (s *Store) Find(ids ...string) ([]*Entry, error) {
+	pending, err := s.Pending()
+	if err != nil {
+		return nil, err
+	}
+	byID := map[string]*Entry{}
+	for _, e := range pending {
+		byID[e.ID] = e
+	}
+	var found []*Entry
+	for _, id := range ids {
+		e, ok := byID[id]
+		if !ok {
+			return nil, fmt.Errorf("%w %q: flush --dry-run lists them", ErrNoEntry, id)
+		}
+		found = append(found, e)
+	}
+	return found, nil
 }

@@ -9,6 +9,9 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/bounded"
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/statedir"
 )
 
 // ErrBusy is returned when another run is delivering the spool and this one
@@ -20,142 +23,103 @@ var ErrBusy = errors.New("another run is delivering the spool")
 var ErrState = errors.New("state directory unusable")
 
 // Store is the state directory: state.json, what was annotated last;
-// spool/, what is yet to be delivered; two locks. "spool.lock" is held only
-// while files change, so that recording a deploy never waits for more than a
-// file write; "lock" is held by the run delivering the spool, for as long as
-// that takes.
+// spool/, what is yet to be delivered; seq, the last sequence number
+// given; two locks. "spool.lock" is held only while files change, so that
+// recording a deploy never waits for more than a file write; "lock" is
+// held by the run delivering the spool, for as long as that takes. Every
+// file in it is reached through statedir, which follows no link.
 type Store struct {
-	dir string
-	log *slog.Logger
+	path string
+	log  *slog.Logger
 	// readOnly stores, for dry runs, change nothing on disk.
 	readOnly bool
-	delivery *lockFile
+	// root and spool are the open directories, nil until opened.
+	root, spool *statedir.Dir
+	delivery    *statedir.Lock
+	// warnedSeq says that a sequence number not given here was reported.
+	warnedSeq bool
 }
 
 // ReadStore opens the state directory to read only, without locks: what
-// it reads may be changing, which a dry run can accept.
+// it reads may be changing, which a dry run can accept. It refuses links
+// inside the directory as a real run does, and makes nothing.
 func ReadStore(dir string, log *slog.Logger) *Store {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Store{dir: dir, log: log, readOnly: true}
+	return &Store{path: dir, log: log, readOnly: true}
 }
 
-// OpenStore makes the state directory if needed and checks that it can be
-// used: no symbolic links inside it, state.json a file that can be
-// replaced, room to write. Every error wraps ErrState.
+// OpenStore opens the state directory and, when it exists, checks that it
+// can be used: no symbolic links inside it, state.json a file that can be
+// replaced, room to write. A missing one is made when something is first
+// written to it, so that a run that ends before that (not a NixOS system,
+// an unknown id to drop) leaves nothing behind. Every error wraps
+// ErrState.
 func OpenStore(dir string, log *slog.Logger) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Store{dir: dir, log: log}
-	if err := s.check(); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrState, err)
+	s := &Store{path: dir, log: log}
+	ok, err := s.open(false)
+	if err == nil && ok {
+		_, err = s.open(true)
+	}
+	if err != nil {
+		s.closeDirs()
+		return nil, err
 	}
 	return s, nil
 }
 
-func (s *Store) check() error {
-	if err := os.MkdirAll(s.dir, 0o700); err != nil {
-		return err
-	}
-	if err := realDir(s.spoolDir()); err != nil {
-		return err
-	}
-	for _, f := range []string{s.statePath(), s.lockPath(), s.spoolLockPath()} {
-		if err := regularOrAbsent(f); err != nil {
-			return err
-		}
-	}
-	// A state this run cannot read (another user's) is never "nothing
-	// annotated yet".
-	if _, err := readSmall(s.statePath()); err != nil && !errors.Is(err, os.ErrNotExist) && !errors.Is(err, errTooLarge) {
-		return err
-	}
-	for _, d := range []string{s.dir, s.spoolDir()} {
-		if err := writable(d); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (s *Store) statePath() string     { return filepath.Join(s.dir, "state.json") }
-func (s *Store) spoolDir() string      { return filepath.Join(s.dir, "spool") }
-func (s *Store) lockPath() string      { return filepath.Join(s.dir, "lock") }
-func (s *Store) spoolLockPath() string { return filepath.Join(s.dir, "spool.lock") }
-
 // LockDelivery takes the delivery lock, waiting for another run until ctx
 // is done when wait is set. It returns ErrBusy when another run keeps it.
 func (s *Store) LockDelivery(ctx context.Context, wait bool) error {
-	l, err := acquire(ctx, s.lockPath(), wait, s.log)
-	if errors.Is(err, errBusy) {
+	if _, err := s.open(true); err != nil {
+		return err
+	}
+	var l *statedir.Lock
+	var err error
+	if wait {
+		l, err = s.root.Lock(ctx, lockName, statedir.Exclusive, func() {
+			s.log.Info("another run holds the state directory, waiting for it", "lock", s.root.Join(lockName))
+		})
+	} else {
+		l, err = s.root.TryLock(lockName, statedir.Exclusive)
+	}
+	if errors.Is(err, statedir.ErrLocked) {
 		return ErrBusy
 	}
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrState, err)
 	}
 	s.delivery = l
-	s.removeTemporary()
+	s.removeTemporary(ctx)
 	return nil
 }
 
-// Close releases the delivery lock, if held.
-func (s *Store) Close() error {
-	s.delivery.release()
+// unlockDelivery releases the delivery lock, if held.
+func (s *Store) unlockDelivery() {
+	s.delivery.Release()
 	s.delivery = nil
+}
+
+// Close releases the delivery lock, if held, and closes the directory; a
+// store used again opens it again.
+func (s *Store) Close() error {
+	s.unlockDelivery()
+	s.closeDirs()
 	return nil
 }
 
-// change runs fn holding the spool lock. Holders only read and write a few
-// small files, so the wait is bounded by a file write; the deadline still
-// bounds it.
-func (s *Store) change(fn func() error) error {
-	if s.readOnly {
-		return errors.New("read-only state directory")
-	}
-	l, err := s.lockSpool()
-	if err != nil {
-		return err
-	}
-	defer l.release()
-	return fn()
-}
+// Why a deploy recorded last has no annotation (Record.NotAnnotated).
+const (
+	NotAnnotatedOff     = "annotations were off"
+	NotAnnotatedDropped = "dropped"
+)
 
-// lockSpool takes the spool lock, and waits for a run that kept it until
-// it exited to be gone (see Settle).
-func (s *Store) lockSpool() (*lockFile, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	l, err := acquire(ctx, s.spoolLockPath(), true, s.log)
-	if err != nil {
-		return nil, fmt.Errorf("%w: spool lock: %v", ErrState, err)
-	}
-	l.awaitEnded(s.log)
-	return l, nil
-}
-
-// removeTemporary removes what a run that stopped while writing a file left
-// behind. Only the delivery lock's holder does it, under the spool lock, so
-// no file being written is removed.
-func (s *Store) removeTemporary() {
-	_ = s.change(func() error {
-		for _, dir := range []string{s.dir, s.spoolDir()} {
-			des, err := os.ReadDir(dir)
-			if err != nil {
-				continue
-			}
-			for _, de := range des {
-				if de.Type().IsRegular() && isTemporary(de.Name()) {
-					os.Remove(filepath.Join(dir, de.Name()))
-				}
-			}
-		}
-		return nil
-	})
-}
-
-// Record is what was annotated last.
+// Record is the deploy settled last: annotated, or done with without an
+// annotation, and then NotAnnotated says why.
 type Record struct {
 	// Seq orders deploys as they were recorded, whatever the clocks said.
 	Seq          uint64    `json:"seq,omitempty"`
@@ -164,6 +128,7 @@ type Record struct {
 	Time         time.Time `json:"time"`
 	AnnotationID string    `json:"annotationId"`
 	Title        string    `json:"title"`
+	NotAnnotated string    `json:"notAnnotated,omitempty"`
 }
 
 type stateFile struct {
@@ -194,11 +159,14 @@ func parseState(b []byte) (*Record, error) {
 // taken for nothing annotated, it would have the running system annotated
 // again.
 func (s *Store) LastAnnotated() (*Record, error) {
-	b, err := readSmall(s.statePath())
+	b, err := s.readState()
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
-	if err != nil && !errors.Is(err, errTooLarge) {
+	if err != nil && !errors.Is(err, bounded.ErrTooLarge) {
+		if errors.Is(err, ErrState) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("%w: %v", ErrState, err)
 	}
 	if err == nil {
@@ -207,8 +175,22 @@ func (s *Store) LastAnnotated() (*Record, error) {
 			return r, nil
 		}
 	}
-	s.setAside(s.statePath(), err)
+	s.setAside(s.root, stateName, err)
 	return nil, nil
+}
+
+func (s *Store) statePath() string { return filepath.Join(s.path, stateName) }
+
+// readState reads state.json; fs.ErrNotExist when there is none.
+func (s *Store) readState() ([]byte, error) {
+	ok, err := s.open(false)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, os.ErrNotExist
+	}
+	return s.root.ReadFile(stateName, maxFile)
 }
 
 func (s *Store) writeState(r *Record) error {
@@ -216,20 +198,22 @@ func (s *Store) writeState(r *Record) error {
 	if err != nil {
 		return err
 	}
-	if err := writeAtomic(s.statePath(), b, true); err != nil {
+	if err := writeAtomic(s.root, stateName, b, true); err != nil {
 		return fmt.Errorf("%w: %v", ErrState, err)
 	}
 	return nil
 }
 
-func (s *Store) setAside(path string, err error) {
+// setAside renames a corrupt file of d to NAME.corrupt.
+func (s *Store) setAside(d *statedir.Dir, name string, err error) {
+	path := d.Join(name)
 	if s.readOnly {
 		s.log.Warn("corrupt file passed over", "file", path, "err", err)
 		return
 	}
-	aside := path + ".corrupt"
-	s.log.Warn("corrupt file set aside", "file", path, "as", aside, "err", err)
-	if err := os.Rename(path, aside); err != nil {
+	aside := name + ".corrupt"
+	s.log.Warn("corrupt file set aside", "file", path, "as", d.Join(aside), "err", err)
+	if err := d.Rename(name, aside); err != nil {
 		s.log.Warn("could not set aside", "file", path, "err", err)
 	}
 }
@@ -251,22 +235,30 @@ func newer(e *Entry, r *Record) bool {
 // goes, so that a crash between the two leaves a spool entry that the next
 // run recognises instead of sending it again. The state keeps the newest
 // deploy recorded: an older entry delivered late does not replace it.
-func (s *Store) MarkDelivered(e *Entry, id string) error {
-	return s.change(func() error {
-		last, err := s.LastAnnotated()
-		if err != nil {
+func (s *Store) MarkDelivered(ctx context.Context, e *Entry, id string) error {
+	why := ""
+	if id == "" && e.NoAnnotation {
+		why = NotAnnotatedOff
+	}
+	return s.change(ctx, func() error { return s.settle(e, id, why) })
+}
+
+// settle records, under the spool lock, that entry e is done with: its
+// annotation id, or why it has none; then removes it from the spool.
+func (s *Store) settle(e *Entry, id, why string) error {
+	last, err := s.last()
+	if err != nil {
+		return err
+	}
+	if !e.Rollout && newer(e, last) {
+		title := e.Name()
+		if e.Request != nil {
+			title = e.Request.Title
+		}
+		rec := &Record{Seq: e.Seq, StorePath: e.StorePath, Generation: e.Generation, Time: e.Time, AnnotationID: id, Title: title, NotAnnotated: why}
+		if err := s.writeState(rec); err != nil {
 			return err
 		}
-		if !e.Rollout && newer(e, last) {
-			title := ""
-			if e.Request != nil {
-				title = e.Request.Title
-			}
-			rec := &Record{Seq: e.Seq, StorePath: e.StorePath, Generation: e.Generation, Time: e.Time, AnnotationID: id, Title: title}
-			if err := s.writeState(rec); err != nil {
-				return err
-			}
-		}
-		return s.remove(e)
-	})
+	}
+	return s.remove(e)
 }

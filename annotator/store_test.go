@@ -292,7 +292,7 @@ func TestSpoolInRecordingOrder(t *testing.T) {
 	for _, h := range []int{5, 1, 3, 2, 4} {
 		at := deployTime.Add(time.Duration(h) * time.Hour)
 		times = append(times, at)
-		if err := store.Add(testEntry(at, fmt.Sprintf("%032d-nixos-system-host", h)), 100); err != nil {
+		if err := store.Add(t.Context(), testEntry(at, fmt.Sprintf("%032d-nixos-system-host", h)), 100); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -376,7 +376,7 @@ func TestSpoolLimit(t *testing.T) {
 	for i := range 5 {
 		e := testEntry(deployTime.Add(time.Duration(i)*time.Hour), fmt.Sprintf("%032d-nixos-system-host", i))
 		e.Request.Title = fmt.Sprintf("host gen %d", i)
-		if err := store.Add(e, 3); err != nil {
+		if err := store.Add(t.Context(), e, 3); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -469,10 +469,10 @@ func TestCorruptState(t *testing.T) {
 			}
 
 			e := testEntry(deployTime, "0123456789abcdefghijklmnopqrstuv-nixos-system-host")
-			if err := store.Add(e, 100); err != nil {
+			if err := store.Add(t.Context(), e, 100); err != nil {
 				t.Fatal(err)
 			}
-			if err := store.MarkDelivered(e, "ann_000002"); err != nil {
+			if err := store.MarkDelivered(t.Context(), e, "ann_000002"); err != nil {
 				t.Fatal(err)
 			}
 			if last, _ := store.LastAnnotated(); last == nil || last.AnnotationID != "ann_000002" {
@@ -500,7 +500,7 @@ func TestCorruptSpool(t *testing.T) {
 			before := testEntry(deployTime.Add(-time.Hour), "0123456789abcdefghijklmnopqrstuv-nixos-system-before")
 			after := testEntry(deployTime.Add(time.Hour), "abcdefghijklmnopqrstuv0123456789-nixos-system-after")
 			for _, e := range []*Entry{before, after} {
-				if err := store.Add(e, 100); err != nil {
+				if err := store.Add(t.Context(), e, 100); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -570,13 +570,13 @@ func TestCrashAfterState(t *testing.T) {
 	log, _ := testLog(t)
 	store := openStore(t, t.TempDir(), log)
 	e := testEntry(deployTime, "0123456789abcdefghijklmnopqrstuv-nixos-system-host")
-	if err := store.Add(e, 100); err != nil {
+	if err := store.Add(t.Context(), e, 100); err != nil {
 		t.Fatal(err)
 	}
-	if err := store.MarkDelivered(e, "ann_000007"); err != nil {
+	if err := store.MarkDelivered(t.Context(), e, "ann_000007"); err != nil {
 		t.Fatal(err)
 	}
-	if err := store.saveDurably(e); err != nil { // the spool file the crash left
+	if err := store.saveDurably(t.Context(), e); err != nil { // the spool file the crash left
 		t.Fatal(err)
 	}
 
@@ -609,14 +609,14 @@ func TestDeliveredKeepsNewest(t *testing.T) {
 	newer := testEntry(deployTime, "abcdefghijklmnopqrstuv0123456789-nixos-system-newer")
 	older := testEntry(deployTime.Add(time.Hour), "0123456789abcdefghijklmnopqrstuv-nixos-system-older")
 	for _, e := range []*Entry{older, newer} {
-		if err := store.Add(e, 100); err != nil {
+		if err := store.Add(t.Context(), e, 100); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := store.MarkDelivered(newer, "ann_000002"); err != nil {
+	if err := store.MarkDelivered(t.Context(), newer, "ann_000002"); err != nil {
 		t.Fatal(err)
 	}
-	if err := store.MarkDelivered(older, "ann_000001"); err != nil {
+	if err := store.MarkDelivered(t.Context(), older, "ann_000001"); err != nil {
 		t.Fatal(err)
 	}
 	if last, _ := store.LastAnnotated(); last == nil || last.StorePath != newer.StorePath || last.AnnotationID != "ann_000002" {
@@ -635,17 +635,17 @@ func TestLatest(t *testing.T) {
 		t.Errorf("empty store: %+v", got)
 	}
 	annotated := testEntry(deployTime, "abcdefghijklmnopqrstuv0123456789-nixos-system-annotated")
-	if err := store.Add(annotated, 100); err != nil {
+	if err := store.Add(t.Context(), annotated, 100); err != nil {
 		t.Fatal(err)
 	}
-	if err := store.MarkDelivered(annotated, "ann_000001"); err != nil {
+	if err := store.MarkDelivered(t.Context(), annotated, "ann_000001"); err != nil {
 		t.Fatal(err)
 	}
 	if got := latest(t, store); got.StorePath != annotated.StorePath || got.AnnotationID != "ann_000001" {
 		t.Errorf("nothing spooled: %+v, want the annotated deploy", got)
 	}
 	newer := testEntry(deployTime.Add(time.Hour), "1123456789abcdefghijklmnopqrstuv-nixos-system-newer")
-	if err := store.Add(newer, 100); err != nil {
+	if err := store.Add(t.Context(), newer, 100); err != nil {
 		t.Fatal(err)
 	}
 	if got := latest(t, store); got.StorePath != newer.StorePath || !got.Time.Equal(newer.Request.Time) {
@@ -665,14 +665,14 @@ func TestFileModes(t *testing.T) {
 	delivered := testEntry(deployTime, "0123456789abcdefghijklmnopqrstuv-nixos-system-host")
 	waiting := testEntry(deployTime.Add(time.Hour), "abcdefghijklmnopqrstuv0123456789-nixos-system-next")
 	for _, e := range []*Entry{delivered, waiting} {
-		if err := store.Add(e, 100); err != nil {
+		if err := store.Add(t.Context(), e, 100); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := store.MarkDelivered(delivered, "ann_000001"); err != nil {
+	if err := store.MarkDelivered(t.Context(), delivered, "ann_000001"); err != nil {
 		t.Fatal(err)
 	}
-	if err := store.update(waiting); err != nil {
+	if err := store.update(t.Context(), waiting); err != nil {
 		t.Fatal(err)
 	}
 	for path, want := range map[string]os.FileMode{
@@ -732,6 +732,8 @@ func FuzzParseState(f *testing.F) {
 	f.Add([]byte(`{"version":1,"last":{"storePath":"x","time":"9999-12-31T23:59:59.999999999-23:59"}}`))
 	f.Add([]byte(`{"version":1e400}`))
 	f.Add([]byte(`[`))
+	f.Add([]byte(`{"version":1,"last":{"seq":18446744073709551615,"storePath":"/nix/store/x","time":"2026-03-14T15:09:26Z","title":"t","notAnnotated":"dropped"}}`))
+	f.Add([]byte(`{"version":1,"last":{"seq":-1,"storePath":"/nix/store/x","time":"2026-03-14T15:09:26Z","notAnnotated":"\u001b]0;x\u0007"}}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := parseState(b)
 		if err != nil {
@@ -752,7 +754,7 @@ func FuzzParseState(f *testing.F) {
 			return // a time outside what JSON can hold
 		}
 		again, err := parseState(out)
-		if err != nil || again.StorePath != r.StorePath || !again.Time.Equal(r.Time) {
+		if err != nil || again.StorePath != r.StorePath || !again.Time.Equal(r.Time) || again.Seq != r.Seq || again.NotAnnotated != r.NotAnnotated {
 			t.Fatalf("read back %+v, %v; want %+v", again, err, r)
 		}
 	})
@@ -765,6 +767,9 @@ func FuzzParseEntry(f *testing.F) {
 	f.Add([]byte(`{"storePath":"x","request":{"datasets":null,"type":"t","time":"2026-03-14T15:09:26Z"}}`))
 	f.Add([]byte(`{"request":{"time":"not a time"}}`))
 	f.Add([]byte(`null`))
+	f.Add([]byte(`{"seq":4611686018427387904,"storePath":"/nix/store/x","request":{"datasets":["d"],"type":"t","time":"2026-03-14T15:09:26Z"}}`))
+	f.Add([]byte(`{"seq":4611686018427387903,"storePath":"/nix/store/x","request":{"datasets":["d"],"type":"t","time":"2026-03-14T15:09:26Z"},"maybeSent":true,"unansweredAt":"2026-03-14T15:10:00Z"}`))
+	f.Add([]byte(`{"storePath":"/nix/store/x","request":{"datasets":["d"],"type":"t","time":"2026-03-14T15:09:26Z"},"unansweredAt":"yesterday"}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		e, err := parseEntry(b)
 		if err != nil {
@@ -773,8 +778,23 @@ func FuzzParseEntry(f *testing.F) {
 			}
 			return
 		}
-		if e == nil || e.StorePath == "" || len(e.Request.Datasets) == 0 || e.Request.Type == "" || e.Request.Time.IsZero() {
+		if e == nil || (e.StorePath == "" && !e.Rollout) || e.Time.IsZero() || (e.Request == nil && e.Deploy == nil) {
 			t.Fatalf("an incomplete entry passed: %+v", e)
+		}
+		if e.Request != nil && (len(e.Request.Datasets) == 0 || e.Request.Type == "") {
+			t.Fatalf("an incomplete request passed: %+v", e.Request)
+		}
+		if e.Seq >= maxSeq {
+			t.Fatalf("a sequence number out of range passed: %d", e.Seq)
+		}
+		// What was read is written and read back the same.
+		out, err := json.Marshal(e)
+		if err != nil {
+			return // a time outside what JSON can hold
+		}
+		again, err := parseEntry(out)
+		if err != nil || again.Seq != e.Seq || again.MaybeSent != e.MaybeSent || !again.Unanswered.Equal(e.Unanswered) {
+			t.Fatalf("read back %+v, %v; want %+v", again, err, e)
 		}
 	})
 }

@@ -8,6 +8,8 @@ import (
 	"net/http"
 
 	"github.com/axiomhq/axiom-go/axiom"
+
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/text"
 )
 
 // Result is what Apply did.
@@ -92,11 +94,24 @@ func written(uid string, out []byte) (Result, error) {
 	if err := json.Unmarshal(out, &w); err != nil {
 		return Result{}, fmt.Errorf("dashboard %q: Axiom's answer: %v", uid, err)
 	}
-	if w.Dashboard.UID != "" {
+	if uidPattern.MatchString(w.Dashboard.UID) {
 		uid = w.Dashboard.UID
 	}
-	return Result{UID: uid, Status: w.Status, Version: w.Dashboard.Version, Overwritten: w.Overwritten}, nil
+	return Result{UID: uid, Status: text.Field(w.Status, maxStatus), Version: w.Dashboard.Version, Overwritten: w.Overwritten}, nil
 }
+
+// What of Axiom's answers is shown: its status word, its error text.
+const (
+	maxStatus    = 40
+	maxAxiomText = 300
+)
+
+// axiomText is an error as shown: whatever Axiom's answer put in it on one
+// line and bounded, the error itself still there to match.
+type axiomText struct{ err error }
+
+func (e axiomText) Error() string { return text.Field(e.err.Error(), maxAxiomText) }
+func (e axiomText) Unwrap() error { return e.err }
 
 // apiError turns an Axiom error into one line that says what to do.
 func apiError(op, uid string, err error) error {
@@ -110,8 +125,8 @@ func apiError(op, uid string, err error) error {
 		case http.StatusPreconditionFailed:
 			return fmt.Errorf("dashboard %q changed in Axiom while it was being updated (someone edited it): run again, or use --force to overwrite", uid)
 		case http.StatusBadRequest:
-			return fmt.Errorf("axiom refused dashboard %q: %s", uid, he.Message)
+			return fmt.Errorf("axiom refused dashboard %q: %s", uid, text.Field(he.Message, maxAxiomText))
 		}
 	}
-	return fmt.Errorf("%s dashboard %q: %w", op, uid, err)
+	return fmt.Errorf("%s dashboard %q: %w", op, uid, axiomText{err})
 }

@@ -4,13 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/axiomhq/axiom-go/axiom"
 
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/fakeaxiom"
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/text"
 )
 
 const testToken = "xaat-00000000-fake-0000-0000-000000000000"
@@ -170,4 +173,53 @@ func TestApplyErrors(t *testing.T) {
 			t.Errorf("requests %s", got)
 		}
 	})
+}
+
+// What Axiom's answers say is shown on one line and bounded: a status, a
+// uid, an error message holding escapes, line breaks and a megabyte.
+func TestApplyHostileAnswers(t *testing.T) {
+	hostile := strings.Repeat("\x1b]0;pwned\x07\x1b[2J\r\nfake line\u202e", 50_000)
+	for _, tc := range []struct {
+		status int
+		body   string
+	}{
+		{http.StatusBadRequest, `{"message":` + quote(hostile) + `}`},
+		{http.StatusInternalServerError, `{"message":` + quote(hostile) + `}`},
+		{http.StatusTeapot, `{"message":` + quote(hostile) + `}`},
+	} {
+		s := fakeaxiom.New(testToken)
+		s.Fail(fakeaxiom.Fault{Status: tc.status, Body: []byte(tc.body), Method: http.MethodGet})
+		_, err := Apply(context.Background(), client(t, s), build(t), false)
+		s.Close()
+		if err == nil || !text.IsLine(err.Error()) || len(err.Error()) > 400 {
+			t.Errorf("%d: error of %d bytes, one safe line: %v", tc.status, len(fmt.Sprint(err)), err != nil && text.IsLine(err.Error()))
+		}
+	}
+
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.Method == http.MethodGet {
+			w.WriteHeader(http.StatusNotFound)
+			w.Write([]byte(`{"message":"not found"}`))
+			return
+		}
+		w.Write([]byte(`{"status":` + quote(hostile) + `,"dashboard":{"uid":"x\u001b[2J","version":1}}`))
+	}))
+	defer s.Close()
+	c, err := axiom.NewClient(axiom.SetURL(s.URL), axiom.SetToken(testToken), axiom.SetNoEnv(), axiom.SetNoRetry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Apply(context.Background(), c, build(t), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !text.IsLine(res.Status) || len(res.Status) > maxStatus || res.UID != DefaultUID {
+		t.Errorf("status %q, uid %q", res.Status, res.UID)
+	}
+}
+
+func quote(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
 }

@@ -92,6 +92,27 @@ var (
 	datasetPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 )
 
+// CheckUID says what is wrong with a dashboard uid, nil when nothing is:
+// Axiom takes 1 to 128 letters, digits, '-' and '_'.
+func CheckUID(uid string) error {
+	if !uidPattern.MatchString(uid) {
+		return fmt.Errorf("invalid dashboard uid %q: use 1 to 128 letters, digits, '-' and '_'", uid)
+	}
+	return nil
+}
+
+// CheckDataset says what is wrong with name as the traces dataset that
+// queries read, or nil.
+func CheckDataset(name string) error {
+	switch {
+	case name == "":
+		return fmt.Errorf("no traces dataset: set --traces-dataset to the dataset the runs' spans go to")
+	case !datasetPattern.MatchString(name):
+		return fmt.Errorf("invalid traces dataset %q: use letters, digits, '-', '_' and '.'", name)
+	}
+	return nil
+}
+
 // Build makes the dashboard for o.Dataset.
 func Build(o Options) (Request, error) {
 	if o.UID == "" {
@@ -100,13 +121,12 @@ func Build(o Options) (Request, error) {
 	if o.Name == "" {
 		o.Name = DefaultName
 	}
+	if err := CheckDataset(o.Dataset); err != nil {
+		return Request{}, err
+	}
 	switch {
-	case o.Dataset == "":
-		return Request{}, fmt.Errorf("no traces dataset: set --traces-dataset to the dataset the runs' spans go to")
-	case !datasetPattern.MatchString(o.Dataset):
-		return Request{}, fmt.Errorf("invalid traces dataset %q: use letters, digits, '-', '_' and '.'", o.Dataset)
-	case !uidPattern.MatchString(o.UID):
-		return Request{}, fmt.Errorf("invalid dashboard uid %q: use 1 to 128 letters, digits, '-' and '_'", o.UID)
+	case CheckUID(o.UID) != nil:
+		return Request{}, CheckUID(o.UID)
 	case len([]rune(o.Name)) > 100:
 		return Request{}, fmt.Errorf("dashboard name is longer than 100 characters")
 	}

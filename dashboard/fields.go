@@ -5,105 +5,34 @@ import (
 	"slices"
 	"strings"
 
-	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/axiomcols"
+	"github.com/bdsqqq/axiom-deploy-annotation/telemetry/vocab"
 )
 
 // Field is a field of an OpenTelemetry traces dataset as an APL query
 // names it: a column such as _time, ['status.message'],
 // ['attributes.vcs.ref.head.revision'] or ['resource.host.name'], or a key
 // of a map column, ['attributes.custom']['nix.generation'].
-type Field struct {
-	Column string
-	// Key is the key within a map column; empty for a whole column.
-	Key string
-}
+type Field = vocab.Place
 
-// String is the field as APL writes it.
-func (f Field) String() string {
-	c := f.Column
-	if !isIdent(c) {
-		c = "['" + c + "']"
-	}
-	if f.Key != "" {
-		c += "['" + f.Key + "']"
-	}
-	return c
-}
+// spanAttribute is where Axiom keeps a span attribute.
+func spanAttribute(key string) Field { return vocab.SpanPlace(key) }
 
-func isIdent(s string) bool {
-	for i, r := range s {
-		if !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || i > 0 && r >= '0' && r <= '9') {
-			return false
-		}
-	}
-	return s != ""
-}
-
-// semconvKeys are the semantic conventions 1.37 attributes our spans, and
-// the HTTP client spans of otelhttp and the Axiom SDK beside them, carry.
-// Axiom gives each its own column; any other attribute goes into a map.
-var semconvKeys = map[string]bool{}
-
-func init() {
-	for _, k := range []string{
-		string(semconv.ServiceNameKey), string(semconv.ServiceVersionKey),
-		string(semconv.HostNameKey), string(semconv.HostIDKey), string(semconv.HostArchKey),
-		string(semconv.OSTypeKey), string(semconv.OSNameKey), string(semconv.OSVersionKey),
-		string(semconv.DeploymentEnvironmentNameKey), string(semconv.DeploymentIDKey), string(semconv.DeploymentNameKey),
-		string(semconv.VCSRefHeadRevisionKey), string(semconv.VCSRepositoryURLFullKey),
-		string(semconv.ProcessExitCodeKey),
-		string(semconv.TelemetrySDKNameKey), string(semconv.TelemetrySDKLanguageKey), string(semconv.TelemetrySDKVersionKey),
-		string(semconv.HTTPRequestMethodKey), string(semconv.HTTPResponseStatusCodeKey),
-		string(semconv.HTTPRequestBodySizeKey), string(semconv.HTTPResponseBodySizeKey),
-		string(semconv.URLFullKey), string(semconv.URLSchemeKey), string(semconv.ServerAddressKey), string(semconv.ServerPortKey),
-		string(semconv.NetworkProtocolVersionKey), string(semconv.NetworkPeerAddressKey), string(semconv.NetworkPeerPortKey),
-		string(semconv.UserAgentOriginalKey), string(semconv.ErrorTypeKey),
-		string(semconv.ExceptionMessageKey), string(semconv.ExceptionTypeKey),
-	} {
-		semconvKeys[k] = true
-	}
-}
-
-// semconvKey says whether Axiom maps key to a column of its own: whether it
-// is one of the semantic conventions 1.37 attributes our runs carry.
-func semconvKey(key string) bool { return semconvKeys[key] }
-
-// spanAttribute is where Axiom keeps a span attribute: ['attributes.key']
-// for a semantic convention, else ['attributes.custom']['key'].
-func spanAttribute(key string) Field {
-	if semconvKey(key) {
-		return Field{Column: "attributes." + key}
-	}
-	return Field{Column: "attributes.custom", Key: key}
-}
-
-// resourceAttribute is where Axiom keeps a resource attribute:
-// ['service.name'] and ['service.version'] as columns of their own,
-// ['resource.key'] for another semantic convention, else
-// ['resource.custom.key'].
-func resourceAttribute(key string) Field {
-	switch {
-	case key == string(semconv.ServiceNameKey) || key == string(semconv.ServiceVersionKey):
-		return Field{Column: key}
-	case semconvKey(key):
-		return Field{Column: "resource." + key}
-	}
-	return Field{Column: "resource.custom." + key}
-}
-
-// spanColumns are the columns every row of a traces dataset has.
-var spanColumns = []string{"_time", "_sysTime", "trace_id", "span_id", "parent_span_id", "name", "kind", "duration",
-	"error", "status.code", "status.message", "service.name", "attributes", "resource", "events", "links"}
+// resourceAttribute is where Axiom keeps a resource attribute.
+func resourceAttribute(key string) Field { return vocab.ResourcePlace(key) }
 
 // Carried is the set of fields that spans carry, as Axiom stores them.
 type Carried map[Field]bool
 
 // Carry is what spans with these resource and span attribute keys give a
-// traces dataset: the columns every span has, and each attribute where
-// Axiom puts it.
+// traces dataset: the columns spans have, and each attribute where Axiom
+// puts it.
 func Carry(resourceKeys, spanKeys []string) Carried {
 	c := Carried{}
-	for _, col := range spanColumns {
+	for col := range axiomcols.Fixed {
+		c[Field{Column: col}] = true
+	}
+	for col := range axiomcols.Optional {
 		c[Field{Column: col}] = true
 	}
 	for _, k := range resourceKeys {
@@ -139,14 +68,19 @@ func attribute(f Field) (key string, resource, ok bool) {
 
 // Check lists what an APL query reads that the spans do not carry, one
 // line each; for an attribute queried in the wrong place it says where
-// Axiom keeps it.
+// Axiom keeps it. Reading an attribute in the place Axiom keeps it and in
+// another as well (where one of development stability may land) is right.
 func (c Carried) Check(apl string) []string {
 	var bad []string
-	for _, f := range fieldRefs(apl) {
+	refs := fieldRefs(apl)
+	for _, f := range refs {
 		if c[f] {
 			continue
 		}
 		key, resource, ok := attribute(f)
+		if ok && fallback(c, refs, key, resource) {
+			continue
+		}
 		if !ok {
 			bad = append(bad, fmt.Sprintf("%s: no span has this column", f))
 			continue
@@ -167,9 +101,19 @@ func (c Carried) Check(apl string) []string {
 	return bad
 }
 
+// fallback says whether an attribute the spans do not carry where it is
+// read is one the query also reads where the spans carry it.
+func fallback(c Carried, refs []Field, key string, resource bool) bool {
+	want := spanAttribute(key)
+	if resource {
+		want = resourceAttribute(key)
+	}
+	return c[want] && slices.Contains(refs, want)
+}
+
 // fieldRefs parses the fields an APL query reads: bracketed names with
-// their map keys (['attributes.custom']['nix.generation']), and bare
-// columns (_time, duration, name). It leaves out the dataset a query
+// their map keys (['attributes.custom']['nix.generation']), columns named
+// to column_ifexists('name', …), and bare columns (_time, duration, name). It leaves out the dataset a query
 // starts from, names the query defines (x = …, let x = …), functions,
 // operators and literals.
 func fieldRefs(apl string) []Field {
@@ -210,6 +154,10 @@ func fieldRefs(apl string) []Field {
 		case tIdent:
 			lw := strings.ToLower(t.text)
 			switch {
+			case lw == "column_ifexists" && next("(") && i+2 < len(toks) && toks[i+2].kind == tString:
+				add(Field{Column: toks[i+2].text})
+				i += 2
+				continue
 			case lw == "union" || lw == "join" || lw == "lookup":
 				table = true
 				continue

@@ -1,9 +1,12 @@
 package dashboard
 
 import (
+	"maps"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/axiomcols"
 )
 
 func TestFieldRefs(t *testing.T) {
@@ -29,6 +32,9 @@ func TestFieldRefs(t *testing.T) {
 		{`['ds'] | where host in (['other'] | project h) | union ['third']`, []string{"host", "h"}},
 		{`['ds'] | join kind=inner (['ds'] | where kind == 'server') on trace_id`, []string{"kind", "trace_id"}},
 		{`['ds'] | where ['attributes.custom'].deploy == 1`, []string{"['attributes.custom']", "deploy"}},
+		// A column named to column_ifexists is read.
+		{`['ds'] | extend r = tostring(column_ifexists('attributes.vcs.ref.head.revision', '')), m = column_ifexists("status.message", name)`,
+			[]string{"['attributes.vcs.ref.head.revision']", "['status.message']", "name"}},
 	} {
 		var got []string
 		for _, f := range fieldRefs(tc.apl) {
@@ -61,21 +67,15 @@ func TestWhere(t *testing.T) {
 	}
 }
 
-// The attributes the runs carry, by the contract cmd/axiom-deploy-annotate
-// keeps; the command's own test checks the queries against what a real
-// run exports.
-var (
-	contractResource = []string{"service.name", "service.version", "host.name", "host.id", "host.arch", "os.type", "os.name", "os.version", "deployment.environment.name"}
-	contractSpan     = []string{"host.name", "deployment.id", "deployment.name", "vcs.ref.head.revision", "vcs.repository.url.full",
-		"deploy.mode", "deploy.outcome", "deploy.dirty", "nix.generation", "nix.test_activation", "nix.store_path", "nix.label",
-		"nix.platform", "nix.rollback", "nix.previous_store_path", "nix.changes.count", "nix.changes.upgrades", "nix.changes.downgrades",
-		"nix.changes.added", "nix.changes.removed", "nix.closure.size_before", "nix.closure.size_after", "axiom.annotation.id",
-		"deploy.spooled", "axiom.annotation.title", "axiom.annotation.time", "axiom.annotation.attempts",
-		"deploy.command", "deploy.result", "process.exit.code"}
-)
+// contract is what spans carry by the vocabulary; the command's own tests
+// check the queries against what a real run exports.
+func contract() Carried {
+	resource, span := axiomcols.Vocabulary()
+	return Carry(slices.Collect(maps.Keys(resource)), slices.Collect(maps.Keys(span)))
+}
 
 func TestQueriesReadTheContract(t *testing.T) {
-	c := Carry(contractResource, contractSpan)
+	c := contract()
 	r := build(t)
 	queries := r.Queries()
 	queries["fleet"] = FleetQuery("deploy-traces")
@@ -92,7 +92,7 @@ func TestQueriesReadTheContract(t *testing.T) {
 // A query that looks for one of ours outside attributes.custom, or for a
 // semantic convention inside it, is caught and told where to look.
 func TestCheckCatchesWrongPlaces(t *testing.T) {
-	c := Carry(contractResource, contractSpan)
+	c := contract()
 	for apl, want := range map[string]string{
 		`['ds'] | where ['attributes.nix.generation'] > 1`:                    "Axiom keeps nix.generation in ['attributes.custom']['nix.generation']",
 		`['ds'] | where ['attributes.custom']['vcs.ref.head.revision'] != ''`: "Axiom keeps vcs.ref.head.revision in ['attributes.vcs.ref.head.revision']",
@@ -108,5 +108,19 @@ func TestCheckCatchesWrongPlaces(t *testing.T) {
 	}
 	if got := c.Check(`['ds'] | where ['attributes.custom']['nix.generation'] > 1 and ['resource.host.arch'] == 'arm64' and ['service.name'] != ''`); len(got) != 0 {
 		t.Errorf("right places refused: %q", got)
+	}
+	// Reading an attribute where Axiom keeps it and, as well, where it
+	// keeps attributes it does not know, is right; a typo in
+	// column_ifexists is caught.
+	for apl, want := range map[string]string{
+		`['ds'] | extend d = coalesce(tostring(column_ifexists('attributes.deployment.id', '')), tostring(['attributes.custom']['deployment.id']))`:     "",
+		`['ds'] | extend h = coalesce(tostring(column_ifexists('resource.host.name', '')), tostring(column_ifexists('resource.custom.host.name', '')))`: "",
+		`['ds'] | extend d = tostring(['attributes.custom']['deployment.id'])`:                                                                          "Axiom keeps deployment.id in ['attributes.deployment.id']",
+		`['ds'] | extend r = tostring(column_ifexists('attributes.vcs.ref.head.revison', ''))`:                                                          "and no span carries it",
+	} {
+		got := strings.Join(c.Check(apl), "; ")
+		if want == "" && got != "" || !strings.Contains(got, want) {
+			t.Errorf("Check(%q) = %q, want %q", apl, got, want)
+		}
 	}
 }

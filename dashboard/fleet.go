@@ -12,6 +12,9 @@ import (
 
 	"github.com/axiomhq/axiom-go/axiom"
 	"github.com/axiomhq/axiom-go/axiom/query"
+
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/text"
+	"github.com/bdsqqq/axiom-deploy-annotation/telemetry/vocab"
 )
 
 // DefaultSince is how far back the fleet view looks unless told.
@@ -20,20 +23,26 @@ const DefaultSince = 30 * 24 * time.Hour
 // StaleAfter is how long without a deploy marks a host.
 const StaleAfter = 30 * 24 * time.Hour
 
+// MaxHosts is the most hosts the fleet view shows. The query asks for one
+// row more, so that a larger fleet is known to be cut (Axiom answers 1,000
+// rows unless a query asks for more).
+const MaxHosts = 50000
+
 // Host is one host's state as its runs' spans tell it.
 type Host struct {
 	Host string `json:"host"`
-	// Generation is nil after a test activation (or when unknown).
+	// Generation is nil after a test activation (Test), or when unknown.
 	Generation *int64    `json:"generation"`
+	Test       bool      `json:"testActivation"`
 	Revision   string    `json:"revision,omitempty"`
 	Label      string    `json:"label,omitempty"`
 	Deployed   time.Time `json:"deployed"`
 	LastRun    time.Time `json:"lastRun"`
 	// Outcome is the last outcome of the current deploy's runs.
 	Outcome string `json:"outcome"`
-	// Spooled is how many deploys the host's last run left spooled.
+	// Spooled is how many deploys the host's latest flush left spooled.
 	Spooled int64 `json:"spooled"`
-	// Message is the last run's status message, when it failed.
+	// Message is the current deploy's last status message, when it failed.
 	Message string `json:"message,omitempty"`
 
 	// Behind: on another revision than the fleet's newest deploy.
@@ -53,15 +62,46 @@ type Fleet struct {
 	// Newest is the revision of the fleet's most recent deploy.
 	Newest string `json:"newestRevision,omitempty"`
 	Hosts  []Host `json:"hosts"`
+	// Partial: Axiom said its answer is partial. Truncated: the fleet has
+	// more than MaxHosts hosts. Either way Hosts is not the whole fleet.
+	Partial   bool `json:"partial,omitempty"`
+	Truncated bool `json:"truncated,omitempty"`
 }
 
-// FleetQuery is the APL the fleet view sends: one row per deploy of each
-// host, with what its latest run said.
+// Incomplete says why the hosts are not the whole fleet; nil when they are.
+func (f Fleet) Incomplete() error {
+	switch {
+	case f.Partial:
+		return fmt.Errorf("axiom's answer is partial: the %d hosts printed are not the whole fleet; try a shorter --since", len(f.Hosts))
+	case f.Truncated:
+		return fmt.Errorf("the fleet has more than %d hosts: only the first %d by name are printed", MaxHosts, len(f.Hosts))
+	}
+	return nil
+}
+
+// FleetQuery is the APL the fleet view sends: one row per host, ordered by
+// name. The deploy rows of runs() and the host's flushes (runs that say
+// what they left spooled, with no deployment) are reduced per deploy, then
+// per host: its latest deploy, the last outcome and message of that
+// deploy's spans, its latest run of any kind, and what its latest flush
+// left spooled.
 func FleetQuery(dataset string) string {
-	return runs(dataset,
-		"extend host = "+fHost+", deployment = "+fDeployment+", generation = "+fGeneration+", revision = "+fRevision+
-			", label = "+fLabel+", outcome = "+fOutcome+", spooled = "+fSpooled+", message = tostring(['status.message'])",
-		"summarize deployed = min(_time), last_run = max(_time), arg_max(_time, generation, revision, label, outcome, spooled, message) by host, deployment",
+	return apl(dataset,
+		"where name in "+vocab.In(vocab.SpanRun, vocab.SpanDeliver),
+		"extend host = "+fHost+", deployment = "+fDeployment+", store_path = "+fStorePath+", spooled = "+fSpooled,
+		"where isnotempty(host) and (isnotempty(deployment) and isnotempty(store_path) or isempty(deployment) and isnotnull(spooled))",
+		"extend deployed = coalesce("+fDeployTime+", _time), generation = "+fGeneration+", test_activation = "+fTest+
+			", revision = "+fRevision+", label = "+fLabel+", outcome = "+fOutcome+", message = "+fMessage,
+		"summarize deployed = min(deployed), last_run = max(_time), "+
+			"arg_max(_time, generation, test_activation, revision, label, outcome, message, spooled) by host, deployment",
+		"extend flush = isempty(deployment)",
+		"extend rank = iff(flush, datetime(1970-01-01), deployed), flush_spooled = iff(flush, spooled, tolong(0))",
+		"summarize deploys = countif(not(flush)), last_run = max(last_run), spooled = sum(flush_spooled), "+
+			"arg_max(rank, deployed, generation, test_activation, revision, label, outcome, message) by host",
+		"where deploys > 0",
+		"project host, deployed, last_run, generation, test_activation, revision, label, outcome, spooled, message",
+		"order by host asc",
+		"limit "+strconv.Itoa(MaxHosts+1),
 	)
 }
 
@@ -74,19 +114,45 @@ func QueryFleet(ctx context.Context, c *axiom.Client, dataset string, since time
 		since = DefaultSince
 	}
 	start := now.Add(-since)
-	res, err := c.Datasets.Query(ctx, FleetQuery(dataset), query.SetStartTime(start), query.SetEndTime(now))
+	ans, err := runQuery(ctx, c, FleetQuery(dataset), start, now)
 	if err != nil {
 		return Fleet{}, queryError(dataset, err)
 	}
 	var t query.Table
-	if len(res.Tables) > 0 {
-		t = res.Tables[0]
+	if len(ans.Tables) > 0 {
+		t = ans.Tables[0]
 	}
 	f, err := fleetFromTable(t, now)
-	f.Dataset, f.Since = dataset, start
+	f.Dataset, f.Since, f.Partial = dataset, start, ans.Status.IsPartial
 	return f, err
 }
 
+// answer is Axiom's tabular answer to an APL query, with the part of its
+// status the SDK's query.Result leaves out.
+type answer struct {
+	Tables []query.Table `json:"tables"`
+	Status struct {
+		IsPartial bool `json:"isPartial"`
+	} `json:"status"`
+}
+
+// runQuery sends apl to Axiom's APL endpoint, always with its range.
+func runQuery(ctx context.Context, c *axiom.Client, apl string, start, end time.Time) (answer, error) {
+	req, err := c.NewRequest(ctx, http.MethodPost, "/v1/datasets/_apl?format=tabular", struct {
+		APL       string    `json:"apl"`
+		StartTime time.Time `json:"startTime"`
+		EndTime   time.Time `json:"endTime"`
+	}{apl, start, end})
+	if err != nil {
+		return answer{}, err
+	}
+	var ans answer
+	_, err = c.Do(req, &ans)
+	return ans, err
+}
+
+// queryError says in one line, and at most a few hundred bytes of Axiom's
+// own words, why the query failed.
 func queryError(dataset string, err error) error {
 	var he axiom.HTTPError
 	if errors.As(err, &he) {
@@ -98,20 +164,26 @@ func queryError(dataset string, err error) error {
 		case http.StatusNotFound:
 			return fmt.Errorf("no dataset %q in Axiom: check --traces-dataset", dataset)
 		}
+		return fmt.Errorf("query dataset %q: Axiom answered %d: %s", dataset, he.Status, text.Field(he.Message, maxMessage))
 	}
-	return fmt.Errorf("query dataset %q: %w", dataset, err)
+	if tooLarge(err) {
+		return fmt.Errorf("query dataset %q: %w", dataset, ErrAnswerTooLarge)
+	}
+	return fmt.Errorf("query dataset %q: %s", dataset, text.Field(err.Error(), maxMessage))
 }
 
-// row is one deploy of one host as FleetQuery returns it.
-type row struct {
-	host, revision, label, outcome, message string
-	generation                              *int64
-	spooled                                 int64
-	deployed, lastRun                       time.Time
-}
+// The most bytes of a value from Axiom's answer that are shown.
+const (
+	maxHost     = 253
+	maxRevision = 128
+	maxLabel    = 128
+	maxOutcome  = 32
+	maxMessage  = 300
+)
 
 // fleetFromTable reads FleetQuery's tabular answer (column-major: field
-// i names column i) into hosts, and marks them.
+// i names column i) into hosts, and marks them. Every value is cleaned as
+// anything from outside that is shown.
 func fleetFromTable(t query.Table, now time.Time) (Fleet, error) {
 	col := map[string]query.Column{}
 	for i, f := range t.Fields {
@@ -119,56 +191,41 @@ func fleetFromTable(t query.Table, now time.Time) (Fleet, error) {
 			col[f.Name] = t.Columns[i]
 		}
 	}
-	n := 0
-	if c, ok := col["host"]; ok {
-		n = len(c)
-	}
-	for _, need := range []string{"host", "deployed", "last_run"} {
+	n := len(col["host"])
+	for _, need := range []string{"host", "deployed"} {
 		if _, ok := col[need]; !ok && n > 0 {
 			return Fleet{}, fmt.Errorf("axiom's answer lacks the %s column", need)
 		}
 	}
-	byHost := map[string][]row{}
+	f := Fleet{Now: now}
+	if n > MaxHosts {
+		n, f.Truncated = MaxHosts, true
+	}
+	byHost := map[string]int{}
 	for i := range n {
-		var r row
-		r.host = text(col["host"], i)
-		if r.host == "" {
+		h, err := hostAt(col, i, now)
+		if err != nil {
+			return Fleet{}, err
+		}
+		if h.Host == "" {
 			continue
 		}
-		var err error
-		if r.deployed, err = when(col["deployed"], i); err != nil {
-			return Fleet{}, err
+		// One row per host; should two names clean to one, the latest
+		// deploy stands.
+		if j, ok := byHost[h.Host]; ok {
+			if h.Deployed.After(f.Hosts[j].Deployed) {
+				f.Hosts[j] = h
+			}
+			continue
 		}
-		if r.lastRun, err = when(col["last_run"], i); err != nil {
-			return Fleet{}, err
-		}
-		r.revision, r.label = text(col["revision"], i), text(col["label"], i)
-		r.outcome, r.message = text(col["outcome"], i), text(col["message"], i)
-		r.generation = number(col["generation"], i)
-		if s := number(col["spooled"], i); s != nil {
-			r.spooled = *s
-		}
-		byHost[r.host] = append(byHost[r.host], r)
+		byHost[h.Host] = len(f.Hosts)
+		f.Hosts = append(f.Hosts, h)
 	}
-	f := Fleet{Now: now}
 	var newest time.Time
-	for name, rs := range byHost {
-		cur := slices.MaxFunc(rs, func(a, b row) int { return a.deployed.Compare(b.deployed) })
-		last := slices.MaxFunc(rs, func(a, b row) int { return a.lastRun.Compare(b.lastRun) })
-		h := Host{
-			Host: name, Generation: cur.generation, Revision: cur.revision, Label: cur.label,
-			Deployed: cur.deployed, LastRun: last.lastRun, Outcome: cur.outcome, Spooled: last.spooled,
-		}
-		h.Failed = cur.outcome == "error"
-		h.Held = last.spooled > 0 || cur.outcome == "spooled"
-		if h.Failed || h.Held {
-			h.Message = cur.message
-		}
-		h.Stale = now.Sub(h.Deployed) > StaleAfter
+	for _, h := range f.Hosts {
 		if h.Revision != "" && h.Deployed.After(newest) {
 			newest, f.Newest = h.Deployed, h.Revision
 		}
-		f.Hosts = append(f.Hosts, h)
 	}
 	for i := range f.Hosts {
 		f.Hosts[i].Behind = f.Hosts[i].Revision != "" && f.Hosts[i].Revision != f.Newest
@@ -182,7 +239,39 @@ func fleetFromTable(t query.Table, now time.Time) (Fleet, error) {
 	return f, nil
 }
 
-func text(c query.Column, i int) string {
+// hostAt reads row i.
+func hostAt(col map[string]query.Column, i int, now time.Time) (Host, error) {
+	h := Host{
+		Host:     text.Field(str(col["host"], i), maxHost),
+		Revision: text.Field(str(col["revision"], i), maxRevision),
+		Label:    text.Field(str(col["label"], i), maxLabel),
+		Outcome:  text.Field(str(col["outcome"], i), maxOutcome),
+	}
+	var err error
+	if h.Deployed, err = when(col["deployed"], i); err != nil {
+		return Host{}, err
+	}
+	if h.LastRun, err = when(col["last_run"], i); err != nil {
+		return Host{}, err
+	}
+	if g := count(col["generation"], i); g != nil && *g > 0 {
+		h.Generation = g
+	}
+	test := col["test_activation"]
+	h.Test = i < len(test) && test[i] == true
+	if s := count(col["spooled"], i); s != nil {
+		h.Spooled = *s
+	}
+	h.Failed = h.Outcome == "error"
+	h.Held = h.Spooled > 0 || h.Outcome == "spooled"
+	if h.Failed || h.Held {
+		h.Message = text.Field(str(col["message"], i), maxMessage)
+	}
+	h.Stale = now.Sub(h.Deployed) > StaleAfter
+	return h, nil
+}
+
+func str(c query.Column, i int) string {
 	if i >= len(c) || c[i] == nil {
 		return ""
 	}
@@ -192,21 +281,27 @@ func text(c query.Column, i int) string {
 	return fmt.Sprint(c[i])
 }
 
-func number(c query.Column, i int) *int64 {
+// maxExact is the largest integer a JSON number decoded as float64 holds
+// exactly.
+const maxExact = 1 << 53
+
+// count reads a whole number of at least zero (a generation, a count),
+// nil when the value is none: missing, negative, fractional, or too
+// large to be one.
+func count(c query.Column, i int) *int64 {
 	if i >= len(c) {
 		return nil
 	}
 	var v int64
 	switch x := c[i].(type) {
 	case float64:
-		v = int64(x)
-	case int64:
-		v = x
-	case int:
+		if x < 0 || x > maxExact || x != float64(int64(x)) {
+			return nil
+		}
 		v = int64(x)
 	case string:
 		n, err := strconv.ParseInt(x, 10, 64)
-		if err != nil {
+		if err != nil || n < 0 || n > maxExact {
 			return nil
 		}
 		v = n
@@ -217,13 +312,13 @@ func number(c query.Column, i int) *int64 {
 }
 
 func when(c query.Column, i int) (time.Time, error) {
-	s := text(c, i)
+	s := str(c, i)
 	if s == "" {
 		return time.Time{}, nil
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("axiom's answer has a time %q that is not RFC 3339", s)
+		return time.Time{}, fmt.Errorf("axiom's answer has a time %q that is not RFC 3339", text.Field(s, 40))
 	}
 	return t, nil
 }

@@ -73,9 +73,12 @@ func (f Fleet) Render(w io.Writer, colour bool) error {
 	tw := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "HOST\tGEN\tREVISION\tLABEL\tDEPLOYED\tOUTCOME\t")
 	for _, h := range f.Hosts {
-		gen := "test"
-		if h.Generation != nil {
+		gen := "-"
+		switch {
+		case h.Generation != nil:
 			gen = strconv.FormatInt(*h.Generation, 10)
+		case h.Test:
+			gen = "test"
 		}
 		rev := shortRevision(h.Revision)
 		if rev == "" {

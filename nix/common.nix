@@ -1,5 +1,23 @@
-# The options nixos.nix and darwin.nix share, their checks, and the
-# configuration file the command reads with --config.
+# The options nixos.nix, darwin.nix and home-manager.nix share, and the
+# configuration file the command reads with --config: `settings`, written as
+# it is. Each key of the file is one option under settings.
+#
+# A function of the scope, which says whose deploys are annotated and where
+# things live; the defaults are the system's (NixOS, nix-darwin).
+{
+  # "system", or "home-manager" for a user's Home Manager generations. The
+  # file names the scope only where it is not the command's default.
+  kind ? "system",
+  # The command's state directory, fixed by the platform module.
+  stateDir ? "/var/lib/axiom-deploy-annotation",
+  # The profile whose generations are deployed: settings.profile's default.
+  profile ? "/nix/var/nix/profiles/system",
+  # Where the active generation is linked, when not at /run/current-system.
+  currentSystem ? null,
+  # settings.tokenFile's default.
+  tokenFile ? "/run/secrets/axiom_token",
+}:
+
 {
   config,
   lib,
@@ -19,12 +37,16 @@ let
   cfg = config.services.axiom-deploy-annotation;
   opt = "services.axiom-deploy-annotation";
   json = pkgs.formats.json { };
+  user = kind == "home-manager";
+  deploys = if user then "Home Manager generation" else "deploy of this machine";
 
   url = types.strMatching "https?://[^[:space:]]+";
 
   # A string, never a Nix path: a path value would be copied into the world
   # readable store, secret and all.
   absolutePath = types.strMatching "/.+";
+
+  name = types.strMatching "[^[:space:]]+";
 
   # What the command takes as a repository (annotator.repositoryBase): an
   # http(s) URL without user, query or fragment, or a flake reference to a
@@ -34,53 +56,10 @@ let
     + "|(github|gitlab|sourcehut):[^[:space:][:cntrl:]?#%]+"
   );
 
-  # Go durations limited to whole hours, minutes and seconds ("45s", "1m30s"),
-  # so Nix can derive the service's own time limit from the same value.
-  durationPattern = "(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?";
-  durationSeconds =
-    d:
-    let
-      m = builtins.match durationPattern d;
-      part = i: if builtins.elemAt m i == null then 0 else lib.toIntBase10 (builtins.elemAt m i);
-    in
-    3600 * part 1 + 60 * part 3 + part 5;
-  duration = types.addCheck (types.strMatching durationPattern) (d: d != "" && durationSeconds d > 0);
-
-  # The keys the options own, and what to use instead of setting them in
-  # settings. environment and annotate are written only when they differ
-  # from the command's defaults.
-  owned = {
-    stateDir = cfg.stateDir;
-    tokenFile = cfg.tokenPath;
-    inherit (cfg) apiEndpoint datasets;
-    type = cfg.annotationType;
-    repositoryUrl = if cfg.repositoryUrl == null then "" else cfg.repositoryUrl;
-    # An empty endpoint turns export off. With tracing on but no dataset the
-    # command still exports when OTEL_EXPORTER_OTLP_HEADERS names one.
-    tracesEndpoint = if cfg.tracing.enable then cfg.tracing.endpoint else "";
-    tracesDataset =
-      if cfg.tracing.enable && cfg.tracing.dataset != null then cfg.tracing.dataset else "";
-    # Empty means the annotation token.
-    tracesTokenFile = if cfg.tracing.separateToken then cfg.tracing.tokenPath else "";
-  }
-  // lib.optionalAttrs (cfg.environment != null) { inherit (cfg) environment; }
-  // lib.optionalAttrs (!cfg.annotate) { annotate = false; };
-
-  ownedBy = {
-    stateDir = "the state directory is fixed at ${cfg.stateDir}";
-    tokenFile = "use ${opt}.tokenPath";
-    apiEndpoint = "use ${opt}.apiEndpoint";
-    datasets = "use ${opt}.datasets";
-    type = "use ${opt}.annotationType";
-    repositoryUrl = "use ${opt}.repositoryUrl";
-    tracesEndpoint = "use ${opt}.tracing.endpoint or ${opt}.tracing.enable";
-    tracesDataset = "use ${opt}.tracing.dataset";
-    tracesTokenFile = "use ${opt}.tracing.tokenPath";
-    environment = "use ${opt}.environment";
-    annotate = "use ${opt}.annotate";
-  };
-
-  unchecked = json.generate "axiom-deploy-annotation.json" (cfg.settings // owned);
+  # A key whose option is null is not written: the command's default holds.
+  unchecked = json.generate "axiom-deploy-annotation.json" (
+    lib.filterAttrs (_: v: v != null) cfg.settings
+  );
 
   # The command's own check, at build time, so a bad setting fails the build
   # rather than the deploy. It reads no token and touches neither the network
@@ -97,24 +76,52 @@ let
         ''}
         cp ${unchecked} $out
       '';
-in
-{
-  options.services.axiom-deploy-annotation = {
-    enable = mkEnableOption "an Axiom annotation, and OpenTelemetry traces, for every deploy of this machine";
 
-    package = lib.mkPackageOption pkgs "axiom-deploy-annotation" {
-      extraDescription = "The flake's modules default it to the flake's own package.";
-    };
+  # The names these settings had as options of their own, before they moved
+  # into settings: still accepted, with a warning naming the new one. Home
+  # Manager never had them.
+  renamed =
+    lib.mapAttrsToList
+      (
+        from: to:
+        lib.mkRenamedOptionModule ([ "services" "axiom-deploy-annotation" ] ++ lib.splitString "." from) [
+          "services"
+          "axiom-deploy-annotation"
+          "settings"
+          to
+        ]
+      )
+      {
+        tokenPath = "tokenFile";
+        apiEndpoint = "apiEndpoint";
+        datasets = "datasets";
+        annotationType = "type";
+        repositoryUrl = "repositoryUrl";
+        environment = "environment";
+        annotate = "annotate";
+        "tracing.dataset" = "tracesDataset";
+        "tracing.endpoint" = "tracesEndpoint";
+        "tracing.tokenPath" = "tracesTokenFile";
+      };
 
-    tokenPath = mkOption {
+  # The keys of the configuration file the module knows, as options of
+  # settings. `stateDir` (and `scope` and `currentSystem` where they are not
+  # the command's defaults) come from the scope, not from an option.
+  settingsOptions = {
+    tokenFile = mkOption {
       type = absolutePath;
-      default = "/run/secrets/axiom_token";
-      example = "/run/agenix/axiom-token";
+      default = tokenFile;
+      example = if user then "/run/user/1000/agenix/axiom-token" else "/run/agenix/axiom-token";
       description = ''
         File holding the Axiom API token (`xaat-…`) that may create and read
         annotations, or a personal token (`xapt-…`, then set
         {option}`${opt}.settings.orgId`). A string on purpose: the file stays
-        out of the Nix store and may be readable by root only.
+        out of the Nix store${
+          if user then
+            ", and must be readable by you: the command runs as you."
+          else
+            " and may be readable by root only."
+        }
       '';
     };
 
@@ -126,7 +133,7 @@ in
     };
 
     datasets = mkOption {
-      type = types.nonEmptyListOf (types.strMatching "[^[:space:]]+");
+      type = types.nonEmptyListOf name;
       default = [ "deployments" ];
       example = [
         "deployments"
@@ -135,7 +142,7 @@ in
       description = "Datasets the annotation is shown on.";
     };
 
-    annotationType = mkOption {
+    type = mkOption {
       type = types.strMatching "[a-z0-9-]+";
       default = "nix-deploy";
       example = "production-deploy";
@@ -147,72 +154,138 @@ in
       default = null;
       example = "github:example/nix-config";
       description = ''
-        Repository of the system configuration: an `https://` URL, or
+        Repository of the configuration: an `https://` URL, or
         `github:owner/repo`, `gitlab:owner/repo` or `sourcehut:~owner/repo`.
-        With the configuration's revision known
-        ({option}`system.configurationRevision`), the annotation links to that
-        commit.
+        With the configuration's revision known (${
+          if user then
+            "{option}`${opt}.settings.revision`"
+          else
+            "{option}`system.configurationRevision`"
+        }), the annotation links to that commit. Null links none.
       '';
     };
 
     environment = mkOption {
-      type = types.nullOr (types.strMatching "[^[:space:]]+");
+      type = types.nullOr name;
       default = null;
       example = "production";
       description = ''
-        The environment this machine belongs to, sent with each trace as
-        `deployment.environment.name`. Null sends none.
+        The environment this ${
+          if user then "user's machine" else "machine"
+        } belongs to, sent with each trace as `deployment.environment.name`.
+        Null sends none.
       '';
     };
 
-    annotate = mkEnableOption "the annotation of each deploy. Without it a deploy is still recorded and traced, but no annotation is sent: for fleets where one rollout annotation is the line on the charts" // {
+    annotate = mkEnableOption "the annotation of each ${deploys}. Without it a deploy is still recorded and traced, but no annotation is sent: for fleets where one rollout annotation is the line on the charts" // {
       default = true;
     };
 
-    tracing = {
-      enable = mkEnableOption "an OpenTelemetry trace of each run, sent to Axiom once {option}`${opt}.tracing.dataset` is set (another endpoint, a collector, needs none)" // {
-        default = true;
-      };
+    tracesEndpoint = mkOption {
+      type = types.strMatching "(https?://[^[:space:]]+)?";
+      default = "https://api.axiom.co/v1/traces";
+      example = "https://eu-central-1.aws.edge.axiom.co/v1/traces";
+      description = ''
+        OTLP/HTTP traces endpoint; `""` exports nothing (what
+        {option}`${opt}.tracing.enable` = false writes).
+      '';
+    };
 
-      dataset = mkOption {
-        type = types.nullOr (types.strMatching "[^[:space:]]+");
-        default = null;
-        example = "deploy-traces";
-        description = "An OpenTelemetry traces dataset to send each run's trace to. Null sends none.";
-      };
+    tracesDataset = mkOption {
+      type = types.nullOr name;
+      default = null;
+      example = "deploy-traces";
+      description = ''
+        An OpenTelemetry traces dataset to send each run's trace to. Null sends
+        none to Axiom (another endpoint, a collector, needs none).
+      '';
+    };
 
-      endpoint = mkOption {
-        type = url;
-        default = "https://api.axiom.co/v1/traces";
-        example = "https://eu-central-1.aws.edge.axiom.co/v1/traces";
-        description = "OTLP/HTTP traces endpoint.";
-      };
+    tracesTokenFile = mkOption {
+      type = types.nullOr absolutePath;
+      default = null;
+      example = "/run/secrets/axiom_ingest_token";
+      description = ''
+        File holding the token for trace ingest, when it is not the
+        annotation token (null). A string, for the same reason as
+        {option}`${opt}.settings.tokenFile`.
+      '';
+    };
 
-      tokenPath = mkOption {
-        type = absolutePath;
-        default = cfg.tokenPath;
-        defaultText = literalExpression "config.${opt}.tokenPath";
-        example = "/run/secrets/axiom_ingest_token";
-        description = ''
-          File holding the token for trace ingest, when it is not the
-          annotation token. A string, for the same reason as
-          {option}`${opt}.tokenPath`.
-        '';
-      };
+    timeout = mkOption {
+      type = (import ./duration.nix lib).type;
+      default = "30s";
+      example = "1m";
+      description = ''
+        Time limit for a whole run, as hours, minutes and seconds (`"90s"`,
+        `"1m30s"`). The services' own limit is a little above it.
+      '';
+    };
 
-      separateToken = mkOption {
-        type = types.bool;
-        internal = true;
-        visible = false;
-        readOnly = true;
-        default = cfg.tracing.enable && cfg.tracing.tokenPath != cfg.tokenPath;
-        defaultText = literalMD "whether traces are sent with a token of their own";
-        description = "Whether trace ingest reads a token file of its own.";
-      };
+    hostname = mkOption {
+      type = types.str;
+      default = "";
+      example = "web-1";
+      description = "Host name the annotation names. Empty means the short host name.";
+    };
+
+    orgId = mkOption {
+      type = types.str;
+      default = "";
+      example = "example-org-a1b2";
+      description = "Axiom organisation ID, needed with a personal token (`xapt-…`) only.";
+    };
+
+    spoolLimit = mkOption {
+      type = types.ints.positive;
+      default = 100;
+      example = 20;
+      description = "Most undelivered annotations kept for `flush`; past it the oldest are dropped.";
+    };
+
+    profile = mkOption {
+      type = absolutePath;
+      default = profile;
+      example =
+        if user then "/nix/var/nix/profiles/per-user/alice/home-manager" else "/nix/var/nix/profiles/system";
+      description = ''
+        The profile whose generations are annotated.${
+          lib.optionalString user " Home Manager installs from before Nix 2.14 keep it under /nix/var/nix/profiles/per-user/$USER."
+        }
+      '';
+    };
+  }
+  // lib.optionalAttrs user {
+    revision = mkOption {
+      type = types.nullOr (types.strMatching "[0-9a-f]{7,64}(-dirty)?");
+      default = null;
+      example = literalExpression "self.rev or self.dirtyRev or null";
+      description = ''
+        The revision of the configuration this generation is built from,
+        which a Home Manager generation does not carry itself: from a flake,
+        `self.rev or self.dirtyRev or null`. Null names none.
+      '';
+    };
+  };
+in
+{
+  imports = lib.optionals (kind == "system") renamed;
+
+  options.services.axiom-deploy-annotation = {
+    enable = mkEnableOption "an Axiom annotation, and OpenTelemetry traces, for every ${deploys}";
+
+    package = lib.mkPackageOption pkgs "axiom-deploy-annotation" {
+      extraDescription = "The flake's modules default it to the flake's own package.";
+    };
+
+    tracing.enable = mkEnableOption "an OpenTelemetry trace of each run, sent to Axiom once {option}`${opt}.settings.tracesDataset` is set (another endpoint, a collector, needs none). Off, it writes `tracesEndpoint = \"\"`" // {
+      default = true;
     };
 
     flush = {
-      enable = mkEnableOption "retries, every {option}`${opt}.flush.interval`, of the annotations that could not be delivered when they were made (`axiom-deploy-annotate flush` from a timer; on NixOS the delivery after each switch runs either way)" // {
+      enable = mkEnableOption "retries, every {option}`${opt}.flush.interval`, of the annotations that could not be delivered when they were made (`axiom-deploy-annotate flush` from a timer; the delivery after each ${
+        if user then "activation" else "switch on NixOS"
+      } runs either way)" // {
         default = true;
       };
 
@@ -227,50 +300,22 @@ in
     settings = mkOption {
       type = types.submodule {
         freeformType = json.type;
-        options = {
-          timeout = mkOption {
-            type = duration;
-            default = "30s";
-            example = "1m";
-            description = ''
-              Time limit for a whole run, as hours, minutes and seconds
-              (`"90s"`, `"1m30s"`). The systemd service's own limit is a
-              little above it.
-            '';
-          };
-
-          hostname = mkOption {
-            type = types.str;
-            default = "";
-            example = "web-1";
-            description = "Host name the annotation names. Empty means the short host name.";
-          };
-
-          orgId = mkOption {
-            type = types.str;
-            default = "";
-            example = "example-org-a1b2";
-            description = "Axiom organisation ID, needed with a personal token (`xapt-…`) only.";
-          };
-
-          spoolLimit = mkOption {
-            type = types.ints.positive;
-            default = 100;
-            example = 20;
-            description = "Most undelivered annotations kept for `flush`; past it the oldest are dropped.";
-          };
-        };
+        options = settingsOptions;
       };
       default = { };
       example = {
+        datasets = [ "deployments" ];
+        repositoryUrl = "github:example/nix-config";
+        tracesDataset = "deploy-traces";
         timeout = "1m";
-        hostname = "web-1";
-        spoolLimit = 20;
       };
       description = ''
-        Further keys of the configuration file, written as JSON and checked
-        with `axiom-deploy-annotate check-config` at build time; an unknown key
-        fails the build. Keys that the options above own may not be set here.
+        The configuration file, written as JSON (a null value is left out)
+        and checked with `axiom-deploy-annotate check-config` at build time:
+        an unknown key fails the build. Keys are those of the command's
+        `--config` file. The module sets `stateDir` to ${
+          if user then "a directory under `$XDG_STATE_HOME`" else "its services' state directory"
+        }${lib.optionalString user ", `scope` and `currentSystem`"}.
       '';
     };
 
@@ -278,36 +323,19 @@ in
       type = types.path;
       readOnly = true;
       default = checked;
-      defaultText = literalMD "generated from the options above, and checked with `axiom-deploy-annotate check-config`";
+      defaultText = literalMD "generated from {option}`${opt}.settings`, and checked with `axiom-deploy-annotate check-config`";
       description = "The configuration file the command is run with (`--config`).";
     };
-
-    stateDir = mkOption {
-      type = types.str;
-      internal = true;
-      visible = false;
-      readOnly = true;
-      default = "/var/lib/axiom-deploy-annotation";
-      description = "Where the command keeps its state, spool and lock; on NixOS the services' state directory.";
-    };
-
-    timeoutSeconds = mkOption {
-      type = types.ints.positive;
-      internal = true;
-      visible = false;
-      readOnly = true;
-      default = durationSeconds cfg.settings.timeout;
-      defaultText = literalMD "{option}`${opt}.settings.timeout` in seconds";
-      description = "The run's time limit in seconds, for the platform's own limit above it.";
-    };
   };
 
-  config = lib.mkIf cfg.enable {
-    assertions = lib.mapAttrsToList (key: instead: {
-      assertion = !(cfg.settings ? ${key});
-      message = "${opt}.settings.${key} is set by the module; ${instead}.";
-    }) ownedBy;
-  };
+  config.services.axiom-deploy-annotation.settings = lib.mkMerge [
+    # A definition, not a default: another value fails the evaluation, as
+    # the platform module relies on this directory.
+    { inherit stateDir; }
+    (lib.mkIf (!cfg.tracing.enable) { tracesEndpoint = lib.mkForce ""; })
+    (lib.optionalAttrs (kind != "system") { scope = kind; })
+    (lib.optionalAttrs (currentSystem != null) { currentSystem = lib.mkDefault currentSystem; })
+  ];
 
   meta.maintainers = [ ];
 }

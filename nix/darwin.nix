@@ -13,12 +13,15 @@ let
   name = "axiom-deploy-annotation";
   label = "${config.launchd.labelPrefix}.${name}";
   log = "/var/log/${name}.log";
+  stateDir = "/var/lib/${name}";
 
   # The daemons run as root and read the token files named in the
   # configuration file directly, so they may stay readable by root only.
-  cli = pkgs.writeShellScriptBin "axiom-deploy-annotate" ''
-    exec ${lib.getExe cfg.package} --config ${cfg.configFile} "$@"
-  '';
+  cli = import ./cli.nix {
+    inherit pkgs;
+    exe = lib.getExe cfg.package;
+    inherit (cfg) configFile;
+  };
 
   # The configured command of the system profile's generation.
   profile = config.system.profile;
@@ -42,11 +45,9 @@ let
   };
 in
 {
-  imports = [ ./common.nix ];
+  imports = [ (import ./common.nix { inherit stateDir profile; }) ];
 
   config = lib.mkIf cfg.enable {
-    services.axiom-deploy-annotation.settings.profile = lib.mkDefault profile;
-
     environment.systemPackages = [ cli ];
 
     # launchd reloads a daemon only when its plist changed, and does so before
@@ -56,7 +57,7 @@ in
     # an ssh session around it) neither waits for it nor sees its status.
     system.activationScripts.postActivation.text = lib.mkAfter ''
       # ${name}: annotate the new generation in the background.
-      /bin/mkdir -p -m 0700 ${cfg.stateDir} || true
+      /bin/mkdir -p -m 0700 ${stateDir} || true
       (
         exec </dev/null >>${log} 2>&1
         export PATH="$systemConfig/sw/bin:${lib.concatStringsSep ":" path}"

@@ -81,6 +81,16 @@ func run(t *testing.T, name string, args ...string) []byte {
 	return out
 }
 
+// runOutput runs a command that may fail, and returns what it wrote to
+// stdout and stderr.
+func runOutput(t *testing.T, name string, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Dir = moduleRoot(t)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
 func toJSON(t *testing.T, v any) string {
 	t.Helper()
 	b, err := json.Marshal(v)
@@ -101,6 +111,7 @@ type nixosEval struct {
 	Services         map[string]unit `json:"services"`
 	Timers           map[string]unit `json:"timers"`
 	FailedAssertions []string        `json:"failedAssertions"`
+	Warnings         []string        `json:"warnings"`
 	ConfigFile       string          `json:"configFile"`
 }
 
@@ -144,24 +155,40 @@ func TestNixOSUnitsNix(t *testing.T) {
 		flush        bool
 		tracesToken  bool
 		limitSeconds int
+		renamed      int // options set by the names from before settings
 	}{
 		{name: "defaults", flush: true, limitSeconds: 30},
 		{name: "no flush", settings: map[string]any{"flush": map[string]any{"enable": false}}, limitSeconds: 30},
 		{
 			name: "traces token and a longer timeout",
-			settings: map[string]any{
-				"tokenPath": "/run/agenix/axiom",
-				"tracing":   map[string]any{"dataset": "traces", "tokenPath": "/run/agenix/ingest"},
-				"settings":  map[string]any{"timeout": "1m30s"},
-			},
+			settings: map[string]any{"settings": map[string]any{
+				"tokenFile":       "/run/agenix/axiom",
+				"tracesDataset":   "traces",
+				"tracesTokenFile": "/run/agenix/ingest",
+				"timeout":         "1m30s",
+			}},
 			flush: true, tracesToken: true, limitSeconds: 90,
 		},
 		{
 			name: "traces token unused with tracing off",
 			settings: map[string]any{
-				"tracing": map[string]any{"enable": false, "tokenPath": "/run/agenix/ingest"},
+				"tracing":  map[string]any{"enable": false},
+				"settings": map[string]any{"tracesTokenFile": "/run/agenix/ingest"},
 			},
 			flush: true, limitSeconds: 30,
+		},
+		{
+			name:     "the traces token file is the annotation token's",
+			settings: map[string]any{"settings": map[string]any{"tracesTokenFile": "/run/secrets/axiom_token"}},
+			flush:    true, limitSeconds: 30,
+		},
+		{
+			name: "the names from before settings",
+			settings: map[string]any{
+				"tokenPath": "/run/agenix/axiom",
+				"tracing":   map[string]any{"dataset": "traces", "tokenPath": "/run/agenix/ingest"},
+			},
+			flush: true, tracesToken: true, limitSeconds: 30, renamed: 3,
 		},
 	}
 	for _, c := range cases {
@@ -171,10 +198,16 @@ func TestNixOSUnitsNix(t *testing.T) {
 			if len(got.FailedAssertions) > 0 {
 				t.Fatalf("assertions failed: %q", got.FailedAssertions)
 			}
+			if len(got.Warnings) != c.renamed {
+				t.Errorf("warnings %q, want %d", got.Warnings, c.renamed)
+			}
 			if len(got.Services) == 0 {
 				t.Fatal("no services")
 			}
 			tokenPath := "/run/secrets/axiom_token"
+			if s, ok := c.settings["settings"].(map[string]any); ok && s["tokenFile"] != nil {
+				tokenPath = s["tokenFile"].(string)
+			}
 			if p, ok := c.settings["tokenPath"].(string); ok {
 				tokenPath = p
 			}
@@ -278,21 +311,6 @@ func TestNixOSUnitsNix(t *testing.T) {
 	}
 }
 
-// TestModuleAssertionsNix: a key that an option owns may not be set through
-// settings too, the new ones included.
-func TestModuleAssertionsNix(t *testing.T) {
-	for _, key := range []string{"tokenFile", "stateDir", "repositoryUrl", "tracesDataset", "environment", "annotate"} {
-		t.Run(key, func(t *testing.T) {
-			var got nixosEval
-			evalModule(t, "nixos", map[string]any{"settings": map[string]any{key: "x"}}, &got)
-			want := "services.axiom-deploy-annotation.settings." + key + " is set by the module"
-			if len(got.FailedAssertions) != 1 || !strings.HasPrefix(got.FailedAssertions[0], want) {
-				t.Errorf("failed assertions = %q, want one starting %q", got.FailedAssertions, want)
-			}
-		})
-	}
-}
-
 // buildCommand builds the command for the configuration check the module
 // runs at build time.
 func buildCommand(t *testing.T) string {
@@ -308,34 +326,36 @@ func TestConfigFileNix(t *testing.T) {
 	nixtest.Require(t)
 	bin := buildCommand(t)
 
+	// Every setting the module declares, at a value other than its
+	// default: the command knows each key and accepts each value.
 	t.Run("checked by the command", func(t *testing.T) {
-		config, err := buildConfigFile(t, "nixos", map[string]any{
-			"datasets":      []string{"deployments", "http-logs"},
-			"repositoryUrl": "gitlab:example/nix-config",
-			"tracing":       map[string]any{"dataset": "deploy-traces", "tokenPath": "/run/agenix/ingest"},
-			"settings":      map[string]any{"timeout": "1m", "spoolLimit": 20},
-		}, bin)
+		config, err := buildConfigFile(t, "nixos", map[string]any{"settings": everySetting}, bin)
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := map[string]any{
-			"datasets":        []any{"deployments", "http-logs"},
-			"repositoryUrl":   "gitlab:example/nix-config",
-			"tracesDataset":   "deploy-traces",
-			"tracesTokenFile": "/run/agenix/ingest",
-			"tokenFile":       "/run/secrets/axiom_token",
-			"stateDir":        "/var/lib/axiom-deploy-annotation",
-			"timeout":         "1m",
-			"spoolLimit":      float64(20),
+		want := map[string]any{"stateDir": "/var/lib/axiom-deploy-annotation"}
+		for k, v := range everySetting {
+			want[k] = v
+		}
+		if len(config) != len(want) {
+			t.Errorf("the file holds %d keys, want %d: %v", len(config), len(want), config)
 		}
 		for k, v := range want {
 			if fmt.Sprint(config[k]) != fmt.Sprint(v) {
 				t.Errorf("%s = %v, want %v", k, config[k], v)
 			}
 		}
-		for _, k := range []string{"environment", "annotate"} {
-			if _, ok := config[k]; ok {
-				t.Errorf("%s written at its default: %v", k, config[k])
+	})
+
+	t.Run("defaults checked by the command", func(t *testing.T) {
+		config, err := buildConfigFile(t, "nixos", nil, bin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Null options are left out, for the command's defaults.
+		for _, k := range []string{"repositoryUrl", "environment", "tracesDataset", "tracesTokenFile", "scope", "currentSystem"} {
+			if v, ok := config[k]; ok {
+				t.Errorf("%s written: %v", k, v)
 			}
 		}
 	})
@@ -348,7 +368,7 @@ func TestConfigFileNix(t *testing.T) {
 	})
 
 	t.Run("environment and annotate", func(t *testing.T) {
-		config, err := buildConfigFile(t, "nixos", map[string]any{"environment": "production", "annotate": false}, "")
+		config, err := buildConfigFile(t, "nixos", map[string]any{"settings": map[string]any{"environment": "production", "annotate": false}}, "")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -47,7 +47,7 @@ func TestNixFilesParse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"flake.nix", "nix/package.nix", "nix/nixos.nix", "nix/darwin.nix"} {
+	for _, want := range []string{"flake.nix", "nix/package.nix", "nix/nixos.nix", "nix/darwin.nix", "nix/home-manager.nix"} {
 		found := false
 		for _, f := range files {
 			found = found || f == filepath.Join(root, want)

@@ -9,17 +9,25 @@
 
 let
   cfg = config.services.axiom-deploy-annotation;
+  inherit (cfg) settings;
 
   name = "axiom-deploy-annotation";
   exe = lib.getExe cfg.package;
+  stateDir = "/var/lib/${name}";
+
+  # Whether trace ingest reads a token file of its own.
+  separateToken =
+    cfg.tracing.enable
+    && settings.tracesTokenFile != null
+    && settings.tracesTokenFile != settings.tokenFile;
 
   # The token files reach the command as systemd credentials: systemd reads
   # them as root and hands the service a private copy, so they may stay
   # readable by root only although the service runs as a dynamic user.
   credentials = [
-    "token:${cfg.tokenPath}"
+    "token:${settings.tokenFile}"
   ]
-  ++ lib.optional cfg.tracing.separateToken "traces-token:${cfg.tracing.tokenPath}";
+  ++ lib.optional separateToken "traces-token:${settings.tracesTokenFile}";
 
   args = [
     "--config"
@@ -27,7 +35,7 @@ let
     "--token-file"
     "%d/token"
   ]
-  ++ lib.optionals cfg.tracing.separateToken [
+  ++ lib.optionals separateToken [
     "--traces-token-file"
     "%d/traces-token"
   ];
@@ -43,9 +51,9 @@ let
     # A missing token file skips the run (logged as an unmet condition)
     # rather than failing the credential setup.
     unitConfig.ConditionPathExists = [
-      cfg.tokenPath
+      settings.tokenFile
     ]
-    ++ lib.optional cfg.tracing.separateToken cfg.tracing.tokenPath;
+    ++ lib.optional separateToken settings.tracesTokenFile;
     path = [ config.nix.package ];
     environment = {
       XDG_CACHE_HOME = "/var/cache/${name}";
@@ -80,14 +88,14 @@ let
     Type = "oneshot";
     SuccessExitStatus = successExitStatus;
     # The command's own timeout bounds the run; this is the backstop.
-    TimeoutStartSec = cfg.timeoutSeconds + 15;
+    TimeoutStartSec = (import ./duration.nix lib).seconds settings.timeout + 15;
 
     # One user name, so both services get the same dynamic UID and neither
     # loses write access to the state the other made.
     DynamicUser = true;
     User = name;
     LoadCredential = credentials;
-    StateDirectory = lib.removePrefix "/var/lib/" cfg.stateDir;
+    StateDirectory = lib.removePrefix "/var/lib/" stateDir;
     StateDirectoryMode = "0700";
     # Nix commands reach the store through the daemon and want a writable
     # cache (see environment).
@@ -142,12 +150,13 @@ let
   # On PATH for manual runs, with the services' configuration. Run as root, it
   # reads the token files directly, and what it creates in the state
   # directory belongs to the directory's owner, the services' dynamic user.
-  cli = pkgs.writeShellScriptBin "axiom-deploy-annotate" ''
-    exec ${exe} --config ${cfg.configFile} "$@"
-  '';
+  cli = import ./cli.nix {
+    inherit pkgs exe;
+    inherit (cfg) configFile;
+  };
 in
 {
-  imports = [ ./common.nix ];
+  imports = [ (import ./common.nix { inherit stateDir; }) ];
 
   config = lib.mkIf cfg.enable {
     environment.systemPackages = [ cli ];

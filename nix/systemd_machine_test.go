@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -40,13 +41,15 @@ var ourUnits = []string{recordUnit, flushUnit, timerUnit}
 
 // machineSettings configure the module as the machine runs it: the fakes
 // on loopback, and the token where the test can take it away.
-func machineSettings() map[string]any {
-	return map[string]any{
-		"tokenPath":   srv + "/token",
-		"apiEndpoint": "http://127.0.0.1:8080/v2/annotations",
-		"tracing":     map[string]any{"endpoint": "http://127.0.0.1:4318/v1/traces"},
-		"settings":    map[string]any{"hostname": "web-1"},
+func machineSettings(extra map[string]any) map[string]any {
+	s := map[string]any{
+		"tokenFile":      srv + "/token",
+		"apiEndpoint":    "http://127.0.0.1:8080/v2/annotations",
+		"tracesEndpoint": "http://127.0.0.1:4318/v1/traces",
+		"hostname":       "web-1",
 	}
+	maps.Copy(s, extra)
+	return map[string]any{"settings": s}
 }
 
 type machine struct {
@@ -78,7 +81,7 @@ func newMachine(t *testing.T, systems int) *machine {
 		specs[i] = nixtest.System{Host: "web-1", Label: "25.11", Salt: strconv.Itoa(i)}
 	}
 	m.systems = nixtest.Build(t, specs...)
-	m.install(machineSettings(), false)
+	m.install(machineSettings(nil), true)
 	write(t, filepath.Join(m.lib, "tmpfiles.d", "nixos-current-system.conf"),
 		// What NixOS's activation does at boot.
 		fmt.Sprintf("L+ /run/current-system - - - - %s\n", m.systems[0]))
@@ -133,15 +136,14 @@ func (m *machine) writeToken() {
 }
 
 // install evaluates nix/nixos.nix with settings, builds what the units
-// run, and writes the units into /usr/local/lib/systemd/system with their
-// .wants links, beside the fake Axiom's unit.
-func (m *machine) install(settings map[string]any, cross bool) {
+// run (the configuration file checked by the command, as a native build
+// does, when check is set), and writes the units into
+// /usr/local/lib/systemd/system with their .wants links, beside the fake
+// Axiom's unit.
+func (m *machine) install(settings map[string]any, check bool) {
 	t := m.t
 	t.Helper()
-	args := []string{"--argstr", "bin", m.bin}
-	if cross {
-		args = append(args, "--arg", "cross", "true")
-	}
+	args := []string{"--argstr", "bin", m.bin, "--arg", "check", strconv.FormatBool(check)}
 	var ev struct {
 		Services   map[string]map[string]any `json:"services"`
 		Timers     map[string]map[string]any `json:"timers"`

@@ -50,8 +50,10 @@
     {
       services.axiom-deploy-annotation = {
         enable = true;
-        apiEndpoint = "http://127.0.0.1:8080/v2/annotations";
-        tokenPath = "/etc/axiom-token";
+        settings = {
+          apiEndpoint = "http://127.0.0.1:8080/v2/annotations";
+          tokenFile = "/etc/axiom-token";
+        };
       };
       # A test secret only: a real token must never be written into the store.
       environment.etc."axiom-token".text = "xaat-00000000-0000-0000-0000-000000000000";

@@ -9,7 +9,8 @@ import (
 	"os/exec"
 	"regexp"
 	"strings"
-	"time"
+
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/bounded"
 )
 
 // ErrNoRevision is why GitRevision finds no revision when that is no fault:
@@ -48,21 +49,27 @@ func GitRevision(ctx context.Context, dir string) (rev string, dirty bool, err e
 		return "", false, fmt.Errorf("git rev-parse HEAD in %s: unexpected answer %q", dir, rev)
 	}
 	status, err := git(ctx, dir, "status", "--porcelain", "--untracked-files=no", "--ignore-submodules=all")
+	if errors.Is(err, bounded.ErrTooLarge) {
+		return rev, true, nil // more changes than it is worth reading
+	}
 	if err != nil {
 		return "", false, fmt.Errorf("git status in %s: %w", dir, err)
 	}
 	return rev, status != "", nil
 }
 
+// maxGitOutput bounds what git may print: a commit id, or the first of
+// the changed files.
+const maxGitOutput = 1 << 20
+
 // git runs git in dir and returns its output. An *exec.ExitError carries
 // git's stderr, and its Error says the first line of it.
 func git(ctx context.Context, dir string, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, "git", append([]string{"-C", dir}, args...)...)
+	cmd := bounded.Command(ctx, "git", append([]string{"-C", dir}, args...)...)
 	// Messages in English, to tell "not a git repository" apart; and no
 	// index refresh written by status while the user's git may be busy.
 	cmd.Env = append(os.Environ(), "LC_ALL=C", "GIT_OPTIONAL_LOCKS=0")
-	cmd.WaitDelay = time.Second
-	out, err := cmd.Output()
+	out, err := bounded.Output(cmd, maxGitOutput)
 	if err != nil {
 		if ctx.Err() != nil {
 			return "", ctx.Err()

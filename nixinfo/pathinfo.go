@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/bounded"
 )
 
 // closure is the store paths in a system's closure and their total NAR
@@ -19,20 +21,26 @@ type closure struct {
 	size  int64
 }
 
+// maxPathInfo bounds what nix path-info may print: a closure of 100,000
+// paths takes about 10 MB.
+const maxPathInfo = 64 << 20
+
 // pathInfo runs nix path-info with the options opts on the store paths,
 // after "--" so that none can be taken for an option, and returns what it
 // prints. Its error names the paths and Nix's first line of complaint.
 func pathInfo(ctx context.Context, opts []string, paths ...string) ([]byte, error) {
 	args := append([]string{"--extra-experimental-features", "nix-command", "path-info"}, opts...)
-	cmd := exec.CommandContext(ctx, "nix", append(append(args, "--"), paths...)...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	out, err := bounded.Output(bounded.Command(ctx, "nix", append(append(args, "--"), paths...)...), maxPathInfo)
 	if err != nil {
+		var exit *exec.ExitError
+		var stderr []byte
+		if errors.As(err, &exit) {
+			stderr = exit.Stderr
+		}
 		if ctx.Err() != nil {
 			err = ctx.Err()
 		}
-		if msg := firstLine(stderr.String()); msg != "" {
+		if msg := firstLine(string(stderr)); msg != "" {
 			err = fmt.Errorf("%w: %s", err, msg)
 		}
 		return nil, fmt.Errorf("closure of %s: nix path-info: %w", strings.Join(paths, " and "), err)
@@ -47,28 +55,34 @@ func pathInfo(ctx context.Context, opts []string, paths ...string) ([]byte, erro
 // as nix store diff-closures where packages refer to each other and 0.9
 // times where they refer to nothing; one `nix path-info --json --recursive`
 // of both, walked in Go, took 1.6 and 1.2 times (BenchmarkDiffSystemsNix).
+// It is how closures are queried where the Nix daemon cannot be used.
 func closuresBySize(ctx context.Context, before, after string) (old, new closure, err error) {
 	var (
 		wg         sync.WaitGroup
 		errB, errA error
 	)
-	query := func(path string, c *closure, err *error) {
-		defer wg.Done()
-		out, e := pathInfo(ctx, []string{"--recursive", "--size"}, path)
-		if e == nil {
-			*c, e = parsePathInfo(path, out)
-		}
-		*err = e
-	}
-	wg.Add(2)
-	go query(before, &old, &errB)
-	go query(after, &new, &errA)
+	wg.Go(func() { old, errB = closureBySize(ctx, before) })
+	wg.Go(func() { new, errA = closureBySize(ctx, after) })
 	wg.Wait()
 	if err := cmp.Or(errB, errA); err != nil {
 		return closure{}, closure{}, err
 	}
 	return old, new, nil
 }
+
+// closureBySize queries one closure with `nix path-info --recursive
+// --size`.
+func closureBySize(ctx context.Context, path string) (closure, error) {
+	out, err := pathInfo(ctx, []string{"--recursive", "--size"}, path)
+	if err != nil {
+		return closure{}, err
+	}
+	return parsePathInfo(path, out)
+}
+
+// maxClosureSize bounds a closure's size: an exbibyte, four times below
+// where a difference of two sizes overflows.
+const maxClosureSize = 1 << 60
 
 // parsePathInfo reads the lines of `nix path-info --recursive --size`.
 func parsePathInfo(path string, out []byte) (closure, error) {
@@ -87,7 +101,8 @@ func parsePathInfo(path string, out []byte) (closure, error) {
 		}
 		p := line[:i]
 		n, err := strconv.ParseInt(strings.TrimSpace(line[i:]), 10, 64)
-		if err != nil {
+		// A size is never negative, and the sum stays far from overflow.
+		if err != nil || n < 0 || n > maxClosureSize-c.size {
 			return closure{}, fmt.Errorf("closure of %s: unexpected line from nix path-info: %q", path, line)
 		}
 		c.paths = append(c.paths, p)

@@ -5,14 +5,20 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/bounded"
 )
 
-// versionTimeout bounds running the system's nixos-version command.
-const versionTimeout = 5 * time.Second
+// versionTimeout bounds running the system's nixos-version command, and
+// maxVersion what is read of its output and of the version files: a few
+// hundred bytes each.
+const (
+	versionTimeout = 5 * time.Second
+	maxVersion     = 64 << 10
+)
 
 // versionInfo is what a system records of its version.
 type versionInfo struct {
@@ -54,24 +60,30 @@ func nixosVersion(ctx context.Context, store string) (versionInfo, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, versionTimeout)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, bin, "--json").Output()
+	// In a process group of its own, so that what it leaves running is
+	// killed with it, and bounded in what it prints.
+	out, err := bounded.Output(bounded.Command(ctx, bin, "--json"), maxVersion)
 	if err != nil {
+		if ctx.Err() != nil {
+			err = fmt.Errorf("did not end in time: %w", ctx.Err())
+		}
 		return versionInfo{}, fmt.Errorf("%s --json: %w", bin, err)
 	}
 	return parseNixOSVersion(out)
 }
 
 func darwinVersion(store string) (versionInfo, error) {
-	b, err := os.ReadFile(filepath.Join(store, "darwin-version.json"))
+	b, err := bounded.ReadRegular(filepath.Join(store, "darwin-version.json"), maxVersion)
 	if err != nil {
 		return versionInfo{}, fmt.Errorf("darwin-version.json: %w", unwrapPathError(err))
 	}
 	return parseDarwinVersion(b)
 }
 
+// readTrimmed is the text of a small regular file, "" when there is none.
 func readTrimmed(path string) string {
-	b, err := os.ReadFile(path)
-	if err != nil || len(b) > 4096 {
+	b, err := bounded.ReadRegular(path, 4096)
+	if err != nil {
 		return ""
 	}
 	return strings.TrimSpace(string(b))

@@ -2,10 +2,11 @@ package telemetry
 
 import (
 	"fmt"
-	"net/netip"
 	"net/url"
 	"path"
 	"strings"
+
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/authhttp"
 )
 
 // Destination says where a run's spans go, or why they go nowhere.
@@ -61,7 +62,7 @@ type plan struct {
 // decide resolves the endpoint in force and what may go with it. The
 // environment's endpoint, where set, replaces the configured one, as the
 // OTLP exporter would have it; the Axiom token, dataset and org id go only
-// where the token is safe (see TokenMayGo), and Axiom itself gets spans
+// where the token is safe (see authhttp.TokenMayGo), and Axiom itself gets spans
 // only with a dataset.
 func decide(cfg Config, getenv func(string) string) plan {
 	var p plan
@@ -83,7 +84,7 @@ func decide(cfg Config, getenv func(string) string) plan {
 		p.info = fmt.Sprintf("traces go to %s, as %s says", u, source)
 	}
 	axiom := isAxiom(u.Hostname())
-	safe := tokenMayGo(u)
+	safe := authhttp.TokenMayGo(u)
 	if axiom && !safe {
 		p.dest = Destination{Why: fmt.Sprintf("%s is plain http: Axiom takes traces only over https", u)}
 		p.warn, p.info = "traces not exported: "+p.dest.Why, ""
@@ -198,23 +199,6 @@ func parseEndpoint(raw string) (*url.URL, error) {
 		return nil, fmt.Errorf("not an http or https URL with a host, such as https://api.axiom.co/v1/traces")
 	}
 	return &url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}, nil
-}
-
-// tokenMayGo says whether a secret may be sent to u: over https, or over
-// plain http only to this machine.
-func tokenMayGo(u *url.URL) bool {
-	switch u.Scheme {
-	case "https":
-		return true
-	case "http":
-		h := u.Hostname()
-		if strings.EqualFold(h, "localhost") {
-			return true
-		}
-		ip, err := netip.ParseAddr(h)
-		return err == nil && ip.IsLoopback()
-	}
-	return false
 }
 
 // isAxiom says whether host is Axiom's: api.axiom.co, or an edge

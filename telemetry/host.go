@@ -6,13 +6,14 @@ import (
 	"context"
 	"encoding/xml"
 	"io/fs"
-	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
 
 	"go.opentelemetry.io/otel/attribute"
 	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
+
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/bounded"
 )
 
 // system is what the resource says about the machine: its files (rooted
@@ -24,8 +25,12 @@ type system struct {
 	ioreg  func(ctx context.Context) ([]byte, error)
 }
 
+// maxHostFile bounds what is read of a file or a command that describes
+// the machine: a few hundred bytes each.
+const maxHostFile = 64 << 10
+
 func runIoreg(ctx context.Context) ([]byte, error) {
-	return exec.CommandContext(ctx, "ioreg", "-rd1", "-c", "IOPlatformExpertDevice").Output()
+	return bounded.Output(bounded.Command(ctx, "ioreg", "-rd1", "-c", "IOPlatformExpertDevice"), maxHostFile)
 }
 
 // attributes are host.id, host.arch, os.type, os.name and os.version, each
@@ -73,7 +78,7 @@ func (s system) hostID(ctx context.Context) string {
 	switch s.goos {
 	case "linux":
 		for _, p := range []string{"etc/machine-id", "var/lib/dbus/machine-id"} {
-			if b, err := fs.ReadFile(s.fsys, p); err == nil {
+			if b, err := bounded.ReadFS(s.fsys, p, maxHostFile); err == nil {
 				if id := strings.TrimSpace(string(b)); id != "" {
 					return id
 				}
@@ -95,7 +100,7 @@ func (s system) hostID(ctx context.Context) string {
 func (s system) osNameVersion() (name, version string) {
 	switch s.goos {
 	case "darwin":
-		b, err := fs.ReadFile(s.fsys, "System/Library/CoreServices/SystemVersion.plist")
+		b, err := bounded.ReadFS(s.fsys, "System/Library/CoreServices/SystemVersion.plist", maxHostFile)
 		if err != nil {
 			return "macOS", ""
 		}
@@ -103,7 +108,7 @@ func (s system) osNameVersion() (name, version string) {
 	case "linux":
 		var rel map[string]string
 		for _, p := range []string{"etc/os-release", "usr/lib/os-release"} {
-			if b, err := fs.ReadFile(s.fsys, p); err == nil {
+			if b, err := bounded.ReadFS(s.fsys, p, maxHostFile); err == nil {
 				rel = osRelease(b)
 				break
 			}

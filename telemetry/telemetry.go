@@ -8,10 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -58,10 +61,12 @@ type Config struct {
 	Environment string
 	// Timeout bounds one export, unless OTEL_EXPORTER_OTLP_TIMEOUT is set.
 	Timeout time.Duration
-	// SpoolDir holds the spans of runs that may not wait on the network.
-	// With Defer set, this run's spans are written there instead of sent;
-	// otherwise what is there is sent at Shutdown, after this run's own.
-	SpoolDir string
+	// StateDir is the state directory, whose traces/ holds the spans of
+	// runs that may not wait on the network. With Defer set, this run's
+	// spans are written there instead of sent (and none are kept when the
+	// directory is missing); otherwise what is there is sent at Shutdown,
+	// after this run's own.
+	StateDir string
 	Defer    bool
 }
 
@@ -73,7 +78,7 @@ type Provider struct {
 	// spooled sends what earlier runs spooled in spoolDir; nil when this
 	// run spools, or exports nothing.
 	spooled  otlptrace.Client
-	spoolDir string
+	stateDir string
 	// Exporting says whether spans leave the process.
 	Exporting bool
 }
@@ -90,8 +95,11 @@ var testProxy otlptracehttp.HTTPTransportProxyFunc
 // destination is a warning; where spans go, and why nothing is exported,
 // is logged at debug level.
 func Setup(ctx context.Context, cfg Config, log *slog.Logger) (*Provider, error) {
-	// The SDK's own messages go to our log rather than its stderr logger.
+	// The SDK's own messages go to our log rather than its stderr logger,
+	// from the first: reading the resource may report already.
 	otel.SetLogger(logr.FromSlogHandler(log.Handler()))
+	handler := errorHandler(log)
+	otel.SetErrorHandler(handler)
 	attrs := []attribute.KeyValue{
 		semconv.ServiceName(ServiceName),
 		semconv.ServiceVersion(cfg.Version),
@@ -106,7 +114,9 @@ func Setup(ctx context.Context, cfg Config, log *slog.Logger) (*Provider, error)
 		resource.WithAttributes(attrs...),
 		resource.WithFromEnv(),
 	)
-	if err != nil && !errors.Is(err, resource.ErrPartialResource) {
+	if errors.Is(err, resource.ErrPartialResource) {
+		handler.Handle(err)
+	} else if err != nil {
 		return nil, fmt.Errorf("trace resource: %w", err)
 	}
 	opts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res)}
@@ -116,25 +126,53 @@ func Setup(ctx context.Context, cfg Config, log *slog.Logger) (*Provider, error)
 	}
 	switch {
 	case exp != nil && cfg.Defer:
-		exp, client = spoolExporter(cfg.SpoolDir), nil
-		opts = append(opts, sdktrace.WithBatcher(exp))
-		log.Debug("traces spooled in " + cfg.SpoolDir + ", for the next delivery to send to " + dest.String())
+		exp, client = spoolExporter(cfg.StateDir, log), nil
+		opts = append(opts, sdktrace.WithBatcher(cleanExporter{exp}))
+		log.Debug("traces spooled in " + filepath.Join(cfg.StateDir, traceDir) + ", for the next delivery to send to " + dest.String())
 	case exp != nil:
-		opts = append(opts, sdktrace.WithBatcher(exp))
+		opts = append(opts, sdktrace.WithBatcher(cleanExporter{exp}))
 		log.Debug("traces go to " + dest.String())
 	default:
 		log.Debug("traces not exported", "why", dest.Why)
 	}
-	if cfg.SpoolDir == "" {
+	if cfg.StateDir == "" {
 		client = nil
 	}
-	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
-		log.Warn("traces not exported", "err", err)
-	}))
 	tp := sdktrace.NewTracerProvider(opts...)
 	otel.SetTracerProvider(tp)
 	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
-	return &Provider{tp: tp, dest: dest, log: log, spooled: client, spoolDir: cfg.SpoolDir, Exporting: exp != nil}, nil
+	return &Provider{tp: tp, dest: dest, log: log, spooled: client, stateDir: cfg.StateDir, Exporting: exp != nil}, nil
+}
+
+// errorHandler logs what the SDK reports, each for what it is: an export
+// that failed; a malformed OTEL_RESOURCE_ATTRIBUTES, whose well-formed
+// attributes still apply (once, though the SDK reads it more than once); or
+// anything else the SDK could not do.
+func errorHandler(log *slog.Logger) otel.ErrorHandler {
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	return otel.ErrorHandlerFunc(func(err error) {
+		var export exportError
+		var escape url.EscapeError
+		switch {
+		case errors.As(err, &export):
+			log.Warn("traces not exported", "err", err)
+		case errors.Is(err, resource.ErrPartialResource) || errors.As(err, &escape):
+			key := err.Error()
+			if errors.Is(err, resource.ErrPartialResource) {
+				key = "partial"
+			}
+			mu.Lock()
+			first := !seen[key]
+			seen[key] = true
+			mu.Unlock()
+			if first {
+				log.Warn("OTEL_RESOURCE_ATTRIBUTES is malformed: an entry without \"=\" is left out, a bad %-escape kept as written; the rest applies", "err", err)
+			}
+		default:
+			log.Warn("OpenTelemetry SDK", "err", err)
+		}
+	})
 }
 
 // exporter is the span exporter for the destination decided, with a client
@@ -159,12 +197,7 @@ func exporter(ctx context.Context, cfg Config, log *slog.Logger) (sdktrace.SpanE
 	if p.headers != nil {
 		opts = append(opts, otlptracehttp.WithHeaders(p.headers))
 	}
-	if cfg.Timeout > 0 && envName(os.Getenv, "TRACES_TIMEOUT", "TIMEOUT") == "" {
-		opts = append(opts, otlptracehttp.WithTimeout(cfg.Timeout))
-	}
-	if testProxy != nil {
-		opts = append(opts, otlptracehttp.WithProxy(testProxy))
-	}
+	opts = append(opts, otlptracehttp.WithHTTPClient(exportClient(os.Getenv, cfg.Timeout, log)))
 	exp, err := otlptracehttp.New(ctx, opts...)
 	if err != nil {
 		return nil, nil, Destination{}, fmt.Errorf("traces exporter: %w", err)
@@ -184,7 +217,7 @@ func (p *Provider) Shutdown(ctx context.Context) error {
 }
 
 // Export sends the spans ended so far, then what earlier runs spooled,
-// within ctx's deadline; spans made later go at the next Export or at
+// within ctx's deadline; spans ended later go at the next Export or at
 // Shutdown.
 func (p *Provider) Export(ctx context.Context) error {
 	return errors.Join(p.tp.ForceFlush(ctx), p.sendSpooled(ctx))
@@ -194,7 +227,7 @@ func (p *Provider) sendSpooled(ctx context.Context) error {
 	if p.spooled == nil || ctx.Err() != nil {
 		return nil
 	}
-	n, err := sendSpooled(ctx, p.spoolDir, p.spooled, p.log)
+	n, err := sendSpooled(ctx, p.stateDir, p.spooled, p.log)
 	if n > 0 {
 		p.log.Debug("spooled traces sent", "exports", n)
 	}

@@ -7,13 +7,15 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
+	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
+
 	"github.com/bdsqqq/axiom-deploy-annotation/dashboard"
+	"github.com/bdsqqq/axiom-deploy-annotation/dashboard/monitor"
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/bounded"
 )
 
 // config is every setting: the defaults, then the --config file, then
@@ -47,27 +49,15 @@ type config struct {
 	since      duration
 	jsonOut    bool
 	revision   string
+	// For monitors.
+	notifiers                              []string
+	spooledAfter, silentAfter, behindAfter duration
 	// tokenFileSet says the token file was chosen, so it must be read,
 	// rather than the default tried after AXIOM_TOKEN.
 	tokenFileSet bool
 }
 
 const defaultTokenFile = "/run/secrets/axiom_token"
-
-// defaultStateDir is the system's state directory for root, and a user's
-// own for anyone else (a rollout run from a laptop or a CI job).
-func defaultStateDir() string {
-	if os.Geteuid() != 0 {
-		base := os.Getenv("XDG_STATE_HOME")
-		if home, err := os.UserHomeDir(); base == "" && err == nil {
-			base = filepath.Join(home, ".local", "state")
-		}
-		if base != "" {
-			return filepath.Join(base, "axiom-deploy-annotation")
-		}
-	}
-	return "/var/lib/axiom-deploy-annotation"
-}
 
 func defaults() config {
 	return config{
@@ -84,6 +74,9 @@ func defaults() config {
 		SpoolLimit:     100,
 		DashboardUID:   dashboard.DefaultUID,
 		since:          duration(dashboard.DefaultSince),
+		spooledAfter:   duration(monitor.DefaultSpooledAfter),
+		silentAfter:    duration(monitor.DefaultSilentAfter),
+		behindAfter:    duration(monitor.DefaultBehindAfter),
 	}
 }
 
@@ -109,7 +102,7 @@ var settings = []setting{
 	{"type", "type", "TYPE", "annotation type", str(func(c *config) *string { return &c.Type })},
 	{"repository-url", "repositoryUrl", "URL", "links the commit: https://host/owner/repo, github:o/r, gitlab:o/r, sourcehut:~o/r", str(func(c *config) *string { return &c.RepositoryURL })},
 	{"annotate", "annotate", "BOOL", "send annotations; --annotate=false records and traces deploys only", func(c *config) flag.Value { return (*boolValue)(&c.Annotate) }},
-	{"environment", "environment", "NAME", "deployment.environment.name of the traces, e.g. production", str(func(c *config) *string { return &c.Environment })},
+	{"environment", "environment", "NAME", string(semconv.DeploymentEnvironmentNameKey) + " of the traces, e.g. production", str(func(c *config) *string { return &c.Environment })},
 	{"traces-endpoint", "tracesEndpoint", "URL", `OTLP/HTTP traces; "" turns export off`, str(func(c *config) *string { return &c.TracesEndpoint })},
 	{"traces-dataset", "tracesDataset", "NAME", "Axiom traces dataset (needed when the endpoint is Axiom's)", str(func(c *config) *string { return &c.TracesDataset })},
 	{"traces-token-file", "tracesTokenFile", "FILE", "token for traces (default: the annotation token)", str(func(c *config) *string { return &c.TracesTokenFile })},
@@ -118,10 +111,14 @@ var settings = []setting{
 	{"dashboard-uid", "dashboardUid", "UID", "the dashboard's uid, for dashboard", str(func(c *config) *string { return &c.DashboardUID })},
 	{"since", "", "DURATION", "how far back fleet looks", func(c *config) flag.Value { return &c.since }},
 	{"json", "", "", "fleet: print JSON", func(c *config) flag.Value { return (*boolValue)(&c.jsonOut) }},
+	{"notifier", "", "ID", "monitors: an Axiom notifier to tell, repeatable (none: the monitors only show in Axiom)", func(c *config) flag.Value { return &listValue{list: &c.notifiers} }},
+	{"spooled-after", "", "DURATION", "monitors: alert when every flush of a host left deploys undelivered for this long", func(c *config) flag.Value { return &c.spooledAfter }},
+	{"silent-after", "", "DURATION", "monitors: alert when no flush run of a host reached Axiom for this long", func(c *config) flag.Value { return &c.silentAfter }},
+	{"behind-after", "", "DURATION", "monitors: alert when a host runs another revision than the fleet's newest deploy, made this long ago", func(c *config) flag.Value { return &c.behindAfter }},
 	{"revision", "", "REV", "rollout: the revision deployed (default: HEAD of the git repository here)", func(c *config) flag.Value { return (*stringValue)(&c.revision) }},
-	{"dry-run", "", "", "print what would be sent as JSON; send nothing, write nothing", func(c *config) flag.Value { return (*boolValue)(&c.dryRun) }},
-	{"force", "", "", "annotate even if this system was annotated last; dashboard: overwrite edits", func(c *config) flag.Value { return (*boolValue)(&c.force) }},
-	{"verbose", "", "", "log debug lines: where spans go, and why nothing is exported", func(c *config) flag.Value { return (*boolValue)(&c.verbose) }},
+	{"dry-run", "", "", "print what would be sent as JSON; send nothing, write nothing (not with rollout)", func(c *config) flag.Value { return (*boolValue)(&c.dryRun) }},
+	{"force", "", "", "annotate even if this system was annotated last; dashboard, monitors: overwrite edits made in Axiom", func(c *config) flag.Value { return (*boolValue)(&c.force) }},
+	{"verbose", "", "", "log debug lines: where spans go, why nothing is exported, and why the Nix daemon is not used", func(c *config) flag.Value { return (*boolValue)(&c.verbose) }},
 	{"version", "", "", "print the version", func(c *config) flag.Value { return (*boolValue)(&c.version) }},
 }
 
@@ -145,29 +142,34 @@ func flagSet(c *config) *flag.FlagSet {
 	return fs
 }
 
+// maxConfig bounds a --config file: settings take a few hundred bytes.
+const maxConfig = 64 << 10
+
 // parseArgs reads the flags, the --config file they name, and checks the
 // result: the flags are read once to find --config, then again over the
-// file's settings, so that flags win.
-func parseArgs(args []string) (config, []string, error) {
+// file's settings, so that flags win. With interspersed, the arguments
+// that are not flags (drop's ids) may come before, between or after them.
+func parseArgs(args []string, interspersed bool) (config, []string, error) {
 	probe := defaults()
-	if err := parseFlags(flagSet(&probe), args); err != nil {
+	if _, err := parseAll(flagSet(&probe), args, interspersed); err != nil {
 		return probe, nil, err
 	}
 	c := defaults()
 	if probe.configFile != "" {
-		b, err := os.ReadFile(probe.configFile)
+		// A pipe that never ends is given the run's time, no more.
+		b, err := bounded.ReadFile(probe.configFile, maxConfig, time.Now().Add(time.Duration(probe.Timeout)))
 		if err != nil {
-			return c, nil, fmt.Errorf("config: %w", err)
+			return c, nil, fmt.Errorf("config %s: %w", probe.configFile, err)
 		}
 		if err := parseConfigFile(b, &c); err != nil {
 			return c, nil, fmt.Errorf("config %s: %v", probe.configFile, err)
 		}
 	}
-	fs := flagSet(&c)
-	if err := parseFlags(fs, args); err != nil {
+	rest, err := parseAll(flagSet(&c), args, interspersed)
+	if err != nil {
 		return c, nil, err
 	}
-	return c, fs.Args(), c.validate()
+	return c, rest, c.validate()
 }
 
 // parseFlags parses args, saying flag errors with the double dash the help

@@ -7,7 +7,9 @@ import (
 	"testing"
 
 	"github.com/bdsqqq/axiom-deploy-annotation/dashboard"
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/axiomcols"
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/fakeotlp"
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/kusto"
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/nixtest"
 )
 
@@ -16,7 +18,9 @@ import (
 // resource and span attributes it really exports, and checks that every
 // field the dashboard's and fleet's queries read is one of them, in the
 // place Axiom puts it: semantic conventions 1.37 under attributes. or
-// resource., ours under attributes.custom.
+// resource., ours under attributes.custom; that each query binds on the
+// dataset these runs make; and that what they export is what
+// telemetry/vocab declares, no more and no less.
 func TestDashboardFieldsNix(t *testing.T) {
 	h := newHost(t)
 	p := nixtest.Build(t,
@@ -32,12 +36,22 @@ func TestDashboardFieldsNix(t *testing.T) {
 	h.m.Switch(p[2])
 	h.m.Rollback()
 	h.mustRun("--environment", "production")
+	// Forward again, annotated at once: the run carries what changed.
+	h.m.Switch(p[2])
+	h.mustRun("--environment", "production")
 
 	seen := filepath.Join(t.TempDir(), "traceparent")
 	r := h.run("rollout", "--revision", revB, "--", "sh", "-c", `printf %s "$TRACEPARENT" > `+seen+`; exit 3`)
 	if r.code != 3 {
 		t.Fatalf("rollout exit %d, want the command's 3\n%s", r.code, r.stderr)
 	}
+
+	// What the runs exported is what telemetry/vocab declares.
+	checkVocabulary(t, h.otlp.Spans(), map[string]string{
+		"deliver axiom.annotation.found": "a delivery says so only when it finds its annotation in Axiom, after a run stopped while sending it",
+		"resource host.id":               "only where the machine id is readable",
+		"resource os.version":            "only where os-release gives VERSION_ID",
+	})
 
 	res, span := h.otlp.Keys()
 	carried := dashboard.Carry(res, span)
@@ -50,6 +64,14 @@ func TestDashboardFieldsNix(t *testing.T) {
 	for id, apl := range queries {
 		for _, problem := range carried.Check(apl) {
 			t.Errorf("chart %s: %s", id, problem)
+		}
+	}
+	// And each binds, as Axiom binds it, on the dataset these runs made.
+	an := kusto.Start(t)
+	cols := axiomcols.Of(h.otlp.ResourceSpans())
+	for id, apl := range queries {
+		if errs := an.Bind(apl, "deploy-traces", cols); len(errs) > 0 {
+			t.Errorf("chart %s does not bind: %s", id, strings.Join(errs, "; "))
 		}
 	}
 

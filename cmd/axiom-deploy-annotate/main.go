@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/bdsqqq/axiom-deploy-annotation/annotator"
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/text"
 	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo"
 )
 
@@ -39,12 +40,13 @@ const (
 	exitUsage    = 2
 	exitNotNix   = 3
 	exitState    = 4
-	// exitAxiom: Axiom refused or failed a dashboard or fleet request.
+	// exitAxiom: Axiom refused or failed a dashboard, fleet or monitors
+	// request.
 	exitAxiom = 5
 )
 
 // modes are the command's modes, the first the default.
-var modes = []string{"annotate", "record", "flush", "drop", "rollout", "dashboard", "fleet", "check-config"}
+var modes = []string{"annotate", "record", "flush", "drop", "rollout", "dashboard", "fleet", "monitors", "check-config"}
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -69,7 +71,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return usageFail(stderr, usageError{fmt.Errorf("unknown mode %q: want %s", mode, strings.Join(modes, ", "))})
 		}
 	}
-	c, rest, err := parseArgs(args)
+	c, rest, err := parseArgs(args, mode == "drop")
 	switch {
 	case errors.Is(err, flag.ErrHelp):
 		printUsage(stdout)
@@ -93,7 +95,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if mode == "rollout" && (len(rest) == 0 || len(rest) == len(args) || args[len(args)-len(rest)-1] != "--") {
 		return usageFail(stderr, usageError{errors.New("rollout needs the deploy command after --: axiom-deploy-annotate rollout [flags] -- COMMAND [ARGS...]")})
 	}
-	if (mode == "dashboard" || mode == "fleet") && c.TracesDataset == "" {
+	if mode == "rollout" && c.dryRun {
+		// A dry run sends and writes nothing, and what rollout would send
+		// is known only once the command has run.
+		return usageFail(stderr, usageError{errors.New("rollout has no dry run: it would have to run the deploy command; run the command alone, or rollout without --dry-run")})
+	}
+	if (mode == "dashboard" || mode == "fleet" || mode == "monitors") && c.TracesDataset == "" {
 		return usageFail(stderr, usageError{errors.New(mode + " needs the traces dataset: --traces-dataset NAME (or tracesDataset in the config)")})
 	}
 	if mode == "check-config" {
@@ -116,14 +123,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 		case errors.Is(err, nixinfo.ErrNotNixSystem):
 			code = exitNotNix
 		}
-		fmt.Fprintf(stderr, "axiom-deploy-annotate: %v\n", err)
+		sayError(stderr, err)
 		return code
 	}
 	return exitOK
 }
 
+// sayError writes err as the run's one error line: whatever of it came
+// from outside (a path, a command, an answer) made safe for a terminal.
+func sayError(stderr io.Writer, err error) {
+	fmt.Fprintf(stderr, "axiom-deploy-annotate: %s\n", text.Line(err.Error()))
+}
+
 func usageFail(stderr io.Writer, err error) int {
-	fmt.Fprintf(stderr, "axiom-deploy-annotate: %v\n", err)
+	sayError(stderr, err)
 	if errors.As(err, new(usageError)) {
 		fmt.Fprintln(stderr, "Run axiom-deploy-annotate --help for usage.")
 	}

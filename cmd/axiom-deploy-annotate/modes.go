@@ -8,11 +8,12 @@ import (
 	"strings"
 	"time"
 
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/bdsqqq/axiom-deploy-annotation/annotator"
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/text"
 	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo"
+	"github.com/bdsqqq/axiom-deploy-annotation/telemetry/vocab"
 )
 
 // recordCurrent discovers the running system and records it unless it is
@@ -27,7 +28,12 @@ func (r *runner) recordCurrent(ctx context.Context, a *annotator.Annotator) (ann
 		return annotator.Recording{}, err
 	}
 	rec, err := a.Record(ctx, g, time.Now(), r.c.force)
-	if err == nil && rec.Annotated != nil {
+	switch {
+	case err != nil || rec.Annotated == nil:
+	case rec.Annotated.NotAnnotated != "":
+		r.log.Info("already recorded: this system is the one recorded last, not annotated; --force annotates it",
+			"system", g.StorePath, "why", rec.Annotated.NotAnnotated)
+	default:
 		r.log.Info("already annotated: this system is the one annotated last; --force sends anyway",
 			"system", g.StorePath, "annotation", rec.Annotated.AnnotationID)
 	}
@@ -54,20 +60,23 @@ func (r *runner) record(ctx context.Context, a *annotator.Annotator) (outcome, e
 	if o, done := notNew(rec); done {
 		return o, nil
 	}
-	return outcome{outcome: "recorded", line: fmt.Sprintf("recorded %q", rec.Entry.Name()), entry: rec.Entry}, nil
+	return outcome{outcome: vocab.OutcomeRecorded, line: fmt.Sprintf("recorded %q", rec.Entry.Name()), entry: rec.Entry}, nil
 }
 
 // notNew is the outcome of a record that found the deploy recorded before.
 func notNew(rec annotator.Recording) (outcome, bool) {
 	switch {
+	case rec.Annotated != nil && rec.Annotated.NotAnnotated != "":
+		line := fmt.Sprintf("already recorded, not annotated (%s): %q; --force annotates it", rec.Annotated.NotAnnotated, rec.Annotated.Title)
+		return outcome{outcome: vocab.OutcomeAlreadyRecorded, line: line}, true
 	case rec.Annotated != nil:
 		line := "already annotated: " + rec.Annotated.Title
 		if rec.Annotated.AnnotationID != "" {
 			line += " as " + rec.Annotated.AnnotationID
 		}
-		return outcome{outcome: "already-annotated", line: line, id: rec.Annotated.AnnotationID}, true
+		return outcome{outcome: vocab.OutcomeAlreadyAnnotated, line: line, id: rec.Annotated.AnnotationID}, true
 	case rec.Pending != nil:
-		return outcome{outcome: "spooled", line: pendingLine(rec.Pending), entry: rec.Pending}, true
+		return outcome{outcome: vocab.OutcomeSpooled, line: pendingLine(rec.Pending), entry: rec.Pending}, true
 	}
 	return outcome{}, false
 }
@@ -101,9 +110,12 @@ func (r *runner) annotate(ctx context.Context, a *annotator.Annotator) (outcome,
 				continue
 			}
 			if d.ID == "" {
-				return outcome{outcome: "recorded", line: fmt.Sprintf("recorded %q (annotations are off)", d.Entry.Name()), entry: d.Entry}, nil
+				return outcome{outcome: vocab.OutcomeRecorded, line: fmt.Sprintf("recorded %q (annotations are off)", d.Entry.Name()), entry: d.Entry}, nil
 			}
-			return outcome{outcome: "annotated", line: fmt.Sprintf("annotated %q as %s", d.Entry.Request.Title, d.ID), entry: d.Entry, id: d.ID}, nil
+			return outcome{outcome: vocab.OutcomeAnnotated, line: fmt.Sprintf("annotated %q as %s", d.Entry.Request.Title, d.ID), entry: d.Entry, id: d.ID}, nil
+		}
+		if o, done, err := settledElsewhere(a, mine); err != nil || done {
+			return o, err
 		}
 	}
 	switch {
@@ -121,7 +133,22 @@ func (r *runner) annotate(ctx context.Context, a *annotator.Annotator) (outcome,
 		o.err = res.Err
 		return o, nil
 	}
-	return outcome{outcome: "spooled", line: fmt.Sprintf("not delivered, spooled for the next run: %q", rec.Entry.Name()), entry: rec.Entry, err: res.Err}, nil
+	return outcome{outcome: vocab.OutcomeSpooled, line: fmt.Sprintf("not delivered, spooled for the next run: %q", rec.Entry.Name()), entry: rec.Entry, err: res.Err}, nil
+}
+
+// settledElsewhere is the outcome of a deploy this run recorded that
+// another run settled while this one waited: delivered, or dropped.
+func settledElsewhere(a *annotator.Annotator, e *annotator.Entry) (outcome, bool, error) {
+	done, last, err := a.Settled(e)
+	switch {
+	case err != nil || !done:
+		return outcome{}, false, err
+	case last == nil:
+		return outcome{outcome: vocab.OutcomeRecorded, line: fmt.Sprintf("recorded %q, no longer spooled: another run delivered or dropped it", e.Name()), entry: e}, true, nil
+	case last.NotAnnotated != "":
+		return outcome{outcome: vocab.OutcomeRecorded, line: fmt.Sprintf("recorded %q, not annotated (%s)", last.Title, last.NotAnnotated), entry: e}, true, nil
+	}
+	return outcome{outcome: vocab.OutcomeAnnotated, line: fmt.Sprintf("annotated %q as %s by another run", last.Title, last.AnnotationID), entry: e, id: last.AnnotationID}, true, nil
 }
 
 // latestCopy is e as the spool holds it now, after a delivery attempt.
@@ -145,7 +172,7 @@ func (r *runner) deliverSpool(ctx context.Context, a *annotator.Annotator, wait 
 	res, err := a.Deliver(ctx, wait)
 	if errors.Is(err, annotator.ErrBusy) {
 		r.log.Info("another run is delivering the spool; leaving it to that run")
-		return outcome{outcome: "busy", line: "another run is delivering the spool"}, nil
+		return outcome{outcome: vocab.OutcomeBusy, line: "another run is delivering the spool"}, nil
 	}
 	if err == nil && errors.Is(res.Err, annotator.ErrState) {
 		err = res.Err
@@ -153,12 +180,12 @@ func (r *runner) deliverSpool(ctx context.Context, a *annotator.Annotator, wait 
 	if err != nil {
 		return outcome{}, err
 	}
-	out := outcome{outcome: "flushed", delivered: len(res.Delivered), pending: res.Pending}
+	out := outcome{outcome: vocab.OutcomeFlushed, delivered: len(res.Delivered), pending: res.Pending}
 	out.line = flushLine(out)
-	trace.SpanFromContext(ctx).SetAttributes(attribute.Int("deploy.spooled", res.Pending))
+	trace.SpanFromContext(ctx).SetAttributes(vocab.DeploySpooled.Int(res.Pending))
 	if res.Err != nil {
 		r.log.Warn("not everything delivered; it stays spooled for the next run", "pending", res.Pending, "err", res.Err)
-		out.outcome, out.err = "spooled", res.Err
+		out.outcome, out.err = vocab.OutcomeSpooled, res.Err
 	}
 	return out, nil
 }
@@ -167,17 +194,20 @@ func flushLine(o outcome) string {
 	return fmt.Sprintf("delivered %d, %d still spooled", o.delivered, o.pending)
 }
 
-func (r *runner) drop(a *annotator.Annotator) (outcome, error) {
-	dropped, err := a.Drop(r.args...)
-	if err != nil {
+func (r *runner) drop(ctx context.Context, a *annotator.Annotator) (outcome, error) {
+	dropped, err := a.Drop(ctx, r.args...)
+	if errors.Is(err, annotator.ErrNoEntry) {
 		return outcome{}, fail(exitUsage, err)
+	}
+	if err != nil {
+		return outcome{}, err
 	}
 	names := make([]string, len(dropped))
 	for i, e := range dropped {
 		names[i] = fmt.Sprintf("%s (%q)", e.ID, e.Name())
 		r.log.Warn("spooled deploy dropped; it will not be annotated", "id", e.ID, "deploy", e.Name())
 	}
-	return outcome{outcome: "dropped", line: "dropped " + strings.Join(names, ", ")}, nil
+	return outcome{outcome: vocab.OutcomeDropped, line: "dropped " + strings.Join(names, ", ")}, nil
 }
 
 // dryRunOutput is what --dry-run prints.
@@ -193,12 +223,22 @@ type dryRunOutput struct {
 
 func (r *runner) dryRun(ctx context.Context) (outcome, error) {
 	a := annotator.New(annotator.ReadStore(r.c.StateDir, r.log), r.options(false))
-	if r.mode == "flush" {
+	switch r.mode {
+	case "flush":
 		pending, err := a.Pending()
 		if err != nil {
 			return outcome{}, err
 		}
-		return outcome{outcome: "dry-run"}, r.printJSON(map[string]any{"pending": pendingView(pending)})
+		return outcome{outcome: vocab.OutcomeDryRun}, r.printJSON(map[string]any{"pending": pendingView(pending)})
+	case "drop":
+		found, err := a.Find(r.args...)
+		if errors.Is(err, annotator.ErrNoEntry) {
+			return outcome{}, fail(exitUsage, err)
+		}
+		if err != nil {
+			return outcome{}, err
+		}
+		return outcome{outcome: vocab.OutcomeDryRun}, r.printJSON(map[string]any{"drop": pendingView(found)})
 	}
 	last, pending, err := a.Latest()
 	if err != nil {
@@ -221,7 +261,7 @@ func (r *runner) dryRun(ctx context.Context) (outcome, error) {
 	case pending == nil && last != nil && last.StorePath == g.StorePath && !r.c.force:
 		out.Send, out.Reason = false, "this system was annotated last, as "+last.AnnotationID+": nothing would be sent (--force sends anyway)"
 	}
-	return outcome{outcome: "dry-run"}, r.printJSON(out)
+	return outcome{outcome: vocab.OutcomeDryRun}, r.printJSON(out)
 }
 
 // pendingEntry is how flush --dry-run shows an entry.
@@ -246,8 +286,13 @@ func pendingView(entries []*annotator.Entry) []pendingEntry {
 	return out
 }
 
+// printJSON prints v as indented JSON, what came from outside (a label, a
+// host name) escaped where a terminal would take it for more than text.
 func (r *runner) printJSON(v any) error {
-	enc := json.NewEncoder(r.stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = r.stdout.Write(append(text.JSON(b), '\n'))
+	return err
 }

@@ -22,8 +22,9 @@ func spooledFiles(t *testing.T, dir string) []string {
 	}
 	var out []string
 	for _, de := range des {
-		if !strings.HasPrefix(de.Name(), ".") {
-			out = append(out, de.Name())
+		name := de.Name()
+		if !strings.HasPrefix(name, ".") && (strings.HasSuffix(name, ".json") || strings.HasSuffix(name, ".pb")) {
+			out = append(out, name)
 		}
 	}
 	return out
@@ -179,7 +180,7 @@ func TestNoAnnotationNix(t *testing.T) {
 	if run.Attr("deploy.outcome") != "recorded" || run.Attr("nix.generation") != "1" || run.Attr("deployment.id") == "" {
 		t.Errorf("run span: outcome %q, generation %q, deployment.id %q", run.Attr("deploy.outcome"), run.Attr("nix.generation"), run.Attr("deployment.id"))
 	}
-	if r := h.mustRun("--annotate=false"); !strings.HasPrefix(r.stdout, "already annotated: web1 gen 1") {
+	if r := h.mustRun("--annotate=false"); !strings.HasPrefix(r.stdout, `already recorded, not annotated (annotations were off): "web1 gen 1`) {
 		t.Errorf("second run: %q", r.stdout)
 	}
 }

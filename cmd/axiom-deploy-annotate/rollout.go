@@ -3,14 +3,12 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"strings"
 	"time"
 
 	"go.opentelemetry.io/contrib/propagators/envcar"
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
 	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
@@ -18,6 +16,7 @@ import (
 
 	"github.com/bdsqqq/axiom-deploy-annotation/annotator"
 	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo"
+	"github.com/bdsqqq/axiom-deploy-annotation/telemetry/vocab"
 )
 
 // rollout runs a fleet's deploy command as a child, in a trace of its own
@@ -26,11 +25,11 @@ import (
 // status is the command's: annotating never delays or fails it, and comes
 // after it, within --timeout.
 func (r *runner) rollout(ctx context.Context, stdin io.Reader, stderr io.Writer) (outcome, int, error) {
-	ctx, span := r.tracer.Start(ctx, "rollout", trace.WithSpanKind(trace.SpanKindInternal))
+	ctx, span := r.tracer.Start(ctx, vocab.SpanRollout, trace.WithSpanKind(trace.SpanKindInternal))
 	masked := annotator.MaskArgs(r.args)
 	span.SetAttributes(
-		attribute.String("deploy.mode", "rollout"),
-		attribute.String("deploy.command", strings.Join(masked, " ")),
+		vocab.ModeRollout.KeyValue(),
+		vocab.DeployCommand.String(strings.Join(masked, " ")),
 	)
 	vars := map[string]string{"TRACEPARENT": "", "TRACESTATE": ""}
 	propagation.TraceContext{}.Inject(ctx, &envcar.Carrier{SetEnvFunc: func(k, v string) { vars[strings.ToUpper(k)] = v }})
@@ -39,7 +38,7 @@ func (r *runner) rollout(ctx context.Context, stdin io.Reader, stderr io.Writer)
 	status := res.ShellStatus()
 	var se *startError
 	if errors.As(err, &se) {
-		fmt.Fprintf(stderr, "axiom-deploy-annotate: %v\n", err)
+		sayError(stderr, err)
 		res.Start, res.End = time.Now(), time.Now()
 		res.ExitCode = status
 	} else if err != nil {
@@ -76,7 +75,7 @@ func (r *runner) rollout(ctx context.Context, stdin io.Reader, stderr io.Writer)
 	store, err := annotator.OpenStore(r.c.StateDir, r.log)
 	if err != nil {
 		r.log.Warn("rollout not annotated", "err", err)
-		return outcome{outcome: "error"}, status, nil
+		return outcome{outcome: vocab.OutcomeError}, status, nil
 	}
 	opts := r.options(true)
 	opts.NoAnnotation = false
@@ -84,24 +83,24 @@ func (r *runner) rollout(ctx context.Context, stdin io.Reader, stderr io.Writer)
 	e, err := a.RecordRollout(ctx, req)
 	if err != nil {
 		r.log.Warn("rollout not annotated", "err", err)
-		return outcome{outcome: "error"}, status, nil
+		return outcome{outcome: vocab.OutcomeError}, status, nil
 	}
 	span.SetAttributes(semconv.DeploymentID(e.DeploymentID()))
-	out := outcome{outcome: "spooled", entry: e}
+	out := outcome{outcome: vocab.OutcomeSpooled, entry: e}
 	fres, derr := a.Deliver(dctx, true)
 	for _, d := range fres.Delivered {
 		if d.Entry.ID == e.ID {
-			out.outcome, out.id = "annotated", d.ID
+			out.outcome, out.id = vocab.OutcomeAnnotated, d.ID
 			r.log.Info("rollout annotated", "title", req.Title, "id", d.ID)
 		}
 	}
-	if out.outcome != "annotated" {
+	if out.outcome != vocab.OutcomeAnnotated {
 		r.log.Warn("rollout annotation not delivered; it stays spooled for the next run", "title", req.Title, "err", errors.Join(derr, fres.Err))
 		out.err = fres.Err
 	}
-	span.SetAttributes(attribute.String("deploy.outcome", out.outcome))
+	span.SetAttributes(out.outcome.KeyValue())
 	if out.id != "" {
-		span.SetAttributes(attribute.String("axiom.annotation.id", out.id))
+		span.SetAttributes(vocab.AxiomAnnotationID.String(out.id))
 	}
 	return out, status, nil
 }

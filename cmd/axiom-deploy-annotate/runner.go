@@ -12,14 +12,16 @@ import (
 	"time"
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/bdsqqq/axiom-deploy-annotation/annotator"
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/text"
 	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo"
+	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo/snapshot"
 	"github.com/bdsqqq/axiom-deploy-annotation/telemetry"
+	"github.com/bdsqqq/axiom-deploy-annotation/telemetry/vocab"
 )
 
 type runner struct {
@@ -54,9 +56,10 @@ func exportReserve(total time.Duration) time.Duration {
 }
 
 // outcome is what a mode did: the run span's deploy.outcome, the line for
-// stdout, and the delivery error that leaves it spooled.
+// stdout (shown as text.Line makes it: it may name an id from Axiom or a
+// title from the state), and the delivery error that leaves it spooled.
 type outcome struct {
-	outcome string
+	outcome vocab.Outcome
 	line    string
 	err     error
 	entry   *annotator.Entry
@@ -83,14 +86,14 @@ func (r *runner) run() error {
 	// A dry run sends nothing; a record, which a switch waits for, writes
 	// its spans to the state directory for the delivery to send.
 	tracesEndpoint := c.TracesEndpoint
-	if c.dryRun || r.mode == "drop" || r.mode == "dashboard" || r.mode == "fleet" {
+	if c.dryRun || r.mode == "drop" || r.mode == "dashboard" || r.mode == "fleet" || r.mode == "monitors" {
 		tracesEndpoint = ""
 	}
 	tracesToken := ""
 	if tracesEndpoint != "" && r.mode != "record" {
 		tracesToken, _ = r.token()
 		if c.TracesTokenFile != "" {
-			t, err := readToken(c.TracesTokenFile, r.log.Warn)
+			t, err := readToken(c.TracesTokenFile, r.deadline, r.log.Warn)
 			if err != nil {
 				r.log.Warn("traces token unusable", "err", err)
 			}
@@ -107,7 +110,7 @@ func (r *runner) run() error {
 		Host:        r.host,
 		Environment: c.Environment,
 		Timeout:     exportReserve(timeout),
-		SpoolDir:    filepath.Join(c.StateDir, "traces"),
+		StateDir:    c.StateDir,
 		Defer:       r.mode == "record",
 	}, r.log)
 	cancelSetup()
@@ -138,7 +141,7 @@ func (r *runner) run() error {
 		out = r.settle(ctx, tel, timeout, out)
 	}
 	if err == nil && out.line != "" {
-		fmt.Fprintln(r.stdout, out.line)
+		fmt.Fprintln(r.stdout, text.Line(out.line))
 	}
 	return err
 }
@@ -156,11 +159,11 @@ func (r *runner) exportContext(timeout time.Duration) (context.Context, context.
 // traced runs fn under the root span "run", and says in the span what it
 // did.
 func (r *runner) traced(ctx context.Context, fn func(context.Context) (outcome, error)) (outcome, error) {
-	ctx, span := r.tracer.Start(ctx, "run", trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(
-		attribute.String("deploy.mode", r.mode),
+	ctx, span := r.tracer.Start(ctx, vocab.SpanRun, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(
+		vocab.Mode(r.mode).KeyValue(),
 		semconv.HostName(r.host),
-		attribute.Bool("deploy.dry_run", r.c.dryRun),
-		attribute.Bool("deploy.force", r.c.force),
+		vocab.DeployDryRun.Bool(r.c.dryRun),
+		vocab.DeployForce.Bool(r.c.force),
 	))
 	defer span.End()
 	out, err := fn(ctx)
@@ -168,19 +171,19 @@ func (r *runner) traced(ctx context.Context, fn func(context.Context) (outcome, 
 		span.SetAttributes(annotator.DeployAttributes(out.entry, r.c.RepositoryURL)...)
 	}
 	if out.id != "" {
-		span.SetAttributes(attribute.String("axiom.annotation.id", out.id))
+		span.SetAttributes(vocab.AxiomAnnotationID.String(out.id))
 	}
 	if out.outcome == "" {
-		out.outcome = "error"
+		out.outcome = vocab.OutcomeError
 	}
-	span.SetAttributes(attribute.String("deploy.outcome", out.outcome))
+	span.SetAttributes(out.outcome.KeyValue())
 	if err != nil {
 		span.RecordError(err)
 		span.SetStatus(codes.Error, err.Error())
 	} else if out.err != nil {
 		span.SetStatus(codes.Error, out.err.Error())
 	}
-	if r.exporting && out.outcome == "annotated" && out.line != "" {
+	if r.exporting && out.outcome == vocab.OutcomeAnnotated && out.line != "" {
 		out.line += " trace " + span.SpanContext().TraceID().String()
 	}
 	return out, err
@@ -192,6 +195,8 @@ func (r *runner) dispatch(ctx context.Context) (outcome, error) {
 		return r.dashboard(ctx)
 	case "fleet":
 		return r.fleet(ctx)
+	case "monitors":
+		return r.monitors(ctx)
 	}
 	if r.c.dryRun {
 		return r.dryRun(ctx)
@@ -200,7 +205,8 @@ func (r *runner) dispatch(ctx context.Context) (outcome, error) {
 	if err != nil {
 		return outcome{}, err
 	}
-	a := annotator.New(store, r.options(r.mode != "record"))
+	defer store.Close()
+	a := annotator.New(store, r.options(r.mode != "record" && r.mode != "drop"))
 	switch r.mode {
 	case "record":
 		return r.record(ctx, a)
@@ -208,13 +214,20 @@ func (r *runner) dispatch(ctx context.Context) (outcome, error) {
 		r.delivering = a
 		return r.deliverSpool(ctx, a, false)
 	case "drop":
-		return r.drop(a)
+		return r.drop(ctx, a)
 	}
 	return r.annotate(ctx, a)
 }
 
 // options are the annotator's; a sender only where something is sent.
+// Closures are diffed with the snapshots in the state directory, which a
+// dry run reads but never writes.
 func (r *runner) options(send bool) annotator.Options {
+	closures := &nixinfo.Closures{
+		Snapshots: snapshot.Open(filepath.Join(r.c.StateDir, "snapshots")),
+		ReadOnly:  r.c.dryRun,
+		Log:       r.log,
+	}
 	opts := annotator.Options{
 		Settings:     r.c.settings(),
 		SpoolLimit:   r.c.SpoolLimit,
@@ -222,6 +235,8 @@ func (r *runner) options(send bool) annotator.Options {
 		Tracer:       r.tracer,
 		Log:          r.log,
 		ShowTraceID:  r.exporting,
+		Diff:         closures.Diff,
+		Retain:       closures.Retain,
 	}
 	if send {
 		token, tokenErr := r.token()
@@ -265,7 +280,7 @@ func (r *runner) readToken() (string, error) {
 			return t, annotator.CheckToken(t)
 		}
 	}
-	return readToken(r.c.TokenFile, r.log.Warn)
+	return readToken(r.c.TokenFile, r.deadline, r.log.Warn)
 }
 
 func (r *runner) discover(ctx context.Context, a *annotator.Annotator, previous string) (*nixinfo.Generation, error) {

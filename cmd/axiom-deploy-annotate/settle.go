@@ -23,7 +23,11 @@ func (r *runner) settle(ctx context.Context, tel *telemetry.Provider, timeout ti
 		}
 		cancel()
 		final := failed || ctx.Err() != nil
-		fresh, err := a.Settle(final)
+		// The spool lock is only ever held for a file write, or by a run
+		// about to exit: the whole run's deadline bounds the wait.
+		lctx, cancel := context.WithDeadline(context.Background(), r.deadline)
+		fresh, err := a.Settle(lctx, final)
+		cancel()
 		if err != nil {
 			r.log.Warn("could not settle the spool; what was recorded meanwhile waits for the next run", "err", err)
 			return out

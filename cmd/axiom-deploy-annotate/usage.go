@@ -17,13 +17,17 @@ Modes (the mode goes first):
   record          only record the current system in the spool: no network,
                   for the switch to wait on
   flush           deliver what is spooled; with --dry-run, list it
-  drop ID...      remove spooled entries Axiom keeps refusing
+  drop ID...      remove spooled entries Axiom keeps refusing (--dry-run shows
+                  them)
   rollout [flags] -- COMMAND [ARGS...]
                   run a fleet's deploy command, trace it, and annotate it as
                   one range; exits with the command's status
   dashboard       create or update the Axiom dashboard of the deploy runs
                   (--dry-run prints its body)
   fleet           print what each host runs, from the traces dataset
+  monitors        create or update the Axiom monitors that alert on failed
+                  deploys, stuck deliveries, silent hosts and hosts left
+                  behind (--dry-run prints their bodies)
   check-config    check the settings and exit: 0 when good, 2 when not
 
 Flags (config file key in brackets):
@@ -31,15 +35,16 @@ Flags (config file key in brackets):
 
 const usageTail = `
 Output: one line on stdout says what happened: annotated "TITLE" as ID [trace
-ID]; already annotated: TITLE as ID; spooled, not yet delivered: "TITLE" (N
-attempts, last error: ...); not delivered, spooled for the next run: "NAME";
-recorded "NAME"; delivered N, M still spooled. Logs go to stderr.
+ID]; already annotated: TITLE as ID; already recorded, not annotated (WHY):
+"TITLE"; spooled, not yet delivered: "TITLE" (N attempts, last error: ...);
+not delivered, spooled for the next run: "NAME"; recorded "NAME"; delivered
+N, M still spooled. Logs go to stderr.
 
 Exit status: 0 annotated, already annotated, recorded or spooled for later
 (also when another run is delivering); 1 internal error; 2 usage or
 configuration error; 3 not a NixOS or nix-darwin system; 4 state directory
-unusable; 5 Axiom refused or failed a dashboard or fleet request. rollout
-exits with its command's status.
+unusable; 5 Axiom refused or failed a dashboard, fleet or monitors request.
+rollout exits with its command's status.
 `
 
 // printUsage prints the help, its flags from the settings table.

@@ -4,15 +4,18 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/url"
 	"os"
 	"regexp"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/bdsqqq/axiom-deploy-annotation/annotator"
+	"github.com/bdsqqq/axiom-deploy-annotation/dashboard"
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/authhttp"
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/bounded"
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/text"
 )
 
 // minTimeout is the shortest deadline in which a run can do anything.
@@ -60,8 +63,17 @@ func (c *config) validate() error {
 			return fmt.Errorf("empty %s path", name)
 		}
 	}
+	if strings.IndexFunc(c.OrgID, func(r rune) bool { return r <= ' ' || r > '~' }) >= 0 {
+		// It goes in a header, which could not carry it.
+		return fmt.Errorf("invalid org id %q: use printable ASCII without spaces", c.OrgID)
+	}
 	if err := annotator.CheckHostname(c.Hostname); err != nil {
 		return err
+	}
+	if c.DashboardUID != "" {
+		if err := dashboard.CheckUID(c.DashboardUID); err != nil {
+			return err
+		}
 	}
 	if time.Duration(c.Timeout) < minTimeout {
 		return fmt.Errorf("invalid timeout %s: want %s or more", time.Duration(c.Timeout), minTimeout)
@@ -76,31 +88,22 @@ func (c *config) validate() error {
 // where no token crosses a network. It never repeats credentials a URL
 // holds, and refuses parts that would be dropped.
 func checkEndpoint(what, raw string) error {
+	// An error repeats the URL without what may be a credential (text.URL).
 	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
-		if u != nil && u.User != nil || strings.Contains(raw, "@") {
-			return fmt.Errorf("invalid %s: not a URL (not repeated: it may hold a credential)", what)
-		}
-		return fmt.Errorf("invalid %s %q: want an https URL", what, raw)
-	}
 	switch {
+	case err != nil || u.Host == "":
+		return fmt.Errorf("invalid %s %q: want an https URL", what, text.URL(raw))
 	case u.User != nil:
-		return fmt.Errorf("invalid %s: it holds credentials, which are not repeated here; the token goes in the token file", what)
+		return fmt.Errorf("invalid %s %q: it holds credentials; the token goes in the token file", what, text.URL(raw))
 	case u.Fragment != "" || strings.Contains(raw, "#"):
-		return fmt.Errorf("invalid %s %q: a fragment would be dropped", what, u.Redacted())
+		return fmt.Errorf("invalid %s %q: a fragment would be dropped", what, text.URL(raw))
 	case u.RawQuery != "" || u.ForceQuery:
-		return fmt.Errorf("invalid %s %q: a query would be dropped", what, u.Redacted())
+		return fmt.Errorf("invalid %s %q: a query would be dropped", what, text.URL(raw))
 	}
-	switch u.Scheme {
-	case "https":
+	if authhttp.TokenMayGo(u) {
 		return nil
-	case "http":
-		host := u.Hostname()
-		if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
-			return nil
-		}
 	}
-	return fmt.Errorf("invalid %s %q: must be https (plain http only to a loopback address)", what, raw)
+	return fmt.Errorf("invalid %s %q: must be https (plain http only to a loopback address)", what, text.URL(raw))
 }
 
 // maxTokenFile bounds a token file: a token is under a hundred bytes.
@@ -108,9 +111,9 @@ const maxTokenFile = 4096
 
 // readToken reads a token file: surrounding white space trimmed, a warning
 // when others may read it. What cannot be a token is a token-file error,
-// named as such.
-func readToken(path string, warn func(msg string, args ...any)) (string, error) {
-	f, err := os.Open(path)
+// named as such. A pipe is read until deadline at the latest.
+func readToken(path string, deadline time.Time, warn func(msg string, args ...any)) (string, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return "", err
 	}
@@ -118,13 +121,12 @@ func readToken(path string, warn func(msg string, args ...any)) (string, error) 
 	if fi, err := f.Stat(); err == nil && fi.Mode().Perm()&0o004 != 0 {
 		warn("token file is readable by every user: chmod o-r it", "file", path)
 	}
-	b, err := io.ReadAll(io.LimitReader(f, maxTokenFile+1))
-	if err != nil {
-		return "", err
-	}
+	b, err := bounded.Read(f, maxTokenFile, deadline)
 	switch {
-	case len(b) > maxTokenFile:
+	case errors.Is(err, bounded.ErrTooLarge):
 		return "", fmt.Errorf("token file %s is larger than %d bytes: it holds more than a token", path, maxTokenFile)
+	case err != nil:
+		return "", fmt.Errorf("token file %s: %w", path, err)
 	case bytes.HasPrefix(b, []byte("\xef\xbb\xbf")):
 		return "", fmt.Errorf("token file %s starts with a byte-order mark: save it as plain text", path)
 	}

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestReadTokenRefuses: what cannot be a token is a token-file error that
@@ -26,7 +27,7 @@ func TestReadTokenRefuses(t *testing.T) {
 			if err := os.WriteFile(path, []byte(tc.content), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			_, err := readToken(path, func(string, ...any) {})
+			_, err := readToken(path, time.Time{}, func(string, ...any) {})
 			if err == nil || !strings.Contains(err.Error(), "token file "+path) || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("got %v, want a token-file error saying %q", err, tc.want)
 			}
@@ -39,7 +40,7 @@ func TestReadTokenRefuses(t *testing.T) {
 	if err := os.WriteFile(good, []byte("  xaat-0000-good\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if tok, err := readToken(good, func(string, ...any) {}); err != nil || tok != "xaat-0000-good" {
+	if tok, err := readToken(good, time.Time{}, func(string, ...any) {}); err != nil || tok != "xaat-0000-good" {
 		t.Errorf("good token: %q, %v", tok, err)
 	}
 }

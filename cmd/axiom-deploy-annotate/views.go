@@ -12,6 +12,7 @@ import (
 
 	"github.com/bdsqqq/axiom-deploy-annotation/annotator"
 	"github.com/bdsqqq/axiom-deploy-annotation/dashboard"
+	"github.com/bdsqqq/axiom-deploy-annotation/telemetry/vocab"
 )
 
 // axiomClient is a client of Axiom's API at the scheme and host of
@@ -25,17 +26,12 @@ func (r *runner) axiomClient() (*axiom.Client, error) {
 	if err != nil {
 		return nil, fail(exitUsage, err)
 	}
-	opts := []axiom.Option{
-		axiom.SetNoEnv(),
-		axiom.SetURL(base),
-		axiom.SetToken(token),
-		axiom.SetUserAgent("axiom-deploy-annotation"),
-		axiom.SetClient(&http.Client{Transport: otelhttp.NewTransport(http.DefaultTransport)}),
-	}
-	if r.c.OrgID != "" {
-		opts = append(opts, axiom.SetOrganizationID(r.c.OrgID))
-	}
-	return axiom.NewClient(opts...)
+	return dashboard.NewClient(dashboard.ClientOptions{
+		URL:       base,
+		Token:     token,
+		OrgID:     r.c.OrgID,
+		Transport: otelhttp.NewTransport(http.DefaultTransport),
+	})
 }
 
 // dashboard creates or updates the deploy dashboard; with --dry-run it
@@ -55,7 +51,7 @@ func (r *runner) dashboard(ctx context.Context) (outcome, error) {
 			return outcome{}, err
 		}
 		_, err = fmt.Fprintf(r.stdout, "%s\n", b)
-		return outcome{outcome: "dry-run"}, err
+		return outcome{outcome: vocab.OutcomeDryRun}, err
 	}
 	client, err := r.axiomClient()
 	if err != nil {
@@ -69,7 +65,7 @@ func (r *runner) dashboard(ctx context.Context) (outcome, error) {
 	if res.Overwritten {
 		line += " (edits made in Axiom overwritten)"
 	}
-	return outcome{outcome: res.Status, line: line}, nil
+	return outcome{outcome: vocab.Outcome(res.Status), line: line}, nil
 }
 
 // fleet prints what each host runs, from the traces dataset.
@@ -83,9 +79,18 @@ func (r *runner) fleet(ctx context.Context) (outcome, error) {
 		return outcome{}, fail(exitAxiom, err)
 	}
 	if r.c.jsonOut {
-		return outcome{outcome: "fleet"}, f.JSON(r.stdout)
+		err = f.JSON(r.stdout)
+	} else {
+		err = f.Render(r.stdout, colourful(r.stdout))
 	}
-	return outcome{outcome: "fleet"}, f.Render(r.stdout, colourful(r.stdout))
+	if err != nil {
+		return outcome{}, err
+	}
+	// What is printed is not the fleet: say so, and fail.
+	if err := f.Incomplete(); err != nil {
+		return outcome{outcome: vocab.OutcomeFleet}, fail(exitAxiom, err)
+	}
+	return outcome{outcome: vocab.OutcomeFleet}, nil
 }
 
 // colourful says whether w is a terminal that may be coloured.

@@ -132,6 +132,9 @@ func validate(r *http.Request, body []byte) (Annotation, error) {
 	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
 		return a, fmt.Errorf("content type %q", ct)
 	}
+	if err := Validate("NewAnnotation", body); err != nil {
+		return a, err
+	}
 	var raw struct {
 		Datasets    []string `json:"datasets"`
 		Type        string   `json:"type"`

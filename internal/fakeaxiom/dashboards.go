@@ -3,7 +3,6 @@ package fakeaxiom
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -69,18 +68,19 @@ func dashboardError(w http.ResponseWriter, status int, code, msg string, current
 	return status
 }
 
-// dashboardPermission is what a dashboards request needs: "dashboards"
-// denies them all, "dashboards:create" (and read, update, delete) one.
-func dashboardPermission(method string) string {
+// verb is what a request of the dashboards or monitors API does, as its
+// permission names it: "dashboards" denies all of them,
+// "dashboards:create" (and read, update, delete) one.
+func verb(method string) string {
 	switch method {
 	case http.MethodPost:
-		return "dashboards:create"
+		return "create"
 	case http.MethodPut:
-		return "dashboards:update"
+		return "update"
 	case http.MethodDelete:
-		return "dashboards:delete"
+		return "delete"
 	}
-	return "dashboards:read"
+	return "read"
 }
 
 func (s *Server) denies(perms ...string) bool {
@@ -93,7 +93,7 @@ func (s *Server) denies(perms ...string) bool {
 // /v2/dashboards/uid/{uid}: get, update (with the version check) and
 // delete. Bodies are checked against the shared schema where it is.
 func (s *Server) serveDashboards(w http.ResponseWriter, r *http.Request, body []byte) int {
-	if s.denies("dashboards", dashboardPermission(r.Method)) {
+	if s.denies("dashboards", "dashboards:"+verb(r.Method)) {
 		return dashboardError(w, http.StatusForbidden, "forbidden", "forbidden", 0)
 	}
 	uid, byUID := strings.CutPrefix(r.URL.Path, "/v2/dashboards/uid/")
@@ -145,7 +145,7 @@ func (s *Server) upsert(w http.ResponseWriter, r *http.Request, pathUID string, 
 	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
 		return dashboardError(w, http.StatusBadRequest, "invalid_payload", "content type "+ct, 0)
 	}
-	if err := Validate("DashboardUpsertRequest", body); err != nil && !errors.Is(err, ErrNoSchema) {
+	if err := Validate("DashboardUpsertRequest", body); err != nil {
 		return dashboardError(w, http.StatusBadRequest, "invalid_payload", err.Error(), 0)
 	}
 	var req struct {

@@ -1,7 +1,7 @@
 // Package fakeaxiom is an Axiom API on loopback for tests: annotations,
-// dashboards (/v2/dashboards, bodies checked against the shared schema)
-// and APL queries (/v1/datasets/_apl, answering tables a test sets). It
-// checks requests the way Axiom's API documents them (bearer token, JSON
+// dashboards (/v2/dashboards) and monitors (/v2/monitors, /v2/notifiers),
+// their bodies checked against the shared schema, and APL queries
+// (/v1/datasets/_apl, answering tables a test sets). It checks requests the way Axiom's API documents them (bearer token, JSON
 // body, required fields, limits), keeps what it accepted, and can be told
 // to misbehave for the next requests: answer an error status, hang, send
 // its answer slowly, or store an annotation and lose the answer. It can
@@ -42,6 +42,18 @@ type Fault struct {
 	// StoreThenDrop stores the annotation, then closes the connection
 	// without an answer: a POST whose answer was lost.
 	StoreThenDrop bool
+	// Delay and Until hold the request before it is handled at all: until
+	// Delay has passed and Until (when not nil) is closed. The request is
+	// then handled as usual whether or not the client still waits: an
+	// Axiom that stores what it was sent, however late, and answers slowly.
+	Delay time.Duration
+	Until <-chan struct{}
+	// Arrived, when set, is told (without blocking) that the request has
+	// arrived, before it is held.
+	Arrived chan<- struct{}
+	// Huge answers 200 with a JSON body this many bytes long, streamed:
+	// a tabular answer whose one value is a string of that size.
+	Huge int64
 	// Method limits the fault to requests of this method; empty means any.
 	Method string
 }
@@ -74,10 +86,18 @@ type Server struct {
 	denied      []string
 	next        int
 
+	// inflight counts the requests being handled, for WaitIdle.
+	inflight sync.WaitGroup
+
 	dashboards     map[string]*Dashboard
 	dashboardOrder []string
 	nextDashboard  int
 	tables         map[string]table
+	analyzer       Analyzer
+
+	monitors    []*Monitor
+	nextMonitor int
+	notifiers   []Notifier
 }
 
 // New starts a fake that accepts token.
@@ -101,7 +121,8 @@ func NewTLS(token string) *Server {
 // Deny takes permissions from the token, as an Axiom API token made
 // without them: "create" (POST) and "read" (GET) of annotations;
 // "dashboards", or one of "dashboards:read", "dashboards:create",
-// "dashboards:update", "dashboards:delete"; "query" for APL. Requests that
+// "dashboards:update", "dashboards:delete"; the same for "monitors";
+// "notifiers" or "notifiers:read"; "query" for APL. Requests that
 // need one are answered 403. Deny() gives every permission back.
 func (s *Server) Deny(permissions ...string) {
 	s.mu.Lock()
@@ -142,7 +163,13 @@ func (s *Server) takeFault(method string) (Fault, bool) {
 	return Fault{}, false
 }
 
+// WaitIdle waits until every request that arrived so far has been handled,
+// delayed ones included.
+func (s *Server) WaitIdle() { s.inflight.Wait() }
+
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	s.inflight.Add(1)
+	defer s.inflight.Done()
 	arrived := time.Now()
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	s.mu.Lock()
@@ -150,6 +177,18 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	i := len(s.requests) - 1
 	fault, faulty := s.takeFault(r.Method)
 	s.mu.Unlock()
+	if faulty && fault.Arrived != nil {
+		select {
+		case fault.Arrived <- struct{}{}:
+		default:
+		}
+	}
+	if faulty && fault.Delay > 0 {
+		time.Sleep(fault.Delay)
+	}
+	if faulty && fault.Until != nil {
+		<-fault.Until
+	}
 	s.handle(&statusWriter{ResponseWriter: w, s: s, i: i}, r, body, fault, faulty)
 }
 
@@ -186,6 +225,9 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, body []byte, fau
 		case fault.Hang:
 			<-r.Context().Done()
 			return 0
+		case fault.Huge > 0:
+			writeHuge(w, fault.Huge)
+			return http.StatusOK
 		case fault.Status != 0:
 			for k, v := range fault.Header {
 				w.Header()[k] = v
@@ -200,8 +242,10 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, body []byte, fau
 			return fault.Status
 		}
 	}
-	other := r.URL.Path == "/v2/dashboards" || strings.HasPrefix(r.URL.Path, "/v2/dashboards/") || r.URL.Path == "/v1/datasets/_apl"
-	if r.URL.Path != "/v2/annotations" && !other {
+	p := r.URL.Path
+	dashboards := p == "/v2/dashboards" || strings.HasPrefix(p, "/v2/dashboards/")
+	monitors := p == "/v2/monitors" || strings.HasPrefix(p, "/v2/monitors/")
+	if p != "/v2/annotations" && p != "/v1/datasets/_apl" && p != "/v2/notifiers" && !dashboards && !monitors {
 		writeError(w, http.StatusNotFound, "not found")
 		return http.StatusNotFound
 	}
@@ -209,13 +253,36 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, body []byte, fau
 		writeError(w, http.StatusUnauthorized, "invalid token")
 		return http.StatusUnauthorized
 	}
-	if r.URL.Path == "/v1/datasets/_apl" {
+	switch {
+	case p == "/v1/datasets/_apl":
 		return s.serveAPL(w, r, body)
-	}
-	if other {
+	case dashboards:
 		return s.serveDashboards(w, r, body)
+	case monitors:
+		return s.serveMonitors(w, r, body)
+	case p == "/v2/notifiers":
+		return s.serveNotifiers(w, r)
 	}
 	return s.serveAnnotations(w, r, body, fault, faulty, stored)
+}
+
+// writeHuge answers a tabular answer of size bytes, without holding it.
+func writeHuge(w http.ResponseWriter, size int64) {
+	head := `{"format":"tabular","status":{"isPartial":false},"tables":[{"fields":[{"name":"host","type":"string"}],"columns":[["`
+	tail := `"]]}]}`
+	// No length is announced: the client learns the size by reading.
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	io.WriteString(w, head)
+	chunk := []byte(strings.Repeat("a", 64<<10))
+	for left := size - int64(len(head)+len(tail)); left > 0; {
+		n := min(left, int64(len(chunk)))
+		if _, err := w.Write(chunk[:n]); err != nil {
+			return
+		}
+		left -= n
+	}
+	io.WriteString(w, tail)
 }
 
 // writeJSON answers v, slowly when asked to: the status and headers at

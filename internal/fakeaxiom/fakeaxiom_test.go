@@ -137,6 +137,27 @@ func TestFaults(t *testing.T) {
 			t.Error("not stored")
 		}
 	})
+	t.Run("until", func(t *testing.T) {
+		// A request held until released is stored afterwards even though
+		// the client gave up; WaitIdle waits for it.
+		s := New(token)
+		defer s.Close()
+		release := make(chan struct{})
+		s.Fail(Fault{Until: release, Delay: time.Millisecond})
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		if _, _, err := do(t, s.Client(), ctx, http.MethodPost, s.Endpoint(), token, body); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("%v, want the deadline", err)
+		}
+		if n := len(s.Annotations()); n != 0 {
+			t.Errorf("stored %d before the release", n)
+		}
+		close(release)
+		s.WaitIdle()
+		if n := len(s.Annotations()); n != 1 {
+			t.Errorf("stored %d after the release, want 1", n)
+		}
+	})
 	t.Run("slow body", func(t *testing.T) {
 		s := New(token)
 		defer s.Close()

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"regexp"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -17,10 +19,24 @@ type QueryField struct {
 type table struct {
 	fields  []QueryField
 	columns [][]any
+	partial bool
+	// schema is the dataset's columns, when a test gave them.
+	schema map[string]string
 }
 
+// Analyzer binds APL against a table's columns and says what is wrong:
+// internal/kusto's, which binds as Axiom does.
+type Analyzer interface {
+	Bind(apl, table string, columns map[string]string) []string
+}
+
+// defaultRows is how many rows Axiom answers unless the query asks for
+// more (or fewer) with limit or take.
+const defaultRows = 1000
+
 // SetQueryResult makes APL queries of dataset answer this table, in
-// Axiom's tabular form: columns[i] holds the values of fields[i]. A
+// Axiom's tabular form: columns[i] holds the values of fields[i], cut to
+// the rows the query asks for (1,000 unless it ends in limit or take). A
 // dataset without a result does not exist (404).
 func (s *Server) SetQueryResult(dataset string, fields []QueryField, columns ...[]any) {
 	s.mu.Lock()
@@ -28,7 +44,49 @@ func (s *Server) SetQueryResult(dataset string, fields []QueryField, columns ...
 	if s.tables == nil {
 		s.tables = map[string]table{}
 	}
-	s.tables[dataset] = table{fields: fields, columns: columns}
+	t := s.tables[dataset]
+	t.fields, t.columns, t.partial = fields, columns, false
+	s.tables[dataset] = t
+}
+
+// SetQueryColumns gives dataset its columns (name to Kusto type), as a
+// traces dataset has them once its spans carried them; an analyzer
+// judges each query, and one that names a column the dataset lacks, or
+// is otherwise wrong, is refused (400) as Axiom refuses it. The table a
+// query answers is still the one SetQueryResult gave.
+func (s *Server) SetQueryColumns(dataset string, columns map[string]string, an Analyzer) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.tables == nil {
+		s.tables = map[string]table{}
+	}
+	t := s.tables[dataset]
+	t.schema = columns
+	s.tables[dataset] = t
+	s.analyzer = an
+}
+
+// SetQueryPartial makes the answers for dataset say they are partial
+// (status.isPartial), as Axiom's do when it did not read everything.
+func (s *Server) SetQueryPartial(dataset string, partial bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tables[dataset]
+	t.partial = partial
+	s.tables[dataset] = t
+}
+
+// rowLimit is the row count a query ends by asking for: the last limit or
+// take, else Axiom's default.
+var rowLimit = regexp.MustCompile(`\|\s*(?:limit|take)\s+(\d+)\s*$`)
+
+func rowsAsked(apl string) int {
+	if m := rowLimit.FindStringSubmatch(strings.TrimSpace(apl)); m != nil {
+		if n, err := strconv.Atoi(m[1]); err == nil {
+			return n
+		}
+	}
+	return defaultRows
 }
 
 // datasetOf is the dataset an APL query starts from: ['name'] or a bare
@@ -80,14 +138,41 @@ func (s *Server) serveAPL(w http.ResponseWriter, r *http.Request, body []byte) i
 	}
 	s.mu.Lock()
 	t, ok := s.tables[name]
+	an := s.analyzer
 	s.mu.Unlock()
 	if !ok {
 		writeError(w, http.StatusNotFound, "dataset not found")
 		return http.StatusNotFound
 	}
-	columns := t.columns
-	if columns == nil {
-		columns = [][]any{}
+	if status, msg := judge(an, req.APL, name, t.schema); status != 0 {
+		writeError(w, status, msg)
+		return status
+	}
+	writeTable(w, r, name, t, req.APL, *req.StartTime, end)
+	return http.StatusOK
+}
+
+// judge binds apl against the dataset's columns, when a test gave them:
+// the status and message of a refusal, or 0 when the query may run.
+func judge(an Analyzer, apl, name string, schema map[string]string) (int, string) {
+	switch {
+	case schema == nil:
+		return 0, ""
+	case an == nil:
+		return http.StatusInternalServerError, "the fake has columns for " + name + " but no analyzer to judge queries"
+	}
+	if errs := an.Bind(apl, name, schema); len(errs) > 0 {
+		return http.StatusBadRequest, "invalid query: " + strings.Join(errs, "; ")
+	}
+	return 0, ""
+}
+
+// writeTable answers t as Axiom's tabular answer to apl, cut to the rows
+// it asks for.
+func writeTable(w http.ResponseWriter, r *http.Request, name string, t table, apl string, start, end time.Time) {
+	columns := make([][]any, len(t.columns))
+	for i, c := range t.columns {
+		columns[i] = c[:min(len(c), rowsAsked(apl))]
 	}
 	fields := t.fields
 	if fields == nil {
@@ -99,18 +184,18 @@ func (s *Server) serveAPL(w http.ResponseWriter, r *http.Request, body []byte) i
 	}
 	writeJSON(w, r, http.StatusOK, map[string]any{
 		"format": "tabular",
-		"status": map[string]any{"elapsedTime": 1200, "rowsExamined": rows, "rowsMatched": rows},
+		"status": map[string]any{"elapsedTime": 1200, "blocksExamined": 1, "rowsExamined": rows, "rowsMatched": rows,
+			"numGroups": 0, "isPartial": t.partial, "cacheStatus": 1, "minBlockTime": start, "maxBlockTime": end},
 		"tables": []map[string]any{{
 			"name":    "0",
 			"sources": []map[string]string{{"name": name}},
 			"fields":  fields,
 			"order":   []any{},
 			"groups":  []any{},
-			"range":   map[string]any{"field": "_time", "start": req.StartTime, "end": end},
+			"range":   map[string]any{"field": "_time", "start": start, "end": end},
 			"columns": columns,
 		}},
 		"datasetNames":  []string{name},
 		"fieldsMetaMap": map[string]any{},
 	}, false, 0)
-	return http.StatusOK
 }

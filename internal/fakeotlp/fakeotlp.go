@@ -65,11 +65,12 @@ type Receiver struct {
 	// Hang holds every export until the client gives up.
 	Hang bool
 
-	mu      sync.Mutex
-	spans   []Span
-	headers []http.Header
-	hosts   []string
-	bad     []string
+	mu            sync.Mutex
+	spans         []Span
+	resourceSpans []*tracepb.ResourceSpans
+	headers       []http.Header
+	hosts         []string
+	bad           []string
 }
 
 // New starts a receiver.
@@ -97,6 +98,13 @@ func (r *Receiver) Spans() []Span {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return slices.Clone(r.spans)
+}
+
+// ResourceSpans is every span received, as OTLP carried it.
+func (r *Receiver) ResourceSpans() []*tracepb.ResourceSpans {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.resourceSpans)
 }
 
 // Keys is every resource and span attribute key received, sorted: what
@@ -192,6 +200,7 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 	}
 	r.mu.Lock()
 	r.spans = append(r.spans, got...)
+	r.resourceSpans = append(r.resourceSpans, msg.ResourceSpans...)
 	r.headers = append(r.headers, req.Header.Clone())
 	r.hosts = append(r.hosts, req.Host)
 	r.mu.Unlock()

@@ -4,8 +4,11 @@
 package text
 
 import (
+	"bytes"
+	"fmt"
 	"strings"
 	"unicode"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -50,3 +53,46 @@ func Truncate(s string, max int) string {
 // Field is Line, cut to max bytes: the form of any single value from outside
 // that is shown or exported.
 func Field(s string, max int) string { return Truncate(Line(Truncate(s, 4*max)), max) }
+
+// URL is a URL as a message may repeat it: whatever precedes its last "@"
+// (a user, a password, even one holding "/" or "#") becomes "***", and a
+// query or fragment becomes "?…" or "#…", since any of them may hold a
+// credential; on one line, at most 200 bytes. It works on the text, so it
+// hides as much from a URL that does not parse.
+func URL(s string) string {
+	prefix, rest := "", s
+	if i := strings.Index(s, "://"); i >= 0 {
+		prefix, rest = s[:i+len("://")], s[i+len("://"):]
+	}
+	if i := strings.LastIndexByte(rest, '@'); i >= 0 {
+		rest = "***" + rest[i:]
+	}
+	if i := strings.IndexAny(rest, "?#"); i >= 0 {
+		rest = rest[:i] + rest[i:i+1] + "…"
+	}
+	return Field(prefix+rest, 200)
+}
+
+// JSON makes encoded JSON safe to show on a terminal without changing what
+// it says: each character that Line would replace and encoding/json leaves
+// as it is (DEL, C1 controls, bidirectional and zero-width characters)
+// becomes a \u escape. Such characters occur only inside strings, where the
+// escape means the same.
+func JSON(b []byte) []byte {
+	if bytes.IndexFunc(b, func(r rune) bool { return r >= 0x7f && unsafe(r) }) < 0 {
+		return b
+	}
+	out := make([]byte, 0, len(b)+16)
+	for len(b) > 0 {
+		r, n := utf8.DecodeRune(b)
+		if r >= 0x7f && unsafe(r) {
+			for _, u := range utf16.Encode([]rune{r}) {
+				out = fmt.Appendf(out, `\u%04x`, u)
+			}
+		} else {
+			out = append(out, b[:n]...)
+		}
+		b = b[n:]
+	}
+	return out
+}

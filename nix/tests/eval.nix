@@ -1,25 +1,45 @@
-# Evaluates nix/nixos.nix or nix/darwin.nix, and nix/common.nix, with the
-# stand-ins in lib.nix and pkgs.nix and the platform's options the modules
-# set. nix/module_test.go reads the result as JSON, or builds configFile.
+# Evaluates nix/nixos.nix, nix/darwin.nix or nix/home-manager.nix, and
+# nix/common.nix, with the stand-ins in lib.nix, pkgs.nix and
+# home-manager.nix and the platform's options the modules set.
+# nix/module_test.go reads the result as JSON, or builds configFile.
 {
+  # nixos, darwin, home-manager (on Linux) or home-manager-darwin.
   platform ? "nixos",
   # services.axiom-deploy-annotation, as JSON; enable is implied.
   settings ? "{}",
-  # Candidates for the repositoryUrl option, as a JSON list.
+  # Candidates for the settings.repositoryUrl option, as a JSON list.
   repositoryUrls ? "[]",
   bin ? null,
-  # A cross build, which cannot run the command: the configuration file
-  # goes unchecked.
-  cross ? false,
+  # Whether a build with bin checks the configuration file with it.
+  check ? true,
+  # Home Manager: the user's home directory.
+  home ? null,
 }:
 
 let
-  lib = import ./lib.nix;
+  darwin = platform == "darwin" || platform == "home-manager-darwin";
+  standInLib = import ./lib.nix;
   pkgs = import ./pkgs.nix {
-    inherit lib cross;
+    lib = standInLib;
     bin = if bin == null then null else /. + bin;
+    inherit check;
+    hostPlatform = {
+      isDarwin = darwin;
+      isLinux = !darwin;
+    };
   };
-  inherit (lib) mkOption types;
+  hm = import ./home-manager.nix {
+    lib = standInLib;
+    inherit pkgs darwin;
+    home =
+      if home != null then
+        home
+      else if darwin then
+        "/Users/alice"
+      else
+        "/home/alice";
+  };
+  inherit (standInLib) mkOption types;
 
   unit = types.attrsOf (types.submodule { freeformType = types.attrsOf types.anything; });
   listOption = type: mkOption {
@@ -27,9 +47,28 @@ let
     default = [ ];
   };
 
+  # The options both system platforms have.
+  system = {
+    _file = "options of both system platforms";
+    options = {
+      assertions = listOption types.unspecified;
+      environment.systemPackages = listOption types.package;
+    };
+  };
+
+  homeManager = {
+    module = ../home-manager.nix;
+    inherit (hm) lib;
+    options = { };
+    modules = [ hm.module ];
+    inherit (hm) result;
+  };
+
   platforms = {
     nixos = {
       module = ../nixos.nix;
+      lib = standInLib;
+      modules = [ system ];
       options = {
         nix.package = mkOption {
           type = types.package;
@@ -46,11 +85,14 @@ let
       };
       result = config: {
         inherit (config.systemd) services timers;
+        systemPackages = config.environment.systemPackages;
       };
     };
 
     darwin = {
       module = ../darwin.nix;
+      lib = standInLib;
+      modules = [ system ];
       options = {
         system.profile = mkOption {
           type = types.path;
@@ -100,14 +142,18 @@ let
       result = config: {
         inherit (config.launchd) daemons;
         postActivation = config.system.activationScripts.postActivation.text;
-        etc = lib.mapAttrs (_: f: f.text) config.environment.etc;
+        etc = standInLib.mapAttrs (_: f: f.text) config.environment.etc;
+        systemPackages = config.environment.systemPackages;
       };
     };
+
+    home-manager = homeManager;
+    home-manager-darwin = homeManager;
   };
 
   p = platforms.${platform};
 
-  eval = lib.evalModules {
+  eval = standInLib.evalModules {
     modules = [
       p.module
       {
@@ -115,10 +161,9 @@ let
         inherit (p) options;
       }
       {
-        _file = "options of both platforms";
+        _file = "options of every platform";
         options = {
-          assertions = listOption types.unspecified;
-          environment.systemPackages = listOption types.package;
+          warnings = listOption types.str;
           meta.maintainers = listOption types.raw;
         };
       }
@@ -129,21 +174,29 @@ let
         }
         // builtins.fromJSON settings;
       }
-    ];
-    specialArgs = { inherit pkgs; };
+    ]
+    ++ p.modules;
+    specialArgs = {
+      inherit pkgs;
+      inherit (p) lib;
+    };
   };
 
   inherit (eval) config;
   cfg = config.services.axiom-deploy-annotation;
+  settingsOptions = eval.options.services.axiom-deploy-annotation.settings.type.getSubOptions [ ];
 in
 p.result config
 // {
-  failedAssertions = map (a: a.message) (builtins.filter (a: !a.assertion) config.assertions);
+  failedAssertions = map (a: a.message) (
+    builtins.filter (a: !a.assertion) (config.assertions or [ ])
+  );
+  inherit (config) warnings;
   configFile = cfg.configFile;
   package = cfg.package;
-  systemPackages = config.environment.systemPackages;
   maintainers = config.meta.maintainers;
-  repositoryUrlAccepted = map eval.options.services.axiom-deploy-annotation.repositoryUrl.type.check (
+  repositoryUrlAccepted = map settingsOptions.repositoryUrl.type.check (
     builtins.fromJSON repositoryUrls
   );
+  settingsOptions = builtins.attrNames settingsOptions;
 }

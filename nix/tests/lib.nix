@@ -2,8 +2,10 @@
 # that they can be evaluated with a Nix that cannot evaluate nixpkgs. It
 # follows lib/modules.nix and lib/types.nix in behaviour, not in code: options
 # with defaults, readOnly and apply; types that check each definition and
-# merge them; mkIf, mkMerge, mkDefault and mkAfter; modules with imports and
-# freeform submodules. What it does not know it refuses, rather than guess.
+# merge them; mkIf, mkMerge, mkDefault, mkForce and mkAfter; modules with
+# imports and freeform submodules; the evaluated options (isDefined,
+# definitions, files, highestPrio) that renamed options read. What it does
+# not know it refuses, rather than guess.
 let
   inherit (builtins)
     all
@@ -39,6 +41,9 @@ let
     optionalString = cond: s: if cond then s else "";
     optionalAttrs = cond: attrs: if cond then attrs else { };
     mapAttrs = builtins.mapAttrs;
+    filterAttrs =
+      pred: attrs:
+      removeAttrs attrs (filter (n: !(pred n attrs.${n})) (attrNames attrs));
     mapAttrsToList = f: attrs: map (n: f n attrs.${n}) (attrNames attrs);
     genAttrs =
       names: f:
@@ -52,6 +57,12 @@ let
     last = l: builtins.elemAt l (length l - 1);
     inherit concatStringsSep;
     hasPrefix = prefix: s: substring 0 (stringLength prefix) s == prefix;
+    splitString =
+      sep: s:
+      if sep != "." then
+        throw "splitString: only \".\" is known here"
+      else
+        filter isString (builtins.split "\\." s);
     removePrefix =
       prefix: s: if hasPrefix prefix s then substring (stringLength prefix) (-1) s else s;
     toIntBase10 =
@@ -74,6 +85,20 @@ let
     isDerivation = v: isAttrs v && v.type or null == "derivation";
     isStringLike = v: isString v || isPath v || (isAttrs v && (v ? outPath || v ? __toString));
     showOption = concatStringsSep ".";
+    showFiles = files: concatStringsSep " and " (map (f: "`${f}'") files);
+    setAttrByPath =
+      path: value: if path == [ ] then value else { ${head path} = setAttrByPath (tail path) value; };
+    attrByPath =
+      path: default: set:
+      if path == [ ] then
+        set
+      else if isAttrs set && set ? ${head path} then
+        attrByPath (tail path) default set.${head path}
+      else
+        default;
+    getAttrFromPath =
+      path: set:
+      attrByPath path (throw "cannot find attribute `${concatStringsSep "." path}'") set;
     versionAtLeast = v: w: builtins.compareVersions v w >= 0;
 
     literalExpression = text: {
@@ -101,6 +126,7 @@ let
     };
     mkOptionDefault = mkOverride 1500;
     mkDefault = mkOverride 1000;
+    mkForce = mkOverride 50;
     mkOrder = priority: content: {
       _type = "order";
       inherit priority content;
@@ -220,6 +246,8 @@ let
       in
       {
         isDefined = sorted != [ ];
+        defsFinal = sorted;
+        highestPrio = highest;
         value =
           if sorted == [ ] then
             throw "The option `${showOption loc}' is used but not defined."
@@ -229,22 +257,76 @@ let
             type.merge loc sorted;
       };
 
+    # The option as lib/modules.nix evaluates it: the declaration, with its
+    # value and what defined it.
     evalOption =
       loc: opt: defs:
       let
+        type = opt.type or types.unspecified;
         defs' =
           optional (opt ? default) {
             file = "the default of ${showOption loc}";
             value = mkOptionDefault opt.default;
           }
           ++ defs;
+        merged = mergeDefinitions loc type defs';
         value =
           if opt.readOnly or false && length defs' > 1 then
             throw "The option `${showOption loc}' is read-only, but it's set multiple times."
           else
-            (mergeDefinitions loc opt.type defs').value;
+            merged.value;
       in
-      if opt ? apply then opt.apply value else value;
+      opt
+      // {
+        inherit type;
+        value = if opt ? apply then opt.apply value else value;
+        inherit (merged) isDefined highestPrio;
+        definitions = map (d: d.value) merged.defsFinal;
+        files = unique (map (d: d.file) merged.defsFinal);
+      };
+
+    # lib/modules.nix's renamed options: the old option's definitions go to
+    # the new one with their priority, and reading the old one reads the new.
+    mkAliasAndWrapDefsWithPriority =
+      wrap: option:
+      mkIf option.isDefined (wrap (mkMerge (map (mkOverride option.highestPrio) option.definitions)));
+
+    doRename =
+      {
+        from,
+        to,
+        visible,
+        warn,
+        use,
+      }:
+      { config, options, ... }:
+      let
+        fromOpt = getAttrFromPath from options;
+        toOf = attrByPath to (throw "Renaming error: option `${showOption to}' does not exist.");
+      in
+      {
+        options = setAttrByPath from (mkOption {
+          inherit visible;
+          description = "Alias of {option}`${showOption to}`.";
+          apply = _: use (toOf config);
+        });
+        config = mkMerge [
+          {
+            warnings = optional (
+              warn && fromOpt.isDefined
+            ) "The option `${showOption from}' defined in ${showFiles fromOpt.files} has been renamed to `${showOption to}'.";
+          }
+          (mkAliasAndWrapDefsWithPriority (setAttrByPath to) fromOpt)
+        ];
+      };
+    mkRenamedOptionModule =
+      from: to:
+      doRename {
+        inherit from to;
+        visible = false;
+        warn = true;
+        use = x: x;
+      };
 
     mergeEqualOption =
       loc: defs:
@@ -412,15 +494,35 @@ let
         mkOptionType {
           name = "submodule";
           check = x: isAttrs x || isFunction x;
+        }
+        // {
+          getSubOptions =
+            prefix:
+            (evalModules {
+              inherit modules prefix;
+              specialArgs.name = "<name>";
+            }).options;
           merge =
             loc: defs:
             (evalModules {
               modules =
                 modules
-                ++ map (d: {
-                  _file = d.file;
-                  imports = [ d.value ];
-                }) defs;
+                # As types.submodule does (shorthandOnlyDefinesConfig), an
+                # attribute set defines config, so a definition may set an
+                # option named config.
+                ++ map (
+                  d:
+                  if isAttrs d.value then
+                    {
+                      _file = d.file;
+                      config = d.value;
+                    }
+                  else
+                    {
+                      _file = d.file;
+                      imports = [ d.value ];
+                    }
+                ) defs;
               prefix = loc;
               specialArgs.name = last loc;
             }).config;
@@ -449,8 +551,14 @@ let
         specialArgs ? { },
       }:
       let
-        args = specialArgs // {
-          inherit lib config options;
+        # As in lib/modules.nix, specialArgs may bring a lib of its own (Home
+        # Manager's, with lib.hm).
+        args = {
+          inherit lib;
+        }
+        // specialArgs
+        // {
+          inherit config options;
         };
 
         # Every module with its imports, each as { file, options, config,
@@ -492,19 +600,27 @@ let
           [ module ] ++ concatMap (collect module.file) (v.imports or [ ]);
 
         collected = concatMap (collect "<unknown file>") modules;
-        options = foldl' (mergeOptionTrees prefix) { } (map (m: m.options) collected);
+        declarations = foldl' (mergeOptionTrees prefix) { } (map (m: m.options) collected);
         freeformTypes = filter (t: t != null) (map (m: m.freeformType) collected);
 
+        # { config, options } of a subtree: its values, and its options as
+        # evaluated. Which options there are depends on the declarations
+        # alone, so that modules may read options without a cycle.
         evalTree =
           loc: decl: defs:
           if isType "option" decl then
-            evalOption loc decl defs
+            let
+              option = evalOption loc decl defs;
+            in
+            {
+              config = option.value;
+              options = option;
+            }
           else
             let
               pushed = pushDown loc defs;
-              names = unique (attrNames decl ++ concatMap (d: attrNames d.value) pushed);
-              declared = filter (n: decl ? ${n}) names;
-              undeclared = filter (n: !(decl ? ${n})) names;
+              declared = attrNames decl;
+              undeclared = filter (n: !(decl ? ${n})) (unique (concatMap (d: attrNames d.value) pushed));
               freeform =
                 if undeclared == [ ] then
                   { }
@@ -512,15 +628,20 @@ let
                   (head freeformTypes).merge loc (map (d: d // { value = removeAttrs d.value declared; }) pushed)
                 else
                   throw "The option `${showOption (loc ++ [ (head undeclared) ])}' does not exist.";
+              children = genAttrs declared (n: evalTree (loc ++ [ n ]) decl.${n} (definitionsOf n pushed));
             in
-            freeform // genAttrs declared (n: evalTree (loc ++ [ n ]) decl.${n} (definitionsOf n pushed));
+            {
+              config = freeform // mapAttrs (_: c: c.config) children;
+              options = mapAttrs (_: c: c.options) children;
+            };
 
-        config = evalTree prefix options (
+        evaluated = evalTree prefix declarations (
           map (m: {
             inherit (m) file;
             value = m.config;
           }) collected
         );
+        inherit (evaluated) config options;
       in
       {
         inherit config options;

@@ -1,11 +1,14 @@
 # The part of nixpkgs the modules use, as real derivations that need nothing
 # but /bin/sh to build (the tests build with sandbox = false). With bin, the
-# package is that binary, and the configuration file is checked with it at
-# build time, as the module does on a native build (not on a cross build).
+# package is that binary, and (unless check is false) the configuration file
+# is checked with it at build time, as the module does on a native build.
+# The shell scripts are written for /bin/sh, a stricter shell than the bash
+# nixpkgs uses.
 {
   lib,
   bin ? null,
-  cross ? false,
+  check ? true,
+  hostPlatform ? { },
 }:
 
 let
@@ -44,11 +47,26 @@ in
       ''mkdir -p "$out/bin" && cp ${command} "$out/bin/axiom-deploy-annotate"''
   );
   nix = program "nix" "nix" "exit 1";
+  # The host's own, for the scripts the tests run.
+  coreutils = program "coreutils" "coreutils" ''
+    mkdir -p "$out/bin"
+    for tool in timeout; do ln -s "$(command -v "$tool")" "$out/bin/$tool"; done
+  '';
 
   writeShellScriptBin =
     name: text:
-    program name name ''mkdir -p "$out/bin" && printf '%s' "$text" > "$out/bin/${name}"'' // {
+    shell name
+      ''
+        mkdir -p "$out/bin"
+        printf '#!/bin/sh\n%s' "$text" > "$out/bin/${name}"
+        chmod +x "$out/bin/${name}"
+      ''
+      {
+        inherit text;
+      }
+    // {
       inherit text;
+      meta.mainProgram = name;
     };
 
   runCommand = name: env: script: shell name script env;
@@ -66,7 +84,7 @@ in
   };
 
   stdenv = {
-    buildPlatform.canExecute = _: bin != null && !cross;
-    hostPlatform = { };
+    buildPlatform.canExecute = _: bin != null && check;
+    inherit hostPlatform;
   };
 }
