@@ -362,7 +362,7 @@ func checkTenSwitches(t *testing.T, m *machine, tracesHang bool) {
 
 var exposure = regexp.MustCompile(`Overall exposure level for (\S+): ([0-9.]+) (\w+)`)
 
-// checkExposure: the figures README.md and nix/nixos.nix quote are what
+// checkExposure: the figures docs/security.md and nix/nixos.nix quote are what
 // systemd-analyze security says of the units in the running systemd.
 func checkExposure(t *testing.T, m *machine) {
 	figure := map[string]string{}
@@ -383,7 +383,7 @@ func checkExposure(t *testing.T, m *machine) {
 	t.Logf("exposure: record %s, flush %s", figure[recordUnit], figure[flushUnit])
 	record, flush := strings.Fields(figure[recordUnit]), strings.Fields(figure[flushUnit])
 	for file, quotes := range map[string][]string{
-		"README.md": {
+		"docs/security.md": {
 			fmt.Sprintf("record service **%s (%s)**", record[0], record[1]),
 			fmt.Sprintf("flush service **%s (%s)**", flush[0], flush[1]),
 		},
