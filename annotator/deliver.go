@@ -157,14 +157,11 @@ func (a *Annotator) deliver(ctx context.Context, e *Entry) (id string, err error
 		span.End()
 	}()
 
-	last, err := a.store.last()
-	if err != nil {
-		return "", err
-	}
-	if !e.Rollout && last != nil && e.Seq != 0 && last.Seq == e.Seq && last.StorePath == e.StorePath {
-		// A run that stopped between writing the state and removing the
-		// spool file left this behind: it was delivered.
-		return last.AnnotationID, a.store.MarkDelivered(ctx, e, last.AnnotationID)
+	if id, done, err := a.deliveredBefore(e); err != nil || done {
+		if err != nil {
+			return "", err
+		}
+		return id, a.store.MarkDelivered(ctx, e, id)
 	}
 	if e.Request == nil {
 		if err := a.prepare(spanCtx, e); err != nil {
@@ -214,6 +211,17 @@ func (a *Annotator) deliver(ctx context.Context, e *Entry) (id string, err error
 		return "", err
 	}
 	return id, nil
+}
+
+// deliveredBefore says whether the state names e as delivered, with its
+// annotation id: a run that stopped between writing the state and
+// removing the spool file left e behind.
+func (a *Annotator) deliveredBefore(e *Entry) (string, bool, error) {
+	last, err := a.store.last()
+	if err != nil || e.Rollout || last == nil || e.Seq == 0 || last.Seq != e.Seq || last.StorePath != e.StorePath {
+		return "", false, err
+	}
+	return last.AnnotationID, true, nil
 }
 
 func outcomeOf(e *Entry) vocab.Outcome {

@@ -105,22 +105,7 @@ func TestRootRunOnServiceState(t *testing.T) {
 	if code, out := run("", "rollout", "--", "true"); code != 0 {
 		t.Fatalf("rollout as root: exit %d\n%s", code, out)
 	}
-	err = filepath.WalkDir(state, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		if st := fi.Sys().(*syscall.Stat_t); st.Uid != nobody {
-			t.Errorf("%s: owned by %d, want the directory's owner %d", path, st.Uid, nobody)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	allOwnedBy(t, state, nobody)
 	if code, out := run("nobody", "flush"); code != 0 {
 		t.Errorf("flush as the directory's owner after root's run: exit %d\n%s", code, out)
 	}
@@ -138,5 +123,26 @@ func TestRootRunOnServiceState(t *testing.T) {
 	}
 	if again, _ := os.ReadDir(filepath.Join(state, "spool")); len(again) != len(spool) {
 		t.Errorf("spool %v, then %v", spool, again)
+	}
+}
+
+// allOwnedBy checks that everything under dir belongs to uid.
+func allOwnedBy(t *testing.T, dir string, uid uint32) {
+	t.Helper()
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if st := fi.Sys().(*syscall.Stat_t); st.Uid != uid {
+			t.Errorf("%s: owned by %d, want the directory's owner %d", path, st.Uid, uid)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
