@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/bounded"
@@ -178,8 +177,6 @@ func (s *Store) LastAnnotated() (*Record, error) {
 	s.setAside(s.root, stateName, err)
 	return nil, nil
 }
-
-func (s *Store) statePath() string { return filepath.Join(s.path, stateName) }
 
 // readState reads state.json; fs.ErrNotExist when there is none.
 func (s *Store) readState() ([]byte, error) {
