@@ -5,9 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"testing"
 	"time"
 
@@ -61,26 +59,7 @@ func TestSettleHoldsUntilReaped(t *testing.T) {
 		t.Skip("the helper process's own run")
 	}
 	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperSettle$")
-	cmd.Env = append(os.Environ(), "ANNOTATOR_TEST_SETTLE="+dir)
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	lines := bufio.NewScanner(stdout)
-	if !lines.Scan() || lines.Text() != "settled" {
-		t.Fatalf("the helper process did not settle: %q, %v", lines.Text(), lines.Err())
-	}
-	go io.Copy(io.Discard, stdout)
+	cmd, stdin := helperProcess(t, "TestHelperSettle", "ANNOTATOR_TEST_SETTLE", dir, "settled")
 
 	log, waiting := notifyLog(t, "not gone yet")
 	store, err := OpenStore(dir, log)

@@ -211,6 +211,29 @@ func (m *machine) restart() {
 	m.c.MustRun("systemctl", "start", "multi-user.target")
 }
 
+// recordedOnRestart: with what kept generation gen from being recorded
+// gone, the next start of the targets records it, it is annotated once
+// (the first annotation after base), and no unit is failed.
+func (m *machine) recordedOnRestart(base, gen int) {
+	m.t.Helper()
+	m.restart()
+	m.awaitAnnotations(base+1, time.Minute)
+	m.settle()
+	m.annotatedOnce(base, gen)
+	m.noneFailed()
+}
+
+// deliveredByFlush: with what kept generation gen, spooled, from being
+// delivered gone, the next flush (as the timer starts it) annotates it
+// once, and no unit is failed.
+func (m *machine) deliveredByFlush(base, gen int) {
+	m.t.Helper()
+	m.c.MustRun("systemctl", "start", flushUnit)
+	m.settle()
+	m.annotatedOnce(base, gen)
+	m.noneFailed()
+}
+
 // do asks the fake something over its control socket.
 func (m *machine) do(method, path string, out any) {
 	m.t.Helper()

@@ -161,10 +161,7 @@ func checkToken(t *testing.T, m *machine) {
 	}
 	m.noneFailed()
 	m.writeToken()
-	m.c.MustRun("systemctl", "start", flushUnit)
-	m.settle()
-	m.annotatedOnce(base, gen)
-	m.noneFailed()
+	m.deliveredByFlush(base, gen)
 }
 
 func checkAxiom500(t *testing.T, m *machine) {
@@ -178,10 +175,7 @@ func checkAxiom500(t *testing.T, m *machine) {
 	}
 	m.noneFailed()
 	m.do("DELETE", "/fail/api", nil)
-	m.c.MustRun("systemctl", "start", flushUnit)
-	m.settle()
-	m.annotatedOnce(base, gen)
-	m.noneFailed()
+	m.deliveredByFlush(base, gen)
 }
 
 func checkInvalidConfig(t *testing.T, m *machine) {
@@ -200,11 +194,7 @@ func checkInvalidConfig(t *testing.T, m *machine) {
 	m.noneFailed()
 	m.install(machineSettings(nil), true)
 	m.c.MustRun("systemctl", "daemon-reload")
-	m.restart()
-	m.awaitAnnotations(base+1, time.Minute)
-	m.settle()
-	m.annotatedOnce(base, gen)
-	m.noneFailed()
+	m.recordedOnRestart(base, gen)
 }
 
 func checkRootRunHoldsLock(t *testing.T, m *machine) {
@@ -260,11 +250,7 @@ func checkUnreadableState(t *testing.T, m *machine) {
 	}
 	m.noneFailed()
 	m.c.MustRun("chown", uid+":"+uid, stateDir+"/state.json")
-	m.restart()
-	m.awaitAnnotations(base+1, time.Minute)
-	m.settle()
-	m.annotatedOnce(base, gen)
-	m.noneFailed()
+	m.recordedOnRestart(base, gen)
 }
 
 func checkUnusableLock(t *testing.T, m *machine) {
@@ -274,11 +260,7 @@ func checkUnusableLock(t *testing.T, m *machine) {
 	m.settle()
 	m.noneFailed()
 	m.c.MustRun("rm", "-rf", stateDir+"/lock")
-	m.restart()
-	m.awaitAnnotations(base+1, time.Minute)
-	m.settle()
-	m.annotatedOnce(base, gen)
-	m.noneFailed()
+	m.recordedOnRestart(base, gen)
 }
 
 // checkBrokenDirectory puts a file where systemd makes one of the services'
@@ -296,11 +278,7 @@ func checkBrokenDirectory(t *testing.T, m *machine, dir, step string) {
 	}
 	m.noneFailed()
 	m.c.MustRun("sh", "-c", fmt.Sprintf("rm %s && mv %s.saved %s", dir, dir, dir))
-	m.restart()
-	m.awaitAnnotations(base+1, time.Minute)
-	m.settle()
-	m.annotatedOnce(base, gen)
-	m.noneFailed()
+	m.recordedOnRestart(base, gen)
 }
 
 func checkStateDirectoryFile(t *testing.T, m *machine) {
@@ -328,10 +306,7 @@ func checkTokenTooLarge(t *testing.T, m *machine) {
 	}
 	m.noneFailed()
 	m.writeToken()
-	m.c.MustRun("systemctl", "start", flushUnit)
-	m.settle()
-	m.annotatedOnce(base, gen)
-	m.noneFailed()
+	m.deliveredByFlush(base, gen)
 }
 
 // checkTenSwitches: ten switches within five seconds, every deploy

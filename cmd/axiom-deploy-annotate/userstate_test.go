@@ -15,27 +15,7 @@ import (
 // directory chosen, a rollout keeps its spool in that user's own
 // $XDG_STATE_HOME, so that a later run of theirs delivers it.
 func TestUserStateDirectory(t *testing.T) {
-	runuser, err := exec.LookPath("runuser")
-	if os.Geteuid() != 0 || err != nil {
-		t.Skip("needs root and runuser to run the command as another user")
-	}
-	// Not t.TempDir: its parent is for root only.
-	dir, err := os.MkdirTemp("", "user-state")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o777); err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(dir, "axiom-deploy-annotate")
-	b, err := os.ReadFile(binary(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(bin, b, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	runuser, dir, bin := asAnotherUser(t, 0o777)
 	state := filepath.Join(dir, "xdg")
 	cmd := exec.Command(runuser, "-u", "nobody", "--", "env", "HOME=/nonexistent", "XDG_STATE_HOME="+state, "AXIOM_TOKEN=xaat-user-state",
 		bin, "rollout", "--api-endpoint", "http://127.0.0.1:1/v2/annotations", "--traces-endpoint=", "--timeout", "2s", "--", "true")
@@ -55,27 +35,8 @@ func TestUserStateDirectory(t *testing.T) {
 // user cannot read makes the state directory unusable (exit 4, nothing
 // sent), never "nothing annotated yet".
 func TestRootRunOnServiceState(t *testing.T) {
-	runuser, err := exec.LookPath("runuser")
-	if os.Geteuid() != 0 || err != nil {
-		t.Skip("needs root and runuser to run the command as another user")
-	}
 	const nobody = 65534
-	dir, err := os.MkdirTemp("", "service-state")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(dir, "axiom-deploy-annotate")
-	b, err := os.ReadFile(binary(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(bin, b, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	runuser, dir, bin := asAnotherUser(t, 0o755)
 	state := filepath.Join(dir, "state")
 	if err := os.Mkdir(state, 0o700); err != nil {
 		t.Fatal(err)
@@ -145,4 +106,32 @@ func allOwnedBy(t *testing.T, dir string, uid uint32) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// asAnotherUser skips the test unless it can run the command as another
+// user (root, runuser), and returns runuser and a directory of mode perm
+// holding the built command. Not t.TempDir: its parent is for root only.
+func asAnotherUser(t *testing.T, perm os.FileMode) (runuser, dir, bin string) {
+	t.Helper()
+	runuser, err := exec.LookPath("runuser")
+	if os.Geteuid() != 0 || err != nil {
+		t.Skip("needs root and runuser to run the command as another user")
+	}
+	dir, err = os.MkdirTemp("", "another-user")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, perm); err != nil {
+		t.Fatal(err)
+	}
+	bin = filepath.Join(dir, "axiom-deploy-annotate")
+	b, err := os.ReadFile(binary(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return runuser, dir, bin
 }
