@@ -30,6 +30,7 @@ import (
 
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/fakeaxiom"
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/fakeotlp"
+	"github.com/bdsqqq/axiom-deploy-annotation/telemetry/vocab"
 )
 
 func main() {
@@ -97,7 +98,7 @@ func controller(ax *fakeaxiom.Server, otlp *fakeotlp.Receiver, holds map[string]
 		type span struct{ Name, TraceID, Outcome string }
 		var out []span
 		for _, s := range otlp.Spans() {
-			out = append(out, span{s.Name, s.TraceID, s.Attr("deploy.outcome")})
+			out = append(out, span{s.Name, s.TraceID, s.Attr(string(vocab.DeployOutcome))})
 		}
 		json.NewEncoder(w).Encode(out)
 	})
