@@ -357,10 +357,22 @@ func (m *machine) credentials(unit string) string {
 	return m.c.MustRun("busctl", "get-property", "org.freedesktop.systemd1", path.String(), "org.freedesktop.systemd1.Service", "LoadCredential")
 }
 
-// journal is what a unit logged since the given cursor of the journal.
-func (m *machine) journal(unit, since string) string {
+// logged waits for a unit to log what (journald takes a moment to store
+// what it is sent) after the journal's cursor since.
+func (m *machine) logged(unit, since, what string) {
 	m.t.Helper()
-	return m.c.MustRun("journalctl", "--no-pager", "-o", "cat", "-u", unit, "--after-cursor", since)
+	var j string
+	deadline := time.Now().Add(10 * time.Second)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for !strings.Contains(j, what) {
+		if time.Now().After(deadline) {
+			m.t.Errorf("%s did not log %q:\n%s", unit, what, j)
+			return
+		}
+		<-tick.C
+		j = m.c.MustRun("journalctl", "--no-pager", "-o", "cat", "-u", unit, "--after-cursor", since)
+	}
 }
 
 // cursor is the journal's position now.

@@ -187,9 +187,7 @@ func checkInvalidConfig(t *testing.T, m *machine) {
 	gen, _ := m.switchNext()
 	m.settle()
 	for _, u := range []string{recordUnit, flushUnit} {
-		if j := m.journal(u, since); !strings.Contains(j, "noSuchKey") {
-			t.Errorf("%s did not say what is wrong with the configuration:\n%s", u, j)
-		}
+		m.logged(u, since, "noSuchKey")
 	}
 	m.noneFailed()
 	m.install(machineSettings(nil), true)
@@ -239,9 +237,7 @@ func checkUnreadableState(t *testing.T, m *machine) {
 	since := m.cursor()
 	gen, _ := m.switchNext()
 	m.settle()
-	if j := m.journal(recordUnit, since); !strings.Contains(j, "state directory unusable") {
-		t.Errorf("%s did not call the state directory unusable:\n%s", recordUnit, j)
-	}
+	m.logged(recordUnit, since, "state directory unusable")
 	if now := m.c.MustRun("ls", stateDir+"/spool"); now != spool {
 		t.Errorf("spool %q, want %q: nothing recorded", now, spool)
 	}
@@ -273,9 +269,7 @@ func checkBrokenDirectory(t *testing.T, m *machine, dir, step string) {
 	since := m.cursor()
 	gen, _ := m.switchNext()
 	m.settle()
-	if j := m.journal(recordUnit, since); !strings.Contains(j, step) {
-		t.Errorf("%s did not fail at %s:\n%s", recordUnit, step, j)
-	}
+	m.logged(recordUnit, since, "Failed at step "+step)
 	m.noneFailed()
 	m.c.MustRun("sh", "-c", fmt.Sprintf("rm %s && mv %s.saved %s", dir, dir, dir))
 	m.recordedOnRestart(base, gen)
@@ -301,9 +295,7 @@ func checkTokenTooLarge(t *testing.T, m *machine) {
 	since := m.cursor()
 	gen, _ := m.switchNext()
 	m.settle()
-	if j := m.journal(flushUnit, since); !strings.Contains(j, "CREDENTIALS") {
-		t.Errorf("%s did not fail at CREDENTIALS:\n%s", flushUnit, j)
-	}
+	m.logged(flushUnit, since, "Failed at step CREDENTIALS")
 	m.noneFailed()
 	m.writeToken()
 	m.deliveredByFlush(base, gen)
