@@ -84,7 +84,12 @@ func serviceUIDs(t *testing.T, m *machine, unit string) []string {
 }
 
 func checkDynamicUser(t *testing.T, m *machine) {
-	rec, fl := serviceUIDs(t, m, recordUnit), serviceUIDs(t, m, flushUnit)
+	var rec, fl []string
+	// Both ran by now; journald stores what they logged a moment later.
+	m.await(10*time.Second, "both services' own lines in the journal", func() bool {
+		rec, fl = serviceUIDs(t, m, recordUnit), serviceUIDs(t, m, flushUnit)
+		return len(rec) > 0 && len(fl) > 0
+	})
 	if len(rec) != 1 || !slices.Equal(rec, fl) || rec[0] == "0" {
 		t.Fatalf("the record ran as UIDs %v, the flush as %v; want one dynamic UID for both", rec, fl)
 	}
