@@ -3,6 +3,7 @@ package annotator
 import (
 	"context"
 	"errors"
+	"maps"
 	"time"
 
 	"go.opentelemetry.io/otel/codes"
@@ -37,11 +38,17 @@ func (a *Annotator) Deliver(ctx context.Context, wait bool) (FlushResult, error)
 		return FlushResult{}, err
 	}
 	if err := a.store.LockDelivery(ctx, wait); err != nil {
+		if errors.Is(err, ErrBusy) {
+			// What is spooled now is the other run's to deliver; what is
+			// recorded from now on, this run's (see Settle).
+			a.markSeen()
+		}
 		return FlushResult{}, err
 	}
 	defer a.store.unlockDelivery()
 	var res FlushResult
 	seen := map[string]bool{}
+	defer maps.Copy(a.seen, seen)
 	for {
 		r := a.flush(ctx, seen)
 		res.Delivered = append(res.Delivered, r.Delivered...)
@@ -150,10 +157,11 @@ func (a *Annotator) deliver(ctx context.Context, e *Entry) (id string, err error
 		span.End()
 	}()
 
-	if last := a.store.last(); !e.Rollout && last != nil && e.Seq != 0 && last.Seq == e.Seq && last.StorePath == e.StorePath {
-		// A run that stopped between writing the state and removing the
-		// spool file left this behind: it was delivered.
-		return last.AnnotationID, a.store.MarkDelivered(ctx, e, last.AnnotationID)
+	if id, done, err := a.deliveredBefore(e); err != nil || done {
+		if err != nil {
+			return "", err
+		}
+		return id, a.store.MarkDelivered(ctx, e, id)
 	}
 	if e.Request == nil {
 		if err := a.prepare(spanCtx, e); err != nil {
@@ -203,6 +211,17 @@ func (a *Annotator) deliver(ctx context.Context, e *Entry) (id string, err error
 		return "", err
 	}
 	return id, nil
+}
+
+// deliveredBefore says whether the state names e as delivered, with its
+// annotation id: a run that stopped between writing the state and
+// removing the spool file left e behind.
+func (a *Annotator) deliveredBefore(e *Entry) (string, bool, error) {
+	last, err := a.store.last()
+	if err != nil || e.Rollout || last == nil || e.Seq == 0 || last.Seq != e.Seq || last.StorePath != e.StorePath {
+		return "", false, err
+	}
+	return last.AnnotationID, true, nil
 }
 
 func outcomeOf(e *Entry) vocab.Outcome {

@@ -519,7 +519,7 @@ func TestFlushFaults(t *testing.T) {
 					t.Fatalf("spool holds %d entries after delivery", len(left))
 				}
 				id := storedOnce(t, fake, e)
-				if last := store.LastAnnotated(); last == nil || last.AnnotationID != id || !last.Time.Equal(deployTime) {
+				if last, _ := store.LastAnnotated(); last == nil || last.AnnotationID != id || !last.Time.Equal(deployTime) {
 					t.Errorf("state %+v, want the annotation %s at %s", last, id, deployTime)
 				}
 				return
@@ -558,7 +558,7 @@ func TestFlushFaults(t *testing.T) {
 			if left := spooled(t, store); len(left) != 0 {
 				t.Errorf("spool holds %d entries after delivery", len(left))
 			}
-			if last := store.LastAnnotated(); last == nil || last.AnnotationID != id || !last.Time.Equal(deployTime) {
+			if last, _ := store.LastAnnotated(); last == nil || last.AnnotationID != id || !last.Time.Equal(deployTime) {
 				t.Errorf("state %+v, want the annotation %s at %s", last, id, deployTime)
 			}
 		})
@@ -1064,7 +1064,7 @@ func TestHostileStrings(t *testing.T) {
 		t.Errorf("sent %q, want %q", got, want)
 	}
 	storedOnce(t, fake, e)
-	if last := store.LastAnnotated(); last == nil || last.Title != e.Request.Title {
+	if last, _ := store.LastAnnotated(); last == nil || last.Title != e.Request.Title {
 		t.Errorf("state %+v, want the title kept as it was", last)
 	}
 }

@@ -49,6 +49,9 @@ type Annotator struct {
 	store *Store
 	opts  Options
 	log   *slog.Logger
+	// seen holds the spooled deploys Deliver tried, or left to another run
+	// delivering, for Settle.
+	seen map[string]bool
 }
 
 // New makes an Annotator on an open store.
@@ -62,7 +65,7 @@ func New(store *Store, opts Options) *Annotator {
 	if opts.Diff == nil {
 		opts.Diff = nixinfo.DiffSystems
 	}
-	return &Annotator{store: store, opts: opts, log: opts.Log}
+	return &Annotator{store: store, opts: opts, log: opts.Log, seen: map[string]bool{}}
 }
 
 // Recording says what Record did.
@@ -131,7 +134,11 @@ func (a *Annotator) Settled(e *Entry) (bool, *Record, error) {
 	if _, err := a.store.Find(e.ID); !errors.Is(err, ErrNoEntry) {
 		return false, nil, err
 	}
-	if last := a.store.last(); last != nil && last.Seq == e.Seq && last.StorePath == e.StorePath {
+	last, err := a.store.last()
+	if err != nil {
+		return false, nil, err
+	}
+	if last != nil && last.Seq == e.Seq && last.StorePath == e.StorePath {
 		return true, last, nil
 	}
 	return true, nil, nil

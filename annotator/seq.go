@@ -45,14 +45,14 @@ func (s *Store) writeSeq(n uint64) error {
 // last is LastAnnotated with its sequence number checked: one that was
 // never given here, or that is out of range, is taken as 0, so that the
 // record counts as older than every deploy spooled.
-func (s *Store) last() *Record {
-	r := s.LastAnnotated()
-	if r == nil || r.Seq == 0 {
-		return r
+func (s *Store) last() (*Record, error) {
+	r, err := s.LastAnnotated()
+	if err != nil || r == nil || r.Seq == 0 {
+		return r, err
 	}
 	given, ok := s.givenSeq()
 	if r.Seq < maxSeq && (!ok || r.Seq <= given) {
-		return r
+		return r, nil
 	}
 	if !s.warnedSeq {
 		s.warnedSeq = true
@@ -60,18 +60,22 @@ func (s *Store) last() *Record {
 	}
 	c := *r
 	c.Seq = 0
-	return &c
+	return &c, nil
 }
 
 // nextSeq is the sequence number of an entry added now, after every one
 // given, spooled or recorded in the state.
-func (s *Store) nextSeq(pending []*Entry) uint64 {
+func (s *Store) nextSeq(pending []*Entry) (uint64, error) {
 	seq, _ := s.givenSeq()
-	if last := s.last(); last != nil {
+	last, err := s.last()
+	if err != nil {
+		return 0, err
+	}
+	if last != nil {
 		seq = max(seq, last.Seq)
 	}
 	for _, p := range pending {
 		seq = max(seq, p.Seq)
 	}
-	return min(seq+1, maxSeq-1)
+	return min(seq+1, maxSeq-1), nil
 }

@@ -122,8 +122,8 @@ func (s *Store) Pending() ([]*Entry, error) {
 			continue // delivered meanwhile
 		}
 		if err != nil && !errors.Is(err, bounded.ErrTooLarge) {
-			s.log.Warn("spool entry unreadable", "file", s.spool.Join(name), "err", err)
-			continue
+			// Passed over, it could be recorded and sent a second time.
+			return nil, fmt.Errorf("%w: spool: %v", ErrState, err)
 		}
 		var e *Entry
 		if err == nil {
@@ -155,7 +155,9 @@ func (s *Store) Latest() (last *Record, pending *Entry, err error) {
 	if _, err := s.open(false); err != nil {
 		return nil, nil, err
 	}
-	last = s.last()
+	if last, err = s.last(); err != nil {
+		return nil, nil, err
+	}
 	entries, err := s.Pending()
 	if err != nil {
 		return nil, nil, err
@@ -186,7 +188,9 @@ func (s *Store) add(e *Entry, limit int) error {
 	if err != nil {
 		return err
 	}
-	e.Seq = s.nextSeq(pending)
+	if e.Seq, err = s.nextSeq(pending); err != nil {
+		return err
+	}
 	e.ID = entryID(e)
 	if err := s.writeSeq(e.Seq); err != nil {
 		return fmt.Errorf("%w: %v", ErrState, err)

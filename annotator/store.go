@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/bounded"
@@ -154,27 +153,30 @@ func parseState(b []byte) (*Record, error) {
 }
 
 // LastAnnotated is what was annotated last, nil when nothing was. A corrupt
-// state file is set aside with a warning and counts as nothing.
-func (s *Store) LastAnnotated() *Record {
+// state file is set aside with a warning and counts as nothing. One that
+// cannot be read (another user's, say) makes the state directory unusable:
+// taken for nothing annotated, it would have the running system annotated
+// again.
+func (s *Store) LastAnnotated() (*Record, error) {
 	b, err := s.readState()
 	if errors.Is(err, os.ErrNotExist) {
-		return nil
+		return nil, nil
 	}
 	if err != nil && !errors.Is(err, bounded.ErrTooLarge) {
-		s.log.Warn("state unreadable", "file", s.statePath(), "err", err)
-		return nil
+		if errors.Is(err, ErrState) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: %v", ErrState, err)
 	}
 	if err == nil {
 		var r *Record
 		if r, err = parseState(b); err == nil {
-			return r
+			return r, nil
 		}
 	}
 	s.setAside(s.root, stateName, err)
-	return nil
+	return nil, nil
 }
-
-func (s *Store) statePath() string { return filepath.Join(s.path, stateName) }
 
 // readState reads state.json; fs.ErrNotExist when there is none.
 func (s *Store) readState() ([]byte, error) {
@@ -241,7 +243,11 @@ func (s *Store) MarkDelivered(ctx context.Context, e *Entry, id string) error {
 // settle records, under the spool lock, that entry e is done with: its
 // annotation id, or why it has none; then removes it from the spool.
 func (s *Store) settle(e *Entry, id, why string) error {
-	if !e.Rollout && newer(e, s.last()) {
+	last, err := s.last()
+	if err != nil {
+		return err
+	}
+	if !e.Rollout && newer(e, last) {
 		title := e.Name()
 		if e.Request != nil {
 			title = e.Request.Title

@@ -150,33 +150,11 @@ func TestLockAcrossProcesses(t *testing.T) {
 		t.Skip("the helper process's own run")
 	}
 	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperHoldLock$")
-	cmd.Env = append(os.Environ(), "ANNOTATOR_TEST_HOLD_LOCK="+dir)
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	lines := bufio.NewScanner(stdout)
-	locked := false
-	for !locked && lines.Scan() {
-		locked = lines.Text() == "locked"
-	}
-	if !locked {
-		t.Fatalf("the helper process did not take the lock: %v", lines.Err())
-	}
+	cmd, stdin := helperProcess(t, "TestHelperHoldLock", "ANNOTATOR_TEST_HOLD_LOCK", dir, "locked")
 
 	log, _ := testLog(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-	_, err = lockStore(ctx, dir, log)
+	_, err := lockStore(ctx, dir, log)
 	cancel()
 	if !errors.Is(err, ErrBusy) {
 		t.Fatalf("while another process holds it: %v, want ErrBusy", err)
@@ -198,10 +176,46 @@ func TestLockAcrossProcesses(t *testing.T) {
 	if err := <-got; err != nil {
 		t.Fatalf("after the other process ended: %v", err)
 	}
-	io.Copy(io.Discard, stdout)
 	if err := cmd.Wait(); err != nil {
 		t.Errorf("helper process: %v", err)
 	}
+}
+
+// helperProcess starts this test binary again to run the test named test,
+// with the variable env set to dir, and returns once the process printed
+// the line ready. Closing stdin tells it to end.
+func helperProcess(t *testing.T, test, env, dir, ready string) (*exec.Cmd, io.WriteCloser) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^"+test+"$")
+	cmd.Env = append(os.Environ(), env+"="+dir)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout = w
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	t.Cleanup(func() { cmd.Process.Kill() })
+	lines := bufio.NewScanner(stdout)
+	found := false
+	for !found && lines.Scan() {
+		found = lines.Text() == ready
+	}
+	if !found {
+		t.Fatalf("%s did not print %q: %v", test, ready, lines.Err())
+	}
+	go func() {
+		io.Copy(io.Discard, stdout)
+		stdout.Close()
+	}()
+	return cmd, stdin
 }
 
 // TestHelperHoldLock is the other process of TestLockAcrossProcesses: it
@@ -320,7 +334,7 @@ func TestSpoolInRecordingOrder(t *testing.T) {
 	if left := spooled(t, store); len(left) != 0 {
 		t.Errorf("%d entries left", len(left))
 	}
-	if last := store.LastAnnotated(); last == nil || !last.Time.Equal(times[4]) {
+	if last, _ := store.LastAnnotated(); last == nil || !last.Time.Equal(times[4]) {
 		t.Errorf("last %+v, want the deploy recorded last", last)
 	}
 }
@@ -363,7 +377,7 @@ func TestClockBehindRecordedTime(t *testing.T) {
 		t.Errorf("three runs left %d annotations, want 1", n)
 	}
 	s, _ := OpenStore(dir, log)
-	if last := s.LastAnnotated(); last == nil || last.StorePath != system {
+	if last, _ := s.LastAnnotated(); last == nil || last.StorePath != system {
 		t.Errorf("state %+v, want the system just annotated", last)
 	}
 }
@@ -452,7 +466,7 @@ func TestCorruptState(t *testing.T) {
 			}
 			logs := &logBuffer{}
 			store := openStore(t, dir, newLog(logs))
-			if last := store.LastAnnotated(); last != nil {
+			if last, _ := store.LastAnnotated(); last != nil {
 				t.Errorf("Last() = %+v from a corrupt file", last)
 			}
 			if got := latest(t, store); got.StorePath != "" {
@@ -475,7 +489,7 @@ func TestCorruptState(t *testing.T) {
 			if err := store.MarkDelivered(t.Context(), e, "ann_000002"); err != nil {
 				t.Fatal(err)
 			}
-			if last := store.LastAnnotated(); last == nil || last.AnnotationID != "ann_000002" {
+			if last, _ := store.LastAnnotated(); last == nil || last.AnnotationID != "ann_000002" {
 				t.Errorf("after a delivery, last = %+v", last)
 			}
 		})
@@ -595,7 +609,7 @@ func TestCrashAfterState(t *testing.T) {
 	if left := spooled(t, store); len(left) != 0 {
 		t.Errorf("%d entries left", len(left))
 	}
-	if last := store.LastAnnotated(); last == nil || last.AnnotationID != "ann_000007" {
+	if last, _ := store.LastAnnotated(); last == nil || last.AnnotationID != "ann_000007" {
 		t.Errorf("last %+v", last)
 	}
 }
@@ -619,7 +633,7 @@ func TestDeliveredKeepsNewest(t *testing.T) {
 	if err := store.MarkDelivered(t.Context(), older, "ann_000001"); err != nil {
 		t.Fatal(err)
 	}
-	if last := store.LastAnnotated(); last == nil || last.StorePath != newer.StorePath || last.AnnotationID != "ann_000002" {
+	if last, _ := store.LastAnnotated(); last == nil || last.StorePath != newer.StorePath || last.AnnotationID != "ann_000002" {
 		t.Errorf("last %+v, want the newer deploy", last)
 	}
 	if left := spooled(t, store); len(left) != 0 {

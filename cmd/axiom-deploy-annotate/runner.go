@@ -44,6 +44,10 @@ type runner struct {
 	host       string
 	// exporting says whether the run's spans leave the process.
 	exporting bool
+	// delivering is the annotator of a run that delivered the spool, which
+	// settles before it ends; settled says it has.
+	delivering *annotator.Annotator
+	settled    bool
 }
 
 // exportReserve is the part of the deadline kept for exporting the trace.
@@ -60,6 +64,8 @@ type outcome struct {
 	err     error
 	entry   *annotator.Entry
 	id      string
+	// delivered and pending count what a flush delivered and left.
+	delivered, pending int
 }
 
 func (r *runner) run() error {
@@ -113,15 +119,9 @@ func (r *runner) run() error {
 	}
 	r.exporting = tel.Exporting
 	defer func() {
-		// Exporting what is left may take the reserve, never past the
-		// run's deadline.
-		end := time.Now().Add(exportReserve(timeout))
-		if end.After(r.deadline) {
-			end = r.deadline
-		}
-		ctx, cancel := context.WithDeadline(context.Background(), end)
+		ctx, cancel := r.exportContext(timeout)
 		defer cancel()
-		if err := tel.Shutdown(ctx); err != nil {
+		if err := r.endTraces(ctx, tel); err != nil {
 			r.log.Warn("traces not exported", "err", err)
 		}
 	}()
@@ -136,16 +136,40 @@ func (r *runner) run() error {
 	ctx, cancel := context.WithDeadline(context.Background(), r.deadline.Add(-exportReserve(timeout)))
 	defer cancel()
 	ctx = telemetry.FromEnvironment(ctx)
+	out, err := r.traced(ctx, r.dispatch)
+	if err == nil && r.delivering != nil {
+		out = r.settle(ctx, tel, timeout, out)
+	}
+	if err == nil && out.line != "" {
+		fmt.Fprintln(r.stdout, text.Line(out.line))
+	}
+	return err
+}
+
+// exportContext bounds an export: the reserve, never past the run's
+// deadline.
+func (r *runner) exportContext(timeout time.Duration) (context.Context, context.CancelFunc) {
+	end := time.Now().Add(exportReserve(timeout))
+	if end.After(r.deadline) {
+		end = r.deadline
+	}
+	return context.WithDeadline(context.Background(), end)
+}
+
+// traced runs fn under the root span "run", and says in the span what it
+// did.
+func (r *runner) traced(ctx context.Context, fn func(context.Context) (outcome, error)) (outcome, error) {
 	ctx, span := r.tracer.Start(ctx, vocab.SpanRun, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(
 		vocab.Mode(r.mode).KeyValue(),
 		semconv.HostName(r.host),
-		vocab.DeployDryRun.Bool(c.dryRun),
-		vocab.DeployForce.Bool(c.force),
+		vocab.DeployDryRun.Bool(r.c.dryRun),
+		vocab.DeployForce.Bool(r.c.force),
 	))
-	span.SetAttributes(scopeAttributes(r.mode, c.Scope)...)
-	out, err := r.dispatch(ctx)
+	defer span.End()
+	span.SetAttributes(scopeAttributes(r.mode, r.c.Scope)...)
+	out, err := fn(ctx)
 	if out.entry != nil {
-		span.SetAttributes(annotator.DeployAttributes(out.entry, c.RepositoryURL)...)
+		span.SetAttributes(annotator.DeployAttributes(out.entry, r.c.RepositoryURL)...)
 	}
 	if out.id != "" {
 		span.SetAttributes(vocab.AxiomAnnotationID.String(out.id))
@@ -160,14 +184,10 @@ func (r *runner) run() error {
 	} else if out.err != nil {
 		span.SetStatus(codes.Error, out.err.Error())
 	}
-	span.End()
-	if err == nil && out.line != "" {
-		if r.exporting && out.outcome == vocab.OutcomeAnnotated {
-			out.line += " trace " + span.SpanContext().TraceID().String()
-		}
-		fmt.Fprintln(r.stdout, text.Line(out.line))
+	if r.exporting && out.outcome == vocab.OutcomeAnnotated && out.line != "" {
+		out.line += " trace " + span.SpanContext().TraceID().String()
 	}
-	return err
+	return out, err
 }
 
 func (r *runner) dispatch(ctx context.Context) (outcome, error) {
@@ -192,7 +212,8 @@ func (r *runner) dispatch(ctx context.Context) (outcome, error) {
 	case "record":
 		return r.record(ctx, a)
 	case "flush":
-		return r.flush(ctx, a)
+		r.delivering = a
+		return r.deliverSpool(ctx, a, false)
 	case "drop":
 		return r.drop(ctx, a)
 	}
