@@ -12,6 +12,8 @@
   # Candidates for the settings.repositoryUrl option, as a JSON list.
   repositoryUrls ? "[]",
   bin ? null,
+  # Whether a build with bin checks the configuration file with it.
+  check ? true,
   # Home Manager: the user's home directory.
   home ? null,
   # Whether the result is the options' documentation instead.
@@ -24,6 +26,7 @@ let
   pkgs = import ./pkgs.nix {
     lib = standInLib;
     bin = if bin == null then null else /. + bin;
+    inherit check;
     hostPlatform = {
       isDarwin = darwin;
       isLinux = !darwin;

@@ -1,12 +1,13 @@
 # The part of nixpkgs the modules use, as real derivations that need nothing
 # but /bin/sh to build (the tests build with sandbox = false). With bin, the
-# package is that binary, and the configuration file is checked with it at
-# build time, as the module does on a native build.
+# package is that binary, and (unless check is false) the configuration file
+# is checked with it at build time, as the module does on a native build.
 # The shell scripts are written for /bin/sh, a stricter shell than the bash
 # nixpkgs uses.
 {
   lib,
   bin ? null,
+  check ? true,
   hostPlatform ? { },
 }:
 
@@ -84,7 +85,7 @@ in
   };
 
   stdenv = {
-    buildPlatform.canExecute = _: bin != null;
+    buildPlatform.canExecute = _: bin != null && check;
     inherit hostPlatform;
   };
 }
