@@ -9,8 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
-	"strings"
 	"time"
 
 	"github.com/axiomhq/axiom-go/axiom"
@@ -18,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/authhttp"
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/axiomclient"
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/text"
 	"github.com/bdsqqq/axiom-deploy-annotation/telemetry/vocab"
 )
@@ -25,7 +24,7 @@ import (
 // Why a delivery failed, as far as what to do next is concerned.
 var (
 	// ErrNoToken: no usable token was configured.
-	ErrNoToken = errors.New("no Axiom token")
+	ErrNoToken = axiomclient.ErrNoToken
 	// ErrUnauthorized: Axiom refused the token (401 or 403).
 	ErrUnauthorized = errors.New("token refused")
 	// ErrRateLimited: Axiom answered 429 and the deadline did not allow the
@@ -87,44 +86,6 @@ type Sender struct {
 	log      *slog.Logger
 }
 
-// APIBase is the API's base URL for an annotations endpoint.
-func APIBase(endpoint string) (string, error) {
-	u, err := url.Parse(endpoint)
-	if err != nil {
-		return "", errors.New("invalid API endpoint: not a URL")
-	}
-	switch {
-	case u.User != nil:
-		// Whatever is there may be a token: never repeat it.
-		return "", errors.New("invalid API endpoint: it holds credentials; the token goes in the token file")
-	case u.RawQuery != "" || u.ForceQuery:
-		return "", errors.New("invalid API endpoint: a query would be dropped; give the URL without one")
-	case u.Fragment != "" || strings.Contains(endpoint, "#"):
-		return "", errors.New("invalid API endpoint: a fragment would be dropped; give the URL without one")
-	}
-	path := strings.TrimSuffix(u.Path, "/")
-	if path != "" && path != "/v2/annotations" {
-		return "", fmt.Errorf("invalid API endpoint %q: want https://host/v2/annotations", text.URL(endpoint))
-	}
-	u.Path, u.RawPath = "", ""
-	return u.String(), nil
-}
-
-// CheckToken says why a token cannot be used, nil when it can.
-func CheckToken(token string) error {
-	switch {
-	case token == "":
-		return ErrNoToken
-	case !strings.HasPrefix(token, "xaat-") && !strings.HasPrefix(token, "xapt-"):
-		return fmt.Errorf("%w: the token is not an Axiom token (xaat-… or xapt-…)", ErrNoToken)
-	case strings.IndexFunc(token, func(r rune) bool { return r <= ' ' || r > '~' }) >= 0:
-		// It could never go in a header; the character is not shown, as
-		// the rest of the token would be.
-		return fmt.Errorf("%w: the token holds a control character, space or non-ASCII character", ErrNoToken)
-	}
-	return nil
-}
-
 // NewSender makes the run's sender. The token is decided here, once: a
 // missing or malformed one is logged now and makes every delivery fail with
 // ErrNoToken, so that deploys are still spooled.
@@ -132,13 +93,13 @@ func NewSender(cfg SenderConfig, log *slog.Logger) (*Sender, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	base, err := APIBase(cfg.Endpoint)
+	base, err := axiomclient.APIBase(cfg.Endpoint)
 	if err != nil {
 		return nil, err
 	}
 	tokenErr := cfg.TokenErr
 	if tokenErr == nil {
-		tokenErr = CheckToken(cfg.Token)
+		tokenErr = axiomclient.CheckToken(cfg.Token)
 	}
 	if tokenErr != nil {
 		if !errors.Is(tokenErr, ErrNoToken) {
@@ -151,26 +112,9 @@ func NewSender(cfg SenderConfig, log *slog.Logger) (*Sender, error) {
 	if transport == nil {
 		transport = http.DefaultTransport
 	}
-	token := cfg.Token
-	if token == "" {
-		// The SDK wants a token to build a client; no request is made
-		// without the real one.
-		token = "xaat-none"
-	}
-	opts := []axiom.Option{
-		axiom.SetNoEnv(),
-		axiom.SetNoRetry(),
-		axiom.SetURL(base),
-		axiom.SetToken(token),
-		axiom.SetClient(authhttp.Client(answerTransport{transport}, 0)),
-		axiom.SetUserAgent("axiom-deploy-annotation"),
-	}
-	if cfg.OrgID != "" {
-		opts = append(opts, axiom.SetOrganizationID(cfg.OrgID))
-	}
-	client, err := axiom.NewClient(opts...)
+	client, err := axiomclient.New(axiomclient.Options{URL: base, Token: cfg.Token, OrgID: cfg.OrgID, Transport: answerTransport{transport}})
 	if err != nil {
-		return nil, fmt.Errorf("axiom client: %w", err)
+		return nil, err
 	}
 	cfg.Retries = max(cfg.Retries, 0)
 	if cfg.Settle <= 0 {

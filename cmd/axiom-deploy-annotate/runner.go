@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/bdsqqq/axiom-deploy-annotation/annotator"
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/axiomclient"
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/text"
 	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo"
 	"github.com/bdsqqq/axiom-deploy-annotation/telemetry"
@@ -245,7 +246,7 @@ func (r *runner) token() (string, error) {
 func (r *runner) readToken() (string, error) {
 	if !r.c.tokenFileSet {
 		if t := strings.TrimSpace(os.Getenv("AXIOM_TOKEN")); t != "" {
-			return t, annotator.CheckToken(t)
+			return t, axiomclient.CheckToken(t)
 		}
 	}
 	return readToken(r.c.TokenFile, r.deadline, r.log.Warn)

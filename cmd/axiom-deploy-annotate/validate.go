@@ -14,6 +14,7 @@ import (
 	"github.com/bdsqqq/axiom-deploy-annotation/annotator"
 	"github.com/bdsqqq/axiom-deploy-annotation/dashboard"
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/authhttp"
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/axiomclient"
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/bounded"
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/text"
 )
@@ -50,7 +51,7 @@ func (c *config) validate() error {
 	if err := checkEndpoint("API endpoint", c.APIEndpoint); err != nil {
 		return err
 	}
-	if _, err := annotator.APIBase(c.APIEndpoint); err != nil {
+	if _, err := axiomclient.APIBase(c.APIEndpoint); err != nil {
 		return err
 	}
 	if c.TracesEndpoint != "" {
@@ -137,7 +138,7 @@ func readToken(path string, deadline time.Time, warn func(msg string, args ...an
 	case strings.ContainsAny(t, "\r\n"):
 		return "", fmt.Errorf("token file %s holds more than one line: put the token alone in it", path)
 	}
-	if err := annotator.CheckToken(t); err != nil {
+	if err := axiomclient.CheckToken(t); err != nil {
 		return "", fmt.Errorf("token file %s: %v", path, err)
 	}
 	return t, nil

@@ -10,8 +10,8 @@ import (
 	"github.com/axiomhq/axiom-go/axiom"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 
-	"github.com/bdsqqq/axiom-deploy-annotation/annotator"
 	"github.com/bdsqqq/axiom-deploy-annotation/dashboard"
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/axiomclient"
 	"github.com/bdsqqq/axiom-deploy-annotation/telemetry/vocab"
 )
 
@@ -22,11 +22,11 @@ func (r *runner) axiomClient() (*axiom.Client, error) {
 	if err != nil {
 		return nil, fail(exitUsage, fmt.Errorf("no usable Axiom token: %v", err))
 	}
-	base, err := annotator.APIBase(r.c.APIEndpoint)
+	base, err := axiomclient.APIBase(r.c.APIEndpoint)
 	if err != nil {
 		return nil, fail(exitUsage, err)
 	}
-	return dashboard.NewClient(dashboard.ClientOptions{
+	return axiomclient.New(axiomclient.Options{
 		URL:       base,
 		Token:     token,
 		OrgID:     r.c.OrgID,
