@@ -7,12 +7,12 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 
+	"github.com/bdsqqq/axiom-deploy-annotation/annotator/annotation"
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/authhttp"
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/text"
 	"github.com/bdsqqq/axiom-deploy-annotation/telemetry/vocab"
@@ -99,7 +99,7 @@ func errText(err error) string {
 // lookup finds an annotation Axiom already holds with the same type,
 // datasets, title and time. The SDK's List sends its end bound under the
 // name "start", so the query is built here and sent with the SDK's Call.
-func (s *Sender) lookup(ctx context.Context, req *axiom.AnnotationCreateRequest) (string, error) {
+func (s *Sender) lookup(ctx context.Context, req *annotation.Annotation) (string, error) {
 	ctx, span := s.tracer.Start(ctx, vocab.SpanLookup)
 	defer span.End()
 	q := url.Values{}
@@ -119,23 +119,19 @@ func (s *Sender) lookup(ctx context.Context, req *axiom.AnnotationCreateRequest)
 		return "", err
 	}
 	for _, a := range list {
-		if a == nil {
-			continue
-		}
-		d := a.Time.Sub(req.Time)
-		if a.Type == req.Type && a.Title == req.Title && d < time.Second && d > -time.Second && sameSet(a.Datasets, req.Datasets) {
+		if a != nil && req.Same(&annotation.Annotation{Datasets: a.Datasets, Type: a.Type, Time: a.Time, Title: a.Title}) {
 			return a.ID, nil
 		}
 	}
 	return "", nil
 }
 
-// sameSet says whether a and b hold the same names, in any order.
-func sameSet(a, b []string) bool {
-	a, b = slices.Clone(a), slices.Clone(b)
-	slices.Sort(a)
-	slices.Sort(b)
-	return slices.Equal(slices.Compact(a), slices.Compact(b))
+// createRequest is the SDK's form of an annotation.
+func createRequest(a *annotation.Annotation) *axiom.AnnotationCreateRequest {
+	return &axiom.AnnotationCreateRequest{
+		Datasets: a.Datasets, Type: a.Type, Time: a.Time, EndTime: a.EndTime,
+		Title: a.Title, Description: a.Description, URL: a.URL,
+	}
 }
 
 // answer learns what happened to one request, which the SDK's errors do

@@ -10,6 +10,7 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/bdsqqq/axiom-deploy-annotation/annotator/render"
 	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo"
 	"github.com/bdsqqq/axiom-deploy-annotation/telemetry/vocab"
 )
@@ -58,8 +59,8 @@ func generationAttributes(g *nixinfo.Generation, repositoryURL string) []attribu
 		attrs = append(attrs, semconv.VCSRefHeadRevision(g.Revision))
 	}
 	if repositoryURL != "" {
-		if u, err := repositoryBase(repositoryURL); err == nil {
-			attrs = append(attrs, semconv.VCSRepositoryURLFull(u.String()))
+		if u, err := render.RepositoryURL(repositoryURL); err == nil {
+			attrs = append(attrs, semconv.VCSRepositoryURLFull(u))
 		}
 	}
 	return attrs
@@ -133,7 +134,7 @@ func changeAttributes(c *ChangeCounts) []attribute.KeyValue {
 
 // RolloutAttributes describe a rollout on its span: the revision and
 // whether the tree was dirty, the repository, and how the command ended.
-func RolloutAttributes(r Rollout, repositoryURL string) []attribute.KeyValue {
+func RolloutAttributes(r render.Rollout, repositoryURL string) []attribute.KeyValue {
 	rev, dirty := strings.CutSuffix(r.Revision, "-dirty")
 	result := vocab.ResultSucceeded
 	if r.Failed() {
@@ -146,8 +147,8 @@ func RolloutAttributes(r Rollout, repositoryURL string) []attribute.KeyValue {
 	if rev != "" {
 		attrs = append(attrs, semconv.VCSRefHeadRevision(rev))
 	}
-	if u, err := repositoryBase(repositoryURL); repositoryURL != "" && err == nil {
-		attrs = append(attrs, semconv.VCSRepositoryURLFull(u.String()))
+	if u, err := render.RepositoryURL(repositoryURL); repositoryURL != "" && err == nil {
+		attrs = append(attrs, semconv.VCSRepositoryURLFull(u))
 	}
 	return attrs
 }

@@ -8,6 +8,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/bdsqqq/axiom-deploy-annotation/annotator/render"
 	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo"
 	"github.com/bdsqqq/axiom-deploy-annotation/telemetry/vocab"
 )
@@ -208,6 +209,7 @@ func (a *Annotator) describe(ctx context.Context, e *Entry) *nixinfo.Diff {
 		span.End()
 	}
 	e.Changes = countChanges(diff)
-	e.Request = Build(Deploy{Generation: g, Diff: diff, TraceID: a.traceID(e), Time: e.Time}, a.opts.Settings)
+	ann := render.Deploy{Generation: g, Diff: diff, TraceID: a.traceID(e), Time: e.Time}.Annotation(a.opts.Settings)
+	e.Request = &ann
 	return diff
 }

@@ -18,12 +18,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/axiomhq/axiom-go/axiom"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
+	"github.com/bdsqqq/axiom-deploy-annotation/annotator/annotation"
+	"github.com/bdsqqq/axiom-deploy-annotation/annotator/render"
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/fakeaxiom"
 	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo"
 )
@@ -42,7 +43,7 @@ func testEntry(at time.Time, system string) *Entry {
 		StorePath:  "/nix/store/" + system,
 		Generation: intp(42),
 		Time:       at,
-		Request: &axiom.AnnotationCreateRequest{
+		Request: &annotation.Annotation{
 			Datasets:    []string{"deployments", "infra"},
 			Type:        "nix-deploy",
 			Time:        at,
@@ -133,7 +134,7 @@ func openStore(t *testing.T, dir string, log *slog.Logger) *Store {
 	return s
 }
 
-var testSettings = Settings{Datasets: []string{"deployments", "infra"}, Type: "nix-deploy"}
+var testSettings = render.Settings{Datasets: []string{"deployments", "infra"}, Type: "nix-deploy"}
 
 // testGeneration is a deployed system as discovery finds it.
 func testGeneration(storePath string) *nixinfo.Generation {
@@ -641,15 +642,15 @@ func TestDeliverLookupMatches(t *testing.T) {
 	e := testEntry(deployTime, "0123456789abcdefghijklmnopqrstuv-nixos-system-host")
 	for _, tc := range []struct {
 		name  string
-		other func(r *axiom.AnnotationCreateRequest)
+		other func(r *annotation.Annotation)
 		found bool
 	}{
-		{"same", func(*axiom.AnnotationCreateRequest) {}, true},
-		{"datasets in another order", func(r *axiom.AnnotationCreateRequest) { r.Datasets = []string{"infra", "deployments"} }, true},
-		{"other title", func(r *axiom.AnnotationCreateRequest) { r.Title += " again" }, false},
-		{"other type", func(r *axiom.AnnotationCreateRequest) { r.Type = "deploy" }, false},
-		{"other datasets", func(r *axiom.AnnotationCreateRequest) { r.Datasets = []string{"deployments"} }, false},
-		{"other time", func(r *axiom.AnnotationCreateRequest) {
+		{"same", func(*annotation.Annotation) {}, true},
+		{"datasets in another order", func(r *annotation.Annotation) { r.Datasets = []string{"infra", "deployments"} }, true},
+		{"other title", func(r *annotation.Annotation) { r.Title += " again" }, false},
+		{"other type", func(r *annotation.Annotation) { r.Type = "deploy" }, false},
+		{"other datasets", func(r *annotation.Annotation) { r.Datasets = []string{"deployments"} }, false},
+		{"other time", func(r *annotation.Annotation) {
 			r.Time = r.Time.Add(30 * time.Second)
 			r.EndTime = r.Time
 		}, false},
@@ -666,7 +667,7 @@ func TestDeliverLookupMatches(t *testing.T) {
 			other := *e.Request
 			other.Datasets = slices.Clone(other.Datasets)
 			tc.other(&other)
-			if _, err := s.client.Annotations.Create(ctx, &other); err != nil {
+			if _, err := s.client.Annotations.Create(ctx, createRequest(&other)); err != nil {
 				t.Fatal(err)
 			}
 			mine := *e
@@ -693,7 +694,7 @@ func TestFlushRejectedStaysOthersGo(t *testing.T) {
 	log, _ := testLog(t)
 	store := openStore(t, t.TempDir(), log)
 	bad := testEntry(deployTime, "0123456789abcdefghijklmnopqrstuv-nixos-system-bad")
-	bad.Request.Title = strings.Repeat("x", MaxTitle+1)
+	bad.Request.Title = strings.Repeat("x", render.MaxTitle+1)
 	good := testEntry(deployTime.Add(time.Hour), "abcdefghijklmnopqrstuv0123456789-nixos-system-good")
 	for _, e := range []*Entry{bad, good} {
 		if err := store.Add(t.Context(), e, 100); err != nil {

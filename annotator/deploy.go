@@ -9,18 +9,19 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/axiomhq/axiom-go/axiom"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 
+	"github.com/bdsqqq/axiom-deploy-annotation/annotator/annotation"
+	"github.com/bdsqqq/axiom-deploy-annotation/annotator/render"
 	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo"
 	"github.com/bdsqqq/axiom-deploy-annotation/telemetry/vocab"
 )
 
 // Options configure an Annotator.
 type Options struct {
-	Settings   Settings
+	Settings   render.Settings
 	SpoolLimit int
 	// NoAnnotation records and traces deploys but sends no annotation: for
 	// fleets whose rollout annotation is the one line on the charts.
@@ -103,7 +104,7 @@ func (a *Annotator) Record(ctx context.Context, g *nixinfo.Generation, at time.T
 
 // RecordRollout spools a fleet rollout's annotation, built already; the
 // delivery's span continues the rollout's trace.
-func (a *Annotator) RecordRollout(ctx context.Context, req *axiom.AnnotationCreateRequest) (*Entry, error) {
+func (a *Annotator) RecordRollout(ctx context.Context, req *annotation.Annotation) (*Entry, error) {
 	e := &Entry{Rollout: true, Time: req.Time, Request: req, TraceParent: traceParent(ctx)}
 	return e, a.store.Add(ctx, e, a.opts.SpoolLimit)
 }
@@ -172,7 +173,7 @@ func countChanges(d *nixinfo.Diff) *ChangeCounts {
 // "web-1 rollback to gen 41".
 func (e *Entry) Name() string {
 	if e.Deploy != nil {
-		return deployName(e.Deploy)
+		return render.Name(e.Deploy)
 	}
 	if e.Request != nil {
 		return e.Request.Title

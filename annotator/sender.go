@@ -209,7 +209,7 @@ func (s *Sender) deliver(ctx context.Context, e *Entry) (id string, err error) {
 		var a answer
 		e.Attempts++
 		actx, cancel := s.postAttempt(ctx, &a)
-		ann, err := s.client.Annotations.Create(a.attach(actx), e.Request)
+		ann, err := s.client.Annotations.Create(a.attach(actx), createRequest(e.Request))
 		cancel()
 		if err == nil {
 			return annotationID(ann.ID), nil

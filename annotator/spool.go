@@ -10,8 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/axiomhq/axiom-go/axiom"
-
+	"github.com/bdsqqq/axiom-deploy-annotation/annotator/annotation"
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/bounded"
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/statedir"
 	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo"
@@ -42,7 +41,7 @@ type Entry struct {
 	Rollout bool `json:"rollout,omitempty"`
 	// Request is the annotation exactly as it is sent, its time the
 	// deploy's; built at the first delivery, then kept.
-	Request *axiom.AnnotationCreateRequest `json:"request,omitempty"`
+	Request *annotation.Annotation `json:"request,omitempty"`
 	// Changes sums up what changed, once the request is built.
 	Changes *ChangeCounts `json:"changes,omitempty"`
 	// Attempts counts the deliveries tried.

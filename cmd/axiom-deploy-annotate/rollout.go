@@ -15,6 +15,8 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/bdsqqq/axiom-deploy-annotation/annotator"
+	"github.com/bdsqqq/axiom-deploy-annotation/annotator/mask"
+	"github.com/bdsqqq/axiom-deploy-annotation/annotator/render"
 	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo"
 	"github.com/bdsqqq/axiom-deploy-annotation/telemetry/vocab"
 )
@@ -26,7 +28,7 @@ import (
 // after it, within --timeout.
 func (r *runner) rollout(ctx context.Context, stdin io.Reader, stderr io.Writer) (outcome, int, error) {
 	ctx, span := r.tracer.Start(ctx, vocab.SpanRollout, trace.WithSpanKind(trace.SpanKindInternal))
-	masked := annotator.MaskArgs(r.args)
+	masked := mask.Args(r.args)
 	span.SetAttributes(
 		vocab.ModeRollout.KeyValue(),
 		vocab.DeployCommand.String(strings.Join(masked, " ")),
@@ -60,11 +62,11 @@ func (r *runner) rollout(ctx context.Context, stdin io.Reader, stderr io.Writer)
 			r.log.Warn("revision unknown", "err", gerr)
 		}
 	}
-	ro := annotator.Rollout{Command: r.args, Start: res.Start, End: res.End, ExitCode: res.ExitCode, Signal: res.SignalName(), Revision: rev, Dirty: dirty}
+	ro := render.Rollout{Command: r.args, Start: res.Start, End: res.End, ExitCode: res.ExitCode, Signal: res.SignalName(), Revision: rev, Dirty: dirty}
 	if r.exporting {
 		ro.TraceID = span.SpanContext().TraceID().String()
 	}
-	req := annotator.BuildRollout(ro, r.c.settings())
+	req := ro.Annotation(r.c.settings())
 	span.SetAttributes(annotator.RolloutAttributes(ro, r.c.RepositoryURL)...)
 	span.SetAttributes(semconv.DeploymentName(req.Title), semconv.ProcessExitCode(status))
 	if ro.Failed() {
@@ -80,7 +82,7 @@ func (r *runner) rollout(ctx context.Context, stdin io.Reader, stderr io.Writer)
 	opts := r.options(true)
 	opts.NoAnnotation = false
 	a := annotator.New(store, opts)
-	e, err := a.RecordRollout(ctx, req)
+	e, err := a.RecordRollout(ctx, &req)
 	if err != nil {
 		r.log.Warn("rollout not annotated", "err", err)
 		return outcome{outcome: vocab.OutcomeError}, status, nil

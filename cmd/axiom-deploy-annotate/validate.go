@@ -11,7 +11,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/bdsqqq/axiom-deploy-annotation/annotator"
+	"github.com/bdsqqq/axiom-deploy-annotation/annotator/render"
 	"github.com/bdsqqq/axiom-deploy-annotation/dashboard"
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/authhttp"
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/axiomclient"
@@ -25,8 +25,8 @@ const minTimeout = time.Second
 // datasetPattern is what Axiom accepts as a dataset name.
 var datasetPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 
-func (c *config) settings() annotator.Settings {
-	return annotator.Settings{Datasets: c.Datasets, Type: c.Type, RepositoryURL: c.RepositoryURL}
+func (c *config) settings() render.Settings {
+	return render.Settings{Datasets: c.Datasets, Type: c.Type, RepositoryURL: c.RepositoryURL}
 }
 
 func (c *config) validate() error {
@@ -68,7 +68,7 @@ func (c *config) validate() error {
 		// It goes in a header, which could not carry it.
 		return fmt.Errorf("invalid org id %q: use printable ASCII without spaces", c.OrgID)
 	}
-	if err := annotator.CheckHostname(c.Hostname); err != nil {
+	if err := render.CheckHostname(c.Hostname); err != nil {
 		return err
 	}
 	if c.DashboardUID != "" {

@@ -1,23 +1,22 @@
-package annotator
+package render
 
 import (
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
 
+	"github.com/bdsqqq/axiom-deploy-annotation/annotator/annotation"
+	"github.com/bdsqqq/axiom-deploy-annotation/annotator/mask"
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/text"
-
-	"github.com/axiomhq/axiom-go/axiom"
-
-	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo"
 )
 
 // Rollout is a deploy command run over a fleet, from its start to its end.
 type Rollout struct {
-	// Command is the command line as it was run; BuildRollout masks what
-	// looks secret.
+	// Command is the command line as it was run; what looks secret is
+	// masked (mask.Args) wherever it is shown.
 	Command    []string
 	Start, End time.Time
 	ExitCode   int
@@ -32,36 +31,38 @@ type Rollout struct {
 // Failed reports whether the command failed or was killed.
 func (r Rollout) Failed() bool { return r.ExitCode != 0 || r.Signal != "" }
 
-// BuildRollout makes the range annotation for a rollout, exactly as it is
-// sent.
-func BuildRollout(r Rollout, s Settings) *axiom.AnnotationCreateRequest {
+// Annotation is the rollout's range annotation, exactly as it is sent.
+func (r Rollout) Annotation(s Settings) annotation.Annotation {
 	start := r.Start.UTC().Truncate(time.Millisecond)
 	end := r.End.UTC().Truncate(time.Millisecond)
 	if end.Before(start) {
 		end = start
 	}
-	rev, dirty := strings.CutSuffix(text.Line(r.Revision), "-dirty")
-	dirty = dirty || r.Dirty
-	args := MaskArgs(r.Command)
-	req := &axiom.AnnotationCreateRequest{
-		Datasets:    append([]string(nil), s.Datasets...),
+	rev, dirty := r.revision()
+	args := mask.Args(r.Command)
+	return annotation.Annotation{
+		Datasets:    slices.Clone(s.Datasets),
 		Type:        s.Type,
 		Time:        start,
 		EndTime:     end,
 		Title:       rolloutTitle(r, rev, dirty, args),
 		Description: rolloutDescription(r, rev, dirty, args, end.Sub(start)),
+		URL:         commitLink(s.RepositoryURL, rev),
 	}
-	if s.RepositoryURL != "" && commitPattern.MatchString(rev) {
-		req.URL, _ = commitURL(s.RepositoryURL, rev)
-	}
-	return req
+}
+
+// revision is the revision rolled out, on one line and without a "-dirty"
+// suffix, and whether the tree was dirty.
+func (r Rollout) revision() (string, bool) {
+	rev, dirty := strings.CutSuffix(text.Line(r.Revision), "-dirty")
+	return rev, dirty || r.Dirty
 }
 
 // rolloutTitle is "rollout <short rev>: <command>", then " failed (exit 1)"
 // or " failed (SIGTERM)" when it failed; the command gives way first.
 func rolloutTitle(r Rollout, rev string, dirty bool, args []string) string {
 	head := "rollout"
-	if short := shortRevision(&nixinfo.Generation{Revision: rev, Dirty: dirty}); short != "" {
+	if short := shortRevision(rev, dirty); short != "" {
 		head += " " + short
 	}
 	tail := ""
@@ -124,12 +125,12 @@ func rolloutDescription(r Rollout, rev string, dirty bool, args []string, took t
 	// The command line gets what the rest leaves.
 	const label = "Command: "
 	room := MaxDescription - rest.Len() - len(label) - len("\n")
-	line := label + text.Truncate(shellJoin(args), room) + "\n"
+	line := label + text.Truncate(CommandLine(args), room) + "\n"
 	return text.Truncate(strings.TrimSuffix(line+rest.String(), "\n"), MaxDescription)
 }
 
-// shellJoin writes a command line the way a shell would take it back.
-func shellJoin(args []string) string {
+// CommandLine writes a command line the way a shell would take it back.
+func CommandLine(args []string) string {
 	quoted := make([]string, len(args))
 	for i, a := range args {
 		a = text.Line(a)

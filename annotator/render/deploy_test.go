@@ -1,4 +1,4 @@
-package annotator
+package render
 
 import (
 	"fmt"
@@ -11,6 +11,8 @@ import (
 
 	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo"
 )
+
+func intp(n int) *int { return &n }
 
 const rev40 = "0123456789abcdef0123456789abcdef01234567"
 
@@ -56,11 +58,11 @@ func TestCommitURL(t *testing.T) {
 	}
 }
 
-func TestBuild(t *testing.T) {
+func TestDeployAnnotation(t *testing.T) {
 	now := time.Date(2026, 11, 24, 12, 0, 0, 123456789, time.FixedZone("x", 3600))
 	g := &nixinfo.Generation{Hostname: "web1", Number: intp(3), Revision: rev40, Label: "25.11", StorePath: "/nix/store/aaa-nixos-system-web1-25.11", Previous: "/nix/store/bbb-nixos-system-web1-25.05"}
 	s := Settings{Datasets: []string{"deployments"}, Type: "nix-deploy", RepositoryURL: "github:me/dots"}
-	req := Build(Deploy{Generation: g, Diff: &nixinfo.Diff{Changes: []nixinfo.Change{{Name: "hello", Before: []string{"2.12"}, After: []string{"2.13"}}}, SizeBefore: 1 << 30, SizeAfter: 1<<30 + 5<<20}, TraceID: "4bf92f3577b34da6a3ce929d0e0e4736", Time: now}, s)
+	req := Deploy{Generation: g, Diff: &nixinfo.Diff{Changes: []nixinfo.Change{{Name: "hello", Before: []string{"2.12"}, After: []string{"2.13"}}}, SizeBefore: 1 << 30, SizeAfter: 1<<30 + 5<<20}, TraceID: "4bf92f3577b34da6a3ce929d0e0e4736", Time: now}.Annotation(s)
 	if !req.Time.Equal(now.Truncate(time.Millisecond)) || req.Time.Location() != time.UTC || !req.EndTime.Equal(req.Time) {
 		t.Errorf("time %s, endTime %s", req.Time, req.EndTime)
 	}
@@ -74,15 +76,15 @@ func TestBuild(t *testing.T) {
 
 	// Without a diff the changes are unknown; without a previous system it is
 	// the first deploy.
-	if d := Build(Deploy{Generation: g, Time: now}, s).Description; !strings.Contains(d, "Changes: unknown") {
+	if d := (Deploy{Generation: g, Time: now}).Annotation(s).Description; !strings.Contains(d, "Changes: unknown") {
 		t.Errorf("no diff: %s", d)
 	}
 	first := *g
 	first.Previous = ""
-	if d := Build(Deploy{Generation: &first, Time: now}, s).Description; !strings.Contains(d, "Changes: first deploy") {
+	if d := (Deploy{Generation: &first, Time: now}).Annotation(s).Description; !strings.Contains(d, "Changes: first deploy") {
 		t.Errorf("first deploy: %s", d)
 	}
-	if d := Build(Deploy{Generation: g, Diff: &nixinfo.Diff{}, Time: now}, s).Description; !strings.Contains(d, "Changes: no package changes") {
+	if d := (Deploy{Generation: g, Diff: &nixinfo.Diff{}, Time: now}).Annotation(s).Description; !strings.Contains(d, "Changes: no package changes") {
 		t.Errorf("no changes: %s", d)
 	}
 }
@@ -96,7 +98,7 @@ func TestDescriptionLimit(t *testing.T) {
 	}
 	g := &nixinfo.Generation{Hostname: strings.Repeat("h", 300), Number: intp(1), Revision: rev40, Label: strings.Repeat("ü", 300),
 		StorePath: "/nix/store/" + strings.Repeat("a", 32) + "-nixos-system", Previous: "/nix/store/" + strings.Repeat("b", 32) + "-nixos-system"}
-	req := Build(Deploy{Generation: g, Diff: &nixinfo.Diff{Changes: changes}, TraceID: strings.Repeat("f", 32), Time: time.Now()}, Settings{Datasets: []string{"d"}, Type: "t"})
+	req := Deploy{Generation: g, Diff: &nixinfo.Diff{Changes: changes}, TraceID: strings.Repeat("f", 32), Time: time.Now()}.Annotation(Settings{Datasets: []string{"d"}, Type: "t"})
 	d := req.Description
 	if len(d) > MaxDescription || !utf8.ValidString(d) {
 		t.Fatalf("description of %d bytes, valid UTF-8 %v", len(d), utf8.ValidString(d))
@@ -179,7 +181,7 @@ func FuzzCheckHostname(f *testing.F) {
 			t.Fatalf("CheckHostname accepted %q", h)
 		}
 		n := 1
-		if got := deployName(&nixinfo.Generation{Hostname: h, Number: &n}); got != h+" gen 1" {
+		if got := Name(&nixinfo.Generation{Hostname: h, Number: &n}); got != h+" gen 1" {
 			t.Fatalf("host %q named %q in the title", h, got)
 		}
 	})

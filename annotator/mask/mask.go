@@ -1,4 +1,6 @@
-package annotator
+// Package mask hides what looks secret in a command line before it is
+// shown: in a rollout's annotation and on its span.
+package mask
 
 import (
 	"path"
@@ -9,7 +11,7 @@ import (
 
 const masked = "***"
 
-// MaskArgs returns args with what looks secret replaced by "***": values of
+// Args returns args with what looks secret replaced by "***": values of
 // flags and NAME=value assignments whose name says token, secret, password,
 // key, auth or credential (a value may start with "-": only "--…" or a lone
 // "-x" after such a flag is taken for the next flag); values of such
@@ -20,7 +22,7 @@ const masked = "***"
 // their prefix (xaat-, xapt-, ghp_, glpat-, …), wherever they appear. The
 // same goes inside a script (sh -c '…'). Flags that only name a file, path
 // or command ("--token-file") keep their values.
-func MaskArgs(args []string) []string {
+func Args(args []string) []string {
 	out := make([]string, len(args))
 	// after[i] is the last program that takes a password in -p before
 	// args[i], whatever flag took the word naming it as its value.
