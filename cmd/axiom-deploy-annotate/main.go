@@ -14,7 +14,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/bdsqqq/axiom-deploy-annotation/annotator"
+	"github.com/bdsqqq/axiom-deploy-annotation/annotator/outbox"
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/text"
 	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo"
 )
@@ -118,7 +118,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		switch {
 		case errors.As(err, &ee):
 			code = ee.code
-		case errors.Is(err, annotator.ErrState):
+		case errors.Is(err, outbox.ErrState):
 			code = exitState
 		case errors.Is(err, nixinfo.ErrNotNixSystem):
 			code = exitNotNix

@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/bdsqqq/axiom-deploy-annotation/annotator"
+	"github.com/bdsqqq/axiom-deploy-annotation/annotator/outbox"
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/text"
 	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo"
 	"github.com/bdsqqq/axiom-deploy-annotation/telemetry/vocab"
@@ -19,37 +20,21 @@ import (
 // recordCurrent discovers the running system and records it unless it is
 // the newest deploy recorded already.
 func (r *runner) recordCurrent(ctx context.Context, a *annotator.Annotator) (annotator.Recording, error) {
-	last, pending, err := a.Latest()
-	if err != nil {
-		return annotator.Recording{}, err
-	}
-	g, err := r.discover(ctx, a, latestSystem(last, pending))
+	g, err := r.discover(ctx, a)
 	if err != nil {
 		return annotator.Recording{}, err
 	}
 	rec, err := a.Record(ctx, g, time.Now(), r.c.force)
 	switch {
-	case err != nil || rec.Annotated == nil:
-	case rec.Annotated.NotAnnotated != "":
+	case err != nil || rec.Settled == nil:
+	case rec.Settled.NotAnnotated != "":
 		r.log.Info("already recorded: this system is the one recorded last, not annotated; --force annotates it",
-			"system", g.StorePath, "why", rec.Annotated.NotAnnotated)
+			"system", g.StorePath, "why", rec.Settled.NotAnnotated)
 	default:
 		r.log.Info("already annotated: this system is the one annotated last; --force sends anyway",
-			"system", g.StorePath, "annotation", rec.Annotated.AnnotationID)
+			"system", g.StorePath, "annotation", rec.Settled.AnnotationID)
 	}
 	return rec, err
-}
-
-// latestSystem is the system of the newest deploy recorded, the one a new
-// deploy is compared with; "" when there is none.
-func latestSystem(last *annotator.Record, pending *annotator.Entry) string {
-	switch {
-	case pending != nil:
-		return pending.StorePath
-	case last != nil:
-		return last.StorePath
-	}
-	return ""
 }
 
 func (r *runner) record(ctx context.Context, a *annotator.Annotator) (outcome, error) {
@@ -66,27 +51,23 @@ func (r *runner) record(ctx context.Context, a *annotator.Annotator) (outcome, e
 // notNew is the outcome of a record that found the deploy recorded before.
 func notNew(rec annotator.Recording) (outcome, bool) {
 	switch {
-	case rec.Annotated != nil && rec.Annotated.NotAnnotated != "":
-		line := fmt.Sprintf("already recorded, not annotated (%s): %q; --force annotates it", rec.Annotated.NotAnnotated, rec.Annotated.Title)
+	case rec.Settled != nil && rec.Settled.NotAnnotated != "":
+		line := fmt.Sprintf("already recorded, not annotated (%s): %q; --force annotates it", rec.Settled.NotAnnotated, rec.Settled.Title)
 		return outcome{outcome: vocab.OutcomeAlreadyRecorded, line: line}, true
-	case rec.Annotated != nil:
-		line := "already annotated: " + rec.Annotated.Title
-		if rec.Annotated.AnnotationID != "" {
-			line += " as " + rec.Annotated.AnnotationID
+	case rec.Settled != nil:
+		line := "already annotated: " + rec.Settled.Title
+		if rec.Settled.AnnotationID != "" {
+			line += " as " + rec.Settled.AnnotationID
 		}
-		return outcome{outcome: vocab.OutcomeAlreadyAnnotated, line: line, id: rec.Annotated.AnnotationID}, true
+		return outcome{outcome: vocab.OutcomeAlreadyAnnotated, line: line, id: rec.Settled.AnnotationID}, true
 	case rec.Pending != nil:
 		return outcome{outcome: vocab.OutcomeSpooled, line: pendingLine(rec.Pending), entry: rec.Pending}, true
 	}
 	return outcome{}, false
 }
 
-func pendingLine(e *annotator.Entry) string {
-	name := e.Name()
-	if e.Request != nil {
-		name = e.Request.Title
-	}
-	line := fmt.Sprintf("spooled, not yet delivered: %q (%d attempts", name, e.Attempts)
+func pendingLine(e *outbox.Entry) string {
+	line := fmt.Sprintf("spooled, not yet delivered: %q (%d attempts", e.Title(), e.Attempts)
 	if e.LastError != "" {
 		line += ", last error: " + e.LastError
 	}
@@ -111,14 +92,14 @@ func (r *runner) annotate(ctx context.Context, a *annotator.Annotator) (outcome,
 			if d.ID == "" {
 				return outcome{outcome: vocab.OutcomeRecorded, line: fmt.Sprintf("recorded %q (annotations are off)", d.Entry.Name()), entry: d.Entry}, nil
 			}
-			return outcome{outcome: vocab.OutcomeAnnotated, line: fmt.Sprintf("annotated %q as %s", d.Entry.Request.Title, d.ID), entry: d.Entry, id: d.ID}, nil
+			return outcome{outcome: vocab.OutcomeAnnotated, line: fmt.Sprintf("annotated %q as %s", d.Entry.Annotation.Title, d.ID), entry: d.Entry, id: d.ID}, nil
 		}
 		if o, done, err := settledElsewhere(a, mine); err != nil || done {
 			return o, err
 		}
 	}
 	switch {
-	case errors.Is(derr, annotator.ErrBusy):
+	case errors.Is(derr, outbox.ErrBusy):
 		r.log.Info("another run is delivering the spool; it or the next flush delivers this deploy")
 	case derr != nil:
 		return outcome{}, derr
@@ -137,7 +118,7 @@ func (r *runner) annotate(ctx context.Context, a *annotator.Annotator) (outcome,
 
 // settledElsewhere is the outcome of a deploy this run recorded that
 // another run settled while this one waited: delivered, or dropped.
-func settledElsewhere(a *annotator.Annotator, e *annotator.Entry) (outcome, bool, error) {
+func settledElsewhere(a *annotator.Annotator, e *outbox.Entry) (outcome, bool, error) {
 	done, last, err := a.Settled(e)
 	switch {
 	case err != nil || !done:
@@ -151,7 +132,7 @@ func settledElsewhere(a *annotator.Annotator, e *annotator.Entry) (outcome, bool
 }
 
 // latestCopy is e as the spool holds it now, after a delivery attempt.
-func latestCopy(a *annotator.Annotator, e *annotator.Entry) *annotator.Entry {
+func latestCopy(a *annotator.Annotator, e *outbox.Entry) *outbox.Entry {
 	pending, err := a.Pending()
 	if err != nil {
 		return e
@@ -166,7 +147,7 @@ func latestCopy(a *annotator.Annotator, e *annotator.Entry) *annotator.Entry {
 
 func (r *runner) flush(ctx context.Context, a *annotator.Annotator) (outcome, error) {
 	res, err := a.Deliver(ctx, false)
-	if errors.Is(err, annotator.ErrBusy) {
+	if errors.Is(err, outbox.ErrBusy) {
 		r.log.Info("another run is delivering the spool; leaving it to that run")
 		return outcome{outcome: vocab.OutcomeBusy, line: "another run is delivering the spool"}, nil
 	}
@@ -184,7 +165,7 @@ func (r *runner) flush(ctx context.Context, a *annotator.Annotator) (outcome, er
 
 func (r *runner) drop(ctx context.Context, a *annotator.Annotator) (outcome, error) {
 	dropped, err := a.Drop(ctx, r.args...)
-	if errors.Is(err, annotator.ErrNoEntry) {
+	if errors.Is(err, outbox.ErrNoEntry) {
 		return outcome{}, fail(exitUsage, err)
 	}
 	if err != nil {
@@ -210,7 +191,7 @@ type dryRunOutput struct {
 }
 
 func (r *runner) dryRun(ctx context.Context) (outcome, error) {
-	a := annotator.New(annotator.ReadStore(r.c.StateDir, r.log), r.options(false))
+	a := annotator.New(outbox.OpenReadOnly(r.c.StateDir, r.log), r.options(false))
 	switch r.mode {
 	case "flush":
 		pending, err := a.Pending()
@@ -220,7 +201,7 @@ func (r *runner) dryRun(ctx context.Context) (outcome, error) {
 		return outcome{outcome: vocab.OutcomeDryRun}, r.printJSON(map[string]any{"pending": pendingView(pending)})
 	case "drop":
 		found, err := a.Find(r.args...)
-		if errors.Is(err, annotator.ErrNoEntry) {
+		if errors.Is(err, outbox.ErrNoEntry) {
 			return outcome{}, fail(exitUsage, err)
 		}
 		if err != nil {
@@ -228,26 +209,25 @@ func (r *runner) dryRun(ctx context.Context) (outcome, error) {
 		}
 		return outcome{outcome: vocab.OutcomeDryRun}, r.printJSON(map[string]any{"drop": pendingView(found)})
 	}
-	last, pending, err := a.Latest()
+	g, err := r.discover(ctx, a)
 	if err != nil {
 		return outcome{}, err
 	}
-	g, err := r.discover(ctx, a, latestSystem(last, pending))
+	p, err := a.Preview(ctx, g, time.Now(), r.c.force)
 	if err != nil {
 		return outcome{}, err
 	}
-	e, diff := a.Preview(ctx, g, time.Now())
-	out := dryRunOutput{Send: r.c.Annotate, Annotation: e.Request, Generation: g, Changes: []nixinfo.Change{}}
-	if diff != nil {
-		out.Changes = diff.Changes
+	out := dryRunOutput{Send: r.c.Annotate, Annotation: p.Would.Annotation, Generation: g, Changes: []nixinfo.Change{}}
+	if p.Diff != nil {
+		out.Changes = p.Diff.Changes
 	}
 	switch {
 	case !r.c.Annotate:
 		out.Reason = "annotations are off: the deploy would be recorded and traced only"
-	case pending != nil && pending.StorePath == g.StorePath:
+	case p.Pending != nil:
 		out.Send, out.Reason = false, "this system is spooled already and would be delivered from the spool: flush --dry-run shows it"
-	case pending == nil && last != nil && last.StorePath == g.StorePath && !r.c.force:
-		out.Send, out.Reason = false, "this system was annotated last, as "+last.AnnotationID+": nothing would be sent (--force sends anyway)"
+	case p.Settled != nil:
+		out.Send, out.Reason = false, "this system was annotated last, as "+p.Settled.AnnotationID+": nothing would be sent (--force sends anyway)"
 	}
 	return outcome{outcome: vocab.OutcomeDryRun}, r.printJSON(out)
 }
@@ -262,12 +242,12 @@ type pendingEntry struct {
 	Annotation any    `json:"annotation,omitempty"`
 }
 
-func pendingView(entries []*annotator.Entry) []pendingEntry {
+func pendingView(entries []*outbox.Entry) []pendingEntry {
 	out := make([]pendingEntry, 0, len(entries))
 	for _, e := range entries {
 		p := pendingEntry{ID: e.ID, Deploy: e.Name(), Time: e.Time.Format(time.RFC3339Nano), Attempts: e.Attempts, LastError: e.LastError}
-		if e.Request != nil {
-			p.Annotation = e.Request
+		if e.Annotation != nil {
+			p.Annotation = e.Annotation
 		}
 		out = append(out, p)
 	}

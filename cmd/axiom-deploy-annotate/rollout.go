@@ -16,6 +16,7 @@ import (
 
 	"github.com/bdsqqq/axiom-deploy-annotation/annotator"
 	"github.com/bdsqqq/axiom-deploy-annotation/annotator/mask"
+	"github.com/bdsqqq/axiom-deploy-annotation/annotator/outbox"
 	"github.com/bdsqqq/axiom-deploy-annotation/annotator/render"
 	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo"
 	"github.com/bdsqqq/axiom-deploy-annotation/telemetry/vocab"
@@ -74,7 +75,7 @@ func (r *runner) rollout(ctx context.Context, stdin io.Reader, stderr io.Writer)
 	}
 	defer span.End(trace.WithTimestamp(res.End))
 
-	store, err := annotator.OpenStore(r.c.StateDir, r.log)
+	store, err := outbox.Open(r.c.StateDir, r.log)
 	if err != nil {
 		r.log.Warn("rollout not annotated", "err", err)
 		return outcome{outcome: vocab.OutcomeError}, status, nil

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,6 +17,9 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/bdsqqq/axiom-deploy-annotation/annotator"
+	"github.com/bdsqqq/axiom-deploy-annotation/annotator/outbox"
+	"github.com/bdsqqq/axiom-deploy-annotation/annotator/target"
+	"github.com/bdsqqq/axiom-deploy-annotation/annotator/target/axiomapi"
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/axiomclient"
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/text"
 	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo"
@@ -57,7 +61,7 @@ type outcome struct {
 	outcome vocab.Outcome
 	line    string
 	err     error
-	entry   *annotator.Entry
+	entry   *outbox.Entry
 	id      string
 }
 
@@ -180,7 +184,7 @@ func (r *runner) dispatch(ctx context.Context) (outcome, error) {
 	if r.c.dryRun {
 		return r.dryRun(ctx)
 	}
-	store, err := annotator.OpenStore(r.c.StateDir, r.log)
+	store, err := outbox.Open(r.c.StateDir, r.log)
 	if err != nil {
 		return outcome{}, err
 	}
@@ -209,20 +213,23 @@ func (r *runner) options(send bool) annotator.Options {
 	}
 	if send {
 		token, tokenErr := r.token()
-		s, err := annotator.NewSender(annotator.SenderConfig{
-			Endpoint:       r.c.APIEndpoint,
-			Token:          token,
-			TokenErr:       tokenErr,
-			OrgID:          r.c.OrgID,
-			Transport:      otelhttp.NewTransport(http.DefaultTransport),
-			Retries:        2,
-			AttemptTimeout: attemptTimeout(time.Duration(r.c.Timeout)),
-			Tracer:         r.tracer,
-		}, r.log)
-		if err != nil {
-			r.log.Warn("nothing sent", "err", err)
+		if tokenErr == nil {
+			opts.Target, tokenErr = axiomapi.New(axiomapi.Config{
+				Endpoint:       r.c.APIEndpoint,
+				Token:          token,
+				OrgID:          r.c.OrgID,
+				Transport:      otelhttp.NewTransport(http.DefaultTransport),
+				AttemptTimeout: attemptTimeout(time.Duration(r.c.Timeout)),
+			})
 		}
-		opts.Sender = s
+		if tokenErr != nil {
+			if !errors.Is(tokenErr, axiomclient.ErrNoToken) {
+				tokenErr = fmt.Errorf("%w: %v", axiomclient.ErrNoToken, tokenErr)
+			}
+			r.log.Warn("nothing will be sent to Axiom", "err", tokenErr)
+			opts.NoTarget = tokenErr
+		}
+		opts.Retry = target.Retry{Retries: 2}
 	}
 	return opts
 }
@@ -252,7 +259,12 @@ func (r *runner) readToken() (string, error) {
 	return readToken(r.c.TokenFile, r.deadline, r.log.Warn)
 }
 
-func (r *runner) discover(ctx context.Context, a *annotator.Annotator, previous string) (*nixinfo.Generation, error) {
+// discover finds what runs now, compared with the newest deploy recorded.
+func (r *runner) discover(ctx context.Context, a *annotator.Annotator) (*nixinfo.Generation, error) {
+	previous, err := a.Previous()
+	if err != nil {
+		return nil, err
+	}
 	g, err := a.Discover(ctx, nixinfo.Options{
 		CurrentSystem: r.c.CurrentSystem,
 		Profile:       r.c.Profile,

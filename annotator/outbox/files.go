@@ -1,4 +1,4 @@
-package annotator
+package outbox
 
 import (
 	"context"
@@ -26,19 +26,19 @@ const maxFile = 1 << 20
 // open opens the state directory, once, through statedir: no link inside
 // it is followed. Without create, a missing directory is no error, and
 // leaves the store closed (ok false); a spool directory that is missing
-// leaves s.spool nil. Opening checks what every run needs: no links,
+// leaves o.spool nil. Opening checks what every run needs: no links,
 // state.json and the locks files a rename can replace, and, unless the
 // store only reads, room to write.
-func (s *Store) open(create bool) (ok bool, err error) {
-	if s.root != nil && (s.spool != nil || !create) {
+func (o *Outbox) open(create bool) (ok bool, err error) {
+	if o.root != nil && (o.spool != nil || !create) {
 		return true, nil
 	}
-	if s.root == nil {
+	if o.root == nil {
 		var d *statedir.Dir
 		if create {
-			d, err = statedir.Make(s.path)
+			d, err = statedir.Make(o.path)
 		} else {
-			d, err = statedir.Open(s.path)
+			d, err = statedir.Open(o.path)
 		}
 		if !create && errors.Is(err, fs.ErrNotExist) {
 			return false, nil
@@ -46,34 +46,34 @@ func (s *Store) open(create bool) (ok bool, err error) {
 		if err != nil {
 			return false, fmt.Errorf("%w: %v", ErrState, err)
 		}
-		s.root = d
+		o.root = d
 	}
-	spool, err := s.root.Sub(spoolName, create)
+	spool, err := o.root.Sub(spoolName, create)
 	switch {
 	case !create && errors.Is(err, fs.ErrNotExist):
 	case err != nil:
-		s.closeDirs()
+		o.closeDirs()
 		return false, fmt.Errorf("%w: %v", ErrState, err)
 	default:
-		s.spool = spool
+		o.spool = spool
 	}
-	if err := s.check(); err != nil {
-		s.closeDirs() // checked again by the next use
+	if err := o.check(); err != nil {
+		o.closeDirs() // checked again by the next use
 		return false, fmt.Errorf("%w: %v", ErrState, err)
 	}
 	return true, nil
 }
 
-func (s *Store) check() error {
+func (o *Outbox) check() error {
 	for _, name := range []string{stateName, lockName, spoolLockName, seqName} {
-		if err := s.root.CheckFile(name); err != nil {
+		if err := o.root.CheckFile(name); err != nil {
 			return err
 		}
 	}
-	if s.readOnly {
+	if o.readOnly {
 		return nil
 	}
-	for _, d := range []*statedir.Dir{s.root, s.spool} {
+	for _, d := range []*statedir.Dir{o.root, o.spool} {
 		if d == nil {
 			continue
 		}
@@ -85,13 +85,13 @@ func (s *Store) check() error {
 }
 
 // closeDirs closes what open opened; the next use opens again.
-func (s *Store) closeDirs() {
-	for _, d := range []*statedir.Dir{s.spool, s.root} {
+func (o *Outbox) closeDirs() {
+	for _, d := range []*statedir.Dir{o.spool, o.root} {
 		if d != nil {
 			d.Close()
 		}
 	}
-	s.root, s.spool = nil, nil
+	o.root, o.spool = nil, nil
 }
 
 // writeAtomic writes a file of d whole or not at all, ending it with a
@@ -104,18 +104,18 @@ func writeAtomic(d *statedir.Dir, name string, b []byte, durable bool) error {
 // missing. Holders only read and write a few small files, so the wait is
 // short unless a run was stopped while holding it; it ends with ctx, and
 // then nothing is changed: the error says so.
-func (s *Store) change(ctx context.Context, fn func() error) error {
-	if s.readOnly {
+func (o *Outbox) change(ctx context.Context, fn func() error) error {
+	if o.readOnly {
 		return errors.New("read-only state directory")
 	}
-	if _, err := s.open(true); err != nil {
+	if _, err := o.open(true); err != nil {
 		return err
 	}
-	l, err := s.root.Lock(ctx, spoolLockName, statedir.Exclusive, func() {
-		s.log.Info("another run is changing the state directory, waiting for it", "lock", s.root.Join(spoolLockName))
+	l, err := o.root.Lock(ctx, spoolLockName, statedir.Exclusive, func() {
+		o.log.Info("another run is changing the state directory, waiting for it", "lock", o.root.Join(spoolLockName))
 	})
 	if errors.Is(err, statedir.ErrLocked) {
-		return fmt.Errorf("%w: %s: another run held it until this run's deadline, and nothing was changed", ErrState, s.root.Join(spoolLockName))
+		return fmt.Errorf("%w: %s: another run held it until this run's deadline, and nothing was changed", ErrState, o.root.Join(spoolLockName))
 	}
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrState, err)
@@ -127,11 +127,11 @@ func (s *Store) change(ctx context.Context, fn func() error) error {
 // removeTemporary removes what a run that stopped while writing a file left
 // behind. Every file of the state is written under the spool lock, and
 // this runs under it too, so no file being written is removed.
-func (s *Store) removeTemporary(ctx context.Context) {
-	_ = s.change(ctx, func() error {
-		for _, d := range []*statedir.Dir{s.root, s.spool} {
+func (o *Outbox) removeTemporary(ctx context.Context) {
+	_ = o.change(ctx, func() error {
+		for _, d := range []*statedir.Dir{o.root, o.spool} {
 			if n := d.RemoveTemporary(); n > 0 {
-				s.log.Debug("temporary files of a stopped run removed", "dir", d.Path(), "files", n)
+				o.log.Debug("temporary files of a stopped run removed", "dir", d.Path(), "files", n)
 			}
 		}
 		return nil

@@ -1,4 +1,4 @@
-package annotator
+package outbox
 
 import (
 	"strconv"
@@ -18,11 +18,11 @@ const maxSeq = 1 << 62
 
 // givenSeq is the last sequence number given here; ok is false when that
 // is unknown (no seq file yet, as in a state directory from before it).
-func (s *Store) givenSeq() (seq uint64, ok bool) {
-	if s.root == nil {
+func (o *Outbox) givenSeq() (seq uint64, ok bool) {
+	if o.root == nil {
 		return 0, false
 	}
-	b, err := s.root.ReadFile(seqName, 64)
+	b, err := o.root.ReadFile(seqName, 64)
 	if err != nil {
 		return 0, false
 	}
@@ -38,25 +38,26 @@ func (s *Store) givenSeq() (seq uint64, ok bool) {
 // and state.json, which alone could carry n to a later run, is written
 // durably in the same directory after that, which makes this rename
 // durable too.
-func (s *Store) writeSeq(n uint64) error {
-	return writeAtomic(s.root, seqName, []byte(strconv.FormatUint(n, 10)), false)
+func (o *Outbox) writeSeq(n uint64) error {
+	return writeAtomic(o.root, seqName, []byte(strconv.FormatUint(n, 10)), false)
 }
 
-// last is LastAnnotated with its sequence number checked: one that was
-// never given here, or that is out of range, is taken as 0, so that the
-// record counts as older than every deploy spooled.
-func (s *Store) last() *Record {
-	r := s.LastAnnotated()
+// Last is what was settled last, nil when nothing was, its sequence number
+// checked: one that was never given here, or that is out of range, is taken
+// as 0, so that the record counts as older than every deploy spooled. A
+// corrupt state file is set aside with a warning and counts as nothing.
+func (o *Outbox) Last() *Settled {
+	r := o.readState()
 	if r == nil || r.Seq == 0 {
 		return r
 	}
-	given, ok := s.givenSeq()
+	given, ok := o.givenSeq()
 	if r.Seq < maxSeq && (!ok || r.Seq <= given) {
 		return r
 	}
-	if !s.warnedSeq {
-		s.warnedSeq = true
-		s.log.Warn("state.json holds a sequence number this state directory never gave (another machine's state, or an edit): what is spooled here counts as newer", "seq", r.Seq, "given", given)
+	if !o.warnedSeq {
+		o.warnedSeq = true
+		o.log.Warn("state.json holds a sequence number this state directory never gave (another machine's state, or an edit): what is spooled here counts as newer", "seq", r.Seq, "given", given)
 	}
 	c := *r
 	c.Seq = 0
@@ -65,9 +66,9 @@ func (s *Store) last() *Record {
 
 // nextSeq is the sequence number of an entry added now, after every one
 // given, spooled or recorded in the state.
-func (s *Store) nextSeq(pending []*Entry) uint64 {
-	seq, _ := s.givenSeq()
-	if last := s.last(); last != nil {
+func (o *Outbox) nextSeq(pending []*Entry) uint64 {
+	seq, _ := o.givenSeq()
+	if last := o.Last(); last != nil {
 		seq = max(seq, last.Seq)
 	}
 	for _, p := range pending {
