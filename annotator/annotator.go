@@ -44,6 +44,11 @@ type Options struct {
 	// Diff finds what changed between two systems; nil means
 	// nixinfo.DiffSystems.
 	Diff func(ctx context.Context, before, after string) (*nixinfo.Diff, error)
+	// Retain, when set, is told at the end of a delivery run that
+	// delivered something which system the next deploy will be compared
+	// with, and which systems the state and the spool can still refer to:
+	// nixinfo.Closures.Retain, which keeps their closure snapshots.
+	Retain func(ctx context.Context, next string, keep []string)
 }
 
 // Annotator records deploys in an outbox and delivers them.

@@ -50,9 +50,43 @@ func (a *Annotator) Deliver(ctx context.Context, wait bool) (DeliveryRun, error)
 		res.Delivered = append(res.Delivered, r.Delivered...)
 		res.Pending, res.Err = r.Pending, r.Err
 		if r.Err != nil || r.fresh == 0 || ctx.Err() != nil {
+			a.retain(ctx, res)
 			return res, nil
 		}
 	}
+}
+
+// retain tells Options.Retain, after a run that delivered something, the
+// system the next deploy will be compared with (the newest recorded) and
+// every system the state and the spool refer to: the one settled last,
+// and each spooled deploy's system and the system before it.
+func (a *Annotator) retain(ctx context.Context, res DeliveryRun) {
+	if a.opts.Retain == nil || len(res.Delivered) == 0 {
+		return
+	}
+	last, newest, err := a.outbox.Latest()
+	if err != nil {
+		return
+	}
+	pending, err := a.outbox.Pending()
+	if err != nil {
+		return
+	}
+	var next string
+	var keep []string
+	if last != nil {
+		next = last.StorePath
+		keep = append(keep, last.StorePath)
+	}
+	if newest != nil {
+		next = newest.StorePath
+	}
+	for _, e := range pending {
+		if e.Discovered != nil {
+			keep = append(keep, e.StorePath, e.Discovered.Previous)
+		}
+	}
+	a.opts.Retain(ctx, next, keep)
 }
 
 type round struct {

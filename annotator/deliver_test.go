@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -22,9 +23,11 @@ import (
 	"github.com/bdsqqq/axiom-deploy-annotation/annotator/outbox"
 	"github.com/bdsqqq/axiom-deploy-annotation/annotator/render"
 	"github.com/bdsqqq/axiom-deploy-annotation/annotator/target"
+	"github.com/bdsqqq/axiom-deploy-annotation/annotator/target/axiomapi"
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/axiomclient"
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/fakeaxiom"
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/testlog"
+	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo"
 )
 
 // TestFlushFaults runs a deploy's delivery against each way Axiom (or the
@@ -741,5 +744,54 @@ func TestHostileStrings(t *testing.T) {
 	storedOnce(t, fake, e)
 	if last := store.Last(); last == nil || last.Title != e.Annotation.Title {
 		t.Errorf("state %+v, want the title kept as it was", last)
+	}
+}
+
+// TestDeliverRetains checks what a delivery run tells Options.Retain: the
+// system the next deploy will be compared with, and every system the state
+// and the spool still refer to; a run that delivers nothing tells nothing.
+func TestDeliverRetains(t *testing.T) {
+	fake := fakeaxiom.New(testToken)
+	defer fake.Close()
+	type call struct {
+		next string
+		keep []string
+	}
+	var calls []call
+	a := newAnnotator(t, t.TempDir(), fake.Endpoint(), func(o *Options, _ *axiomapi.Config) {
+		o.Diff = func(context.Context, string, string) (*nixinfo.Diff, error) { return &nixinfo.Diff{}, nil }
+		o.Retain = func(_ context.Context, next string, keep []string) { calls = append(calls, call{next, keep}) }
+	})
+	const systemC = "/nix/store/cccccccccccccccccccccccccccccccc-nixos-system-host-c"
+	record := func(system, previous string) {
+		t.Helper()
+		g := testGeneration(system)
+		g.Previous = previous
+		if _, err := a.Record(ctxFor(t, 5*time.Second), g, deployTime, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deliver := func() {
+		t.Helper()
+		if _, err := a.Deliver(ctxFor(t, 5*time.Second), true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	record(systemA, "")
+	deliver()
+	// B is refused and stays spooled; C, after it, is delivered.
+	record(systemB, systemA)
+	record(systemC, systemB)
+	fake.Fail(fakeaxiom.Fault{Status: 400})
+	deliver()
+	// Nothing delivered: nothing to tell.
+	fake.Fail(fakeaxiom.Fault{Status: 503})
+	deliver()
+	want := []call{
+		{systemA, []string{systemA}},
+		{systemC, []string{systemC, systemB, systemA}},
+	}
+	if !reflect.DeepEqual(calls, want) {
+		t.Errorf("Retain was told %q\nwant %q", calls, want)
 	}
 }

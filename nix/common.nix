@@ -16,6 +16,9 @@
   currentSystem ? null,
   # settings.tokenFile's default.
   tokenFile ? "/run/secrets/axiom_token",
+  # How the manual shows the defaults above that the platform module derives
+  # from its own options, by option name (lib.literalExpression).
+  defaultText ? { },
 }:
 
 {
@@ -55,6 +58,9 @@ let
     "https?://[A-Za-z0-9.-]+(:[0-9]+)?/[^[:space:][:cntrl:]?#%]+"
     + "|(github|gitlab|sourcehut):[^[:space:][:cntrl:]?#%]+"
   );
+
+  # An option whose default the platform module derives, with its manual text.
+  derived = n: o: o // lib.optionalAttrs (defaultText ? ${n}) { defaultText = defaultText.${n}; };
 
   # A key whose option is null is not written: the command's default holds.
   unchecked = json.generate "axiom-deploy-annotation.json" (
@@ -108,7 +114,7 @@ let
   # settings. `stateDir` (and `scope` and `currentSystem` where they are not
   # the command's defaults) come from the scope, not from an option.
   settingsOptions = {
-    tokenFile = mkOption {
+    tokenFile = derived "tokenFile" (mkOption {
       type = absolutePath;
       default = tokenFile;
       example = if user then "/run/user/1000/agenix/axiom-token" else "/run/agenix/axiom-token";
@@ -123,7 +129,7 @@ let
             " and may be readable by root only."
         }
       '';
-    };
+    });
 
     apiEndpoint = mkOption {
       type = url;
@@ -243,7 +249,7 @@ let
       description = "Most undelivered annotations kept for `flush`; past it the oldest are dropped.";
     };
 
-    profile = mkOption {
+    profile = derived "profile" (mkOption {
       type = absolutePath;
       default = profile;
       example =
@@ -253,7 +259,7 @@ let
           lib.optionalString user " Home Manager installs from before Nix 2.14 keep it under /nix/var/nix/profiles/per-user/$USER."
         }
       '';
-    };
+    });
   }
   // lib.optionalAttrs user {
     revision = mkOption {
@@ -313,9 +319,9 @@ in
         The configuration file, written as JSON (a null value is left out)
         and checked with `axiom-deploy-annotate check-config` at build time:
         an unknown key fails the build. Keys are those of the command's
-        `--config` file. The module sets `stateDir` to ${
+        `--config` file. The module sets `stateDir` (${
           if user then "a directory under `$XDG_STATE_HOME`" else "its services' state directory"
-        }${lib.optionalString user ", `scope` and `currentSystem`"}.
+        })${lib.optionalString user ", `scope` and `currentSystem`"}.
       '';
     };
 

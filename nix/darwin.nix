@@ -45,7 +45,12 @@ let
   };
 in
 {
-  imports = [ (import ./common.nix { inherit stateDir profile; }) ];
+  imports = [
+    (import ./common.nix {
+      inherit stateDir profile;
+      defaultText.profile = lib.literalExpression "config.system.profile";
+    })
+  ];
 
   config = lib.mkIf cfg.enable {
     environment.systemPackages = [ cli ];

@@ -63,6 +63,10 @@ in
       profile = "${stateHome}/nix/profiles/home-manager";
       currentSystem = "${stateHome}/home-manager/gcroots/current-home";
       tokenFile = "${config.xdg.configHome}/${name}/token";
+      defaultText = {
+        profile = lib.literalExpression ''"''${config.xdg.stateHome}/nix/profiles/home-manager"'';
+        tokenFile = lib.literalExpression ''"''${config.xdg.configHome}/${name}/token"'';
+      };
     })
   ];
 

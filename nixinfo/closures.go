@@ -119,36 +119,48 @@ func nonNil(s []string) []string {
 
 // DiffSystems compares the closures of two system store paths (or links to
 // them) with Nix and returns the package changes between them and their
-// sizes. A first deploy has nothing to compare with: before == "" gives no
-// changes. Anything but a store path or a link to one is an error, and never
-// reaches nix.
+// sizes, as a Closures without snapshots does: through the Nix daemon, or
+// nix path-info where it cannot be used. A first deploy has nothing to
+// compare with: before == "" gives no changes. Anything but a store path or
+// a link to one is an error, and never reaches Nix.
 func DiffSystems(ctx context.Context, before, after string) (*Diff, error) {
-	return diffSystems(ctx, before, after, closuresBySize)
+	return (&Closures{}).Diff(ctx, before, after)
 }
 
-// closuresFunc queries the closures of two store paths. DiffSystems takes
-// closuresBySize; the benchmark measures another beside it.
+// closuresFunc queries the closures of two store paths with nix path-info:
+// closuresBySize, what Closures falls back to, and another the benchmark
+// measures beside it.
 type closuresFunc func(ctx context.Context, before, after string) (old, new closure, err error)
 
 func diffSystems(ctx context.Context, before, after string, query closuresFunc) (*Diff, error) {
 	if before == "" {
 		return &Diff{Changes: []Change{}}, nil
 	}
-	before, err := resolveStorePath(before)
+	before, after, err := resolveSystems(before, after)
 	if err != nil {
-		return nil, fmt.Errorf("system before: %w", err)
-	}
-	after, err = resolveStorePath(after)
-	if err != nil {
-		return nil, fmt.Errorf("system after: %w", err)
+		return nil, err
 	}
 	old, new, err := query(ctx, before, after)
 	if err != nil {
 		return nil, err
 	}
-	return &Diff{
-		Changes:    diffClosures(old.paths, new.paths),
-		SizeBefore: old.size,
-		SizeAfter:  new.size,
-	}, nil
+	return diffOf(old, new), nil
+}
+
+// resolveSystems is the store paths of the systems before and after.
+func resolveSystems(before, after string) (string, string, error) {
+	before, err := resolveStorePath(before)
+	if err != nil {
+		return "", "", fmt.Errorf("system before: %w", err)
+	}
+	after, err = resolveStorePath(after)
+	if err != nil {
+		return "", "", fmt.Errorf("system after: %w", err)
+	}
+	return before, after, nil
+}
+
+// diffOf is the difference between two closures.
+func diffOf(old, new closure) *Diff {
+	return &Diff{Changes: diffClosures(old.paths, new.paths), SizeBefore: old.size, SizeAfter: new.size}
 }

@@ -21,10 +21,16 @@ type pair struct {
 	before, after string
 }
 
-var bigPairs = map[string]*pair{"realistic": {}, "flat": {}}
+var bigPairs = map[string]*pair{"realistic": {}, "flat": {}, "deep-few": {}, "deep-all": {}}
 
-// bigPair builds nixtest.BigSystems(bigPaths) once per test process: with
-// packages that refer to a few others (realistic), or to nothing (flat).
+// shapes are the shapes of the pairs, in order.
+var shapes = []string{"realistic", "flat", "deep-few", "deep-all"}
+
+// bigPair builds a pair of systems of bigPaths store paths once per test
+// process: nixtest.BigSystems with packages that refer to a few others
+// (realistic: a newer kernel under everything makes every path new), or
+// to nothing (flat); or nixtest.DeepSystems, NixOS-like, with a few paths
+// new (deep-few) or nearly all (deep-all).
 func bigPair(tb testing.TB, shape string) (before, after string) {
 	tb.Helper()
 	nixtest.Require(tb)
@@ -33,8 +39,12 @@ func bigPair(tb testing.TB, shape string) (before, after string) {
 		start := time.Now()
 		x, y := nixtest.BigSystems(bigPaths)
 		build := nixtest.BuildBig
-		if shape == "flat" {
+		switch shape {
+		case "flat":
 			build = nixtest.BuildFlat
+		case "deep-few", "deep-all":
+			x, y = nixtest.DeepSystems(bigPaths, shape == "deep-all")
+			build = nixtest.BuildDeep
 		}
 		paths := build(tb, x, y)
 		p.before, p.after = paths[0], paths[1]
@@ -48,21 +58,24 @@ func bigPair(tb testing.TB, shape string) (before, after string) {
 
 // BenchmarkDiffSystemsNix times DiffSystems on pairs of systems of about
 // 3000 store paths each, realistic and flat, against nix store
-// diff-closures on the same pair. Beside the way DiffSystems queries the
-// closures (two `nix path-info --recursive --size` side by side) it times
-// the other (one `nix path-info --json --recursive` of both, walked in Go).
-// The three take turns at going first. ns/op is DiffSystems alone; the
-// metrics are medians in ms and their ratios to diff-closures (medians, as
-// other work on the machine makes single runs jump). The ratio must stay at
-// or below 1.
+// diff-closures on the same pair. DiffSystems walks both closures through
+// the Nix daemon without snapshots (here, as root without a daemon,
+// through nix-daemon --stdio); beside it are the two ways of asking nix
+// path-info: two `nix path-info --recursive --size` side by side, what
+// DiffSystems falls back to, and one `nix path-info --json --recursive` of
+// both, walked in Go. The four take turns at going first. ns/op is
+// DiffSystems alone; the metrics are medians in ms and their ratios to
+// diff-closures (medians, as other work on the machine makes single runs
+// jump).
 //
 //	go test -run '^$' -bench DiffSystemsNix -benchtime 21x ./nixinfo/
 func BenchmarkDiffSystemsNix(b *testing.B) {
+	b.Setenv("NIX_DAEMON_SOCKET_PATH", "/nonexistent/socket")
 	for _, shape := range []string{"realistic", "flat"} {
 		b.Run(shape, func(b *testing.B) {
 			before, after := bigPair(b, shape)
 			ctx := context.Background()
-			var bySize, byRefs, nix []time.Duration
+			var daemon, bySize, byRefs, nix []time.Duration
 			timed := func(d *[]time.Duration, f func() error) func() {
 				return func() {
 					start := time.Now()
@@ -72,8 +85,12 @@ func BenchmarkDiffSystemsNix(b *testing.B) {
 					*d = append(*d, time.Since(start))
 				}
 			}
-			ours := timed(&bySize, func() error {
+			ours := timed(&daemon, func() error {
 				_, err := DiffSystems(ctx, before, after)
+				return err
+			})
+			size := timed(&bySize, func() error {
+				_, err := diffSystems(ctx, before, after, closuresBySize)
 				return err
 			})
 			json := timed(&byRefs, func() error {
@@ -88,7 +105,7 @@ func BenchmarkDiffSystemsNix(b *testing.B) {
 			untimed := func(f func()) func() {
 				return func() { b.StopTimer(); defer b.StartTimer(); f() }
 			}
-			turns := []func(){ours, untimed(json), untimed(nixDiff)}
+			turns := []func(){ours, untimed(size), untimed(json), untimed(nixDiff)}
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				for k := range turns {
@@ -96,11 +113,13 @@ func BenchmarkDiffSystemsNix(b *testing.B) {
 				}
 			}
 			b.StopTimer()
-			s, r, n := median(bySize), median(byRefs), median(nix)
+			d, s, r, n := median(daemon), median(bySize), median(byRefs), median(nix)
+			b.ReportMetric(ms(d), "daemon-ms")
 			b.ReportMetric(ms(s), "size-ms")
 			b.ReportMetric(ms(r), "json-ms")
 			b.ReportMetric(ms(n), "diff-closures-ms")
-			b.ReportMetric(float64(s)/float64(n), "ratio")
+			b.ReportMetric(float64(d)/float64(n), "ratio")
+			b.ReportMetric(float64(s)/float64(n), "size-ratio")
 			b.ReportMetric(float64(r)/float64(n), "json-ratio")
 		})
 	}

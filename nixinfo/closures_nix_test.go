@@ -12,73 +12,14 @@ import (
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/nixtest"
 )
 
-// nixDiffClosures runs nix store diff-closures and reads its lines
-// "name: OLD → NEW[, SIZE]" back into changes, leaving out the lines that
-// only report a size change.
+// nixDiffClosures is what nix store diff-closures says, as changes.
 func nixDiffClosures(t testing.TB, before, after string) []Change {
 	t.Helper()
-	cmd := exec.Command("nix", "store", "diff-closures", "--", before, after)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("nix store diff-closures: %v\n%s", err, stderr.String())
+	out := []Change{}
+	for _, c := range nixtest.DiffClosures(t, before, after) {
+		out = append(out, Change(c))
 	}
-	return parseDiffClosures(t, string(out))
-}
-
-func parseDiffClosures(t testing.TB, out string) []Change {
-	t.Helper()
-	versions := func(s string) []string {
-		vs := []string{}
-		for _, v := range strings.Split(s, ", ") {
-			switch {
-			case strings.Contains(v, " "):
-				return vs // the size change, as "+12.3 KiB"
-			case v == "∅":
-			case v == "ε":
-				vs = append(vs, "")
-			default:
-				vs = append(vs, v)
-			}
-		}
-		return vs
-	}
-	changes := []Change{}
-	for _, line := range strings.Split(stripANSI(out), "\n") {
-		if line == "" {
-			continue
-		}
-		name, rest, ok := strings.Cut(line, ": ")
-		if !ok {
-			t.Fatalf("nix store diff-closures printed %q", line)
-		}
-		old, new, ok := strings.Cut(rest, " → ")
-		if !ok {
-			continue // only a size change
-		}
-		changes = append(changes, Change{Name: name, Before: versions(old), After: versions(new)})
-	}
-	return changes
-}
-
-func TestParseDiffClosures(t *testing.T) {
-	out := "acpi-call: 2020-04-07-5.8.16 → 2020-04-07-5.8.18\n" +
-		"bluez-qt: \x1b[31;1m+12.6 KiB\x1b[0m\n" +
-		"dolphin: 20.08.1 → 20.08.2, \x1b[31;1m+13.9 KiB\x1b[0m\n" +
-		"kdeconnect: 20.08.2 → ∅, -6597.8 KiB\n" +
-		"libfoo: 1.2, 1.3 → 1.4, ε\n" +
-		"zlib: ε → 1.3\n"
-	want := []Change{
-		{"acpi-call", []string{"2020-04-07-5.8.16"}, []string{"2020-04-07-5.8.18"}},
-		{"dolphin", []string{"20.08.1"}, []string{"20.08.2"}},
-		{"kdeconnect", []string{"20.08.2"}, []string{}},
-		{"libfoo", []string{"1.2", "1.3"}, []string{"1.4", ""}},
-		{"zlib", []string{""}, []string{"1.3"}},
-	}
-	if got := parseDiffClosures(t, out); !equalChanges(got, want) {
-		t.Errorf("parseDiffClosures =\n%s\nwant\n%s", showChanges(got), showChanges(want))
-	}
+	return out
 }
 
 func pkgs(specs ...string) []nixtest.Package {

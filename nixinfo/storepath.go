@@ -29,8 +29,15 @@ const maxNameLen = 211
 // requires. Only such a path is passed to nix, so that a value read from a
 // file can be neither an option nor a path elsewhere (a flake, /etc).
 func checkStorePath(path string) error {
-	dir := storeDir()
-	base, ok := strings.CutPrefix(path, dir+"/")
+	return checkStorePathIn(storeDir(), path)
+}
+
+// checkStorePathIn is checkStorePath with the store directory given.
+func checkStorePathIn(dir, path string) error {
+	base, ok := strings.CutPrefix(path, dir)
+	if ok {
+		base, ok = strings.CutPrefix(base, "/")
+	}
 	if !ok || !validBaseName(base) {
 		return fmt.Errorf("%q is not a store path (%s/HASH-NAME)", path, dir)
 	}
@@ -59,13 +66,20 @@ func validBaseName(s string) bool {
 		return false
 	}
 	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if !(isDigit(c) || isLetter(c) || strings.IndexByte("+-._?=", c) >= 0) {
+		if !nameChars[name[i]] {
 			return false
 		}
 	}
 	return true
 }
+
+// nameChars are the characters a store path's name may hold.
+var nameChars = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = isDigit(byte(c)) || isLetter(byte(c)) || strings.IndexByte("+-._?=", byte(c)) >= 0
+	}
+	return t
+}()
 
 // resolveStorePath returns the store path that path is or links to, as
 // DiffSystems is given links such as /run/current-system. A store path is

@@ -150,9 +150,11 @@ func TestLockTimeout(t *testing.T) {
 	defer held.Close()
 
 	const deadline = 300 * time.Millisecond
+	// Timed from before the deadline is set, so that it cannot seem to
+	// come early.
+	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), deadline)
 	defer cancel()
-	start := time.Now()
 	s, err := lockStore(ctx, dir, log)
 	elapsed := time.Since(start)
 	if !errors.Is(err, ErrBusy) || s != nil {

@@ -11,42 +11,41 @@ import (
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/nixtest"
 )
 
-// BenchmarkDryRunNix times the whole command, --dry-run, on pairs of
-// consecutive systems of about 3000 store paths each, realistic (packages
-// refer to a few others) and flat (packages refer to nothing, which Nix
-// walks fastest), against `nix store diff-closures` alone on the same pair,
-// interleaved so that both see the same load. It reports the medians and
-// their ratio; the dry run must be no slower than diff-closures.
+// BenchmarkDryRunNix times the whole command, --dry-run, on the pairs of
+// consecutive 3000-path systems (pairShapes), as root and as nobody (a
+// service's dynamic user, what runs in production), both through a
+// nix-daemon the benchmark starts, against `nix store diff-closures` run
+// by the same user on the same pair, interleaved so that both see the same
+// load. "snapshot" has the previous system's closure snapshotted (by its
+// delivery) and the new one not, as after every deploy; "cold" has no
+// snapshot. It reports the medians and their ratio. Targets: as nobody at
+// most 0.2 with a snapshot and 0.5 cold, on every shape; as root at most
+// 0.5 with a snapshot where few paths are new (flat, deep-few).
 //
 //	go test -run '^$' -bench DryRunNix -benchtime 15x ./cmd/axiom-deploy-annotate/
 func BenchmarkDryRunNix(b *testing.B) {
 	nixtest.Require(b)
-	before, after := nixtest.BigSystems(3000)
-	for _, shape := range []struct {
-		name  string
-		build func(testing.TB, ...nixtest.System) []string
-	}{{"realistic", nixtest.BuildBig}, {"flat", nixtest.BuildFlat}} {
-		b.Run(shape.name, func(b *testing.B) {
-			benchmarkDryRun(b, shape.build(b, before, after))
-		})
+	d := nixtest.StartDaemon(b)
+	for _, shape := range pairShapes {
+		p := bigPair(b, shape)
+		for _, u := range users(b, d) {
+			m, states := deployed(b, u, p, 2)
+			if err := os.RemoveAll(filepath.Join(states[1], "snapshots")); err != nil {
+				b.Fatal(err)
+			}
+			for i, kind := range []string{"snapshot", "cold"} {
+				b.Run(shape+"/"+u.name+"/"+kind, func(b *testing.B) {
+					benchmarkDryRun(b, u, m, states[i], p)
+				})
+			}
+		}
 	}
 }
 
-// switchedTo is a machine whose generations are the systems p, in order.
-func switchedTo(b *testing.B, p []string) *nixtest.Machine {
-	m := nixtest.NewMachine(b)
-	for _, sys := range p {
-		m.Switch(sys)
-	}
-	return m
-}
-
-func benchmarkDryRun(b *testing.B, p []string) {
-	m := switchedTo(b, p)
-	bin := binary(b)
-	state := filepath.Join(b.TempDir(), "state")
+func benchmarkDryRun(b *testing.B, u user, m *nixtest.Machine, state string, p []string) {
 	run := func(name string, args ...string) time.Duration {
 		cmd := exec.Command(name, args...)
+		u.setup(cmd)
 		cmd.Stdout, cmd.Stderr = nil, os.Stderr
 		start := time.Now()
 		if err := cmd.Run(); err != nil {
@@ -55,7 +54,7 @@ func benchmarkDryRun(b *testing.B, p []string) {
 		return time.Since(start)
 	}
 	dryRun := func() time.Duration {
-		return run(bin, "--dry-run", "--profile", m.Profile(), "--current-system", m.CurrentSystem(), "--state-dir", state, "--hostname", "bench")
+		return run(u.bin, "--dry-run", "--profile", m.Profile(), "--current-system", m.CurrentSystem(), "--state-dir", state, "--hostname", "bench")
 	}
 	diffClosures := func() time.Duration {
 		return run("nix", "store", "diff-closures", "--", p[0], p[1])

@@ -118,7 +118,7 @@ var settings = []setting{
 	{"revision", "", "REV", "rollout: the revision deployed (default: HEAD of the git repository here)", func(c *config) flag.Value { return (*stringValue)(&c.revision) }},
 	{"dry-run", "", "", "print what would be sent as JSON; send nothing, write nothing (not with rollout)", func(c *config) flag.Value { return (*boolValue)(&c.dryRun) }},
 	{"force", "", "", "annotate even if this system was annotated last; dashboard, monitors: overwrite edits made in Axiom", func(c *config) flag.Value { return (*boolValue)(&c.force) }},
-	{"verbose", "", "", "log debug lines: where spans go, and why nothing is exported", func(c *config) flag.Value { return (*boolValue)(&c.verbose) }},
+	{"verbose", "", "", "log debug lines: where spans go, why nothing is exported, and why the Nix daemon is not used", func(c *config) flag.Value { return (*boolValue)(&c.verbose) }},
 	{"version", "", "", "print the version", func(c *config) flag.Value { return (*boolValue)(&c.version) }},
 }
 

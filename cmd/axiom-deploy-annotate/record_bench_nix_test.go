@@ -21,8 +21,10 @@ import (
 //	go test -run '^$' -bench RecordNix -benchtime 41x ./cmd/axiom-deploy-annotate/
 func BenchmarkRecordNix(b *testing.B) {
 	nixtest.Require(b)
-	before, after := nixtest.BigSystems(3000)
-	m := switchedTo(b, nixtest.BuildBig(b, before, after))
+	m := nixtest.NewMachine(b)
+	for _, system := range bigPair(b, "realistic") {
+		m.Switch(system)
+	}
 	bin := binary(b)
 	token := filepath.Join(b.TempDir(), "token")
 	if err := os.WriteFile(token, []byte("xaat-bench-token\n"), 0o600); err != nil {

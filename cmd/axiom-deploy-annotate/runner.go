@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/axiomclient"
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/text"
 	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo"
+	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo/snapshot"
 	"github.com/bdsqqq/axiom-deploy-annotation/telemetry"
 	"github.com/bdsqqq/axiom-deploy-annotation/telemetry/vocab"
 )
@@ -202,7 +204,14 @@ func (r *runner) dispatch(ctx context.Context) (outcome, error) {
 }
 
 // options are the annotator's; a sender only where something is sent.
+// Closures are diffed with the snapshots in the state directory, which a
+// dry run reads but never writes.
 func (r *runner) options(send bool) annotator.Options {
+	closures := &nixinfo.Closures{
+		Snapshots: snapshot.Open(filepath.Join(r.c.StateDir, "snapshots")),
+		ReadOnly:  r.c.dryRun,
+		Log:       r.log,
+	}
 	opts := annotator.Options{
 		Settings:     r.c.settings(),
 		SpoolLimit:   r.c.SpoolLimit,
@@ -210,6 +219,8 @@ func (r *runner) options(send bool) annotator.Options {
 		Tracer:       r.tracer,
 		Log:          r.log,
 		ShowTraceID:  r.exporting,
+		Diff:         closures.Diff,
+		Retain:       closures.Retain,
 	}
 	if send {
 		token, tokenErr := r.token()

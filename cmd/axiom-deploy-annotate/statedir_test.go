@@ -16,8 +16,8 @@ import (
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/fakeotlp"
 )
 
-// snapshot is every file in dir with what it holds.
-func snapshot(t *testing.T, dir string) map[string]string {
+// filesIn is every file in dir with what it holds.
+func filesIn(t *testing.T, dir string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	des, err := os.ReadDir(dir)
@@ -62,7 +62,7 @@ func TestTraceSpoolLinkNotFollowed(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	before := snapshot(t, outside)
+	before := filesIn(t, outside)
 	if err := os.Symlink(outside, filepath.Join(state, "traces")); err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +80,7 @@ func TestTraceSpoolLinkNotFollowed(t *testing.T) {
 	if spans := recv.Spans(); slices.ContainsFunc(spans, func(s fakeotlp.Span) bool { return s.Name == "outside" }) {
 		t.Errorf("the exports behind the link were uploaded")
 	}
-	after := snapshot(t, outside)
+	after := filesIn(t, outside)
 	if len(after) != len(before) {
 		t.Errorf("files behind the link changed: %v, were %v", keys(after), keys(before))
 	}

@@ -38,37 +38,7 @@ func BuildFlat(t testing.TB, systems ...System) []string {
 func BigSystems(n int) (before, after System) {
 	r := rand.New(rand.NewPCG(uint64(n), 0x5eed))
 	g := &bigGen{r: r, used: map[string]bool{}}
-
-	core := []bigPkg{
-		{name: "linux", version: "6.6.30", outputs: []string{"", "modules", "modules-shrunk"}},
-		{name: "glibc", version: "2.39-52", outputs: []string{"", "bin", "dev"}},
-		{name: "openssl", version: "3.0.13", outputs: []string{"", "bin", "dev", "man"}},
-		{name: "openssl", version: "1.1.1w", outputs: []string{""}},
-		{name: "python3", version: "3.11.9", outputs: []string{""}},
-		{name: "python3", version: "3.12.3", outputs: []string{""}},
-		{name: "systemd", version: "255.4", outputs: []string{"", "dev", "man"}},
-		{name: "bash", version: "5.2p26", outputs: []string{"", "man"}},
-		{name: "coreutils", version: "9.5", outputs: []string{""}},
-		{name: "zlib", version: "1.3.1", outputs: []string{"", "dev"}},
-		{name: "gcc", version: "13.2.0", outputs: []string{"", "lib"}},
-		{name: "etc", outputs: []string{""}},
-		{name: "system-path", outputs: []string{""}},
-		{name: "unit-dbus.service", outputs: []string{""}},
-		{name: "initrd-linux", version: "6.6.30", outputs: []string{""}},
-	}
-	for _, p := range core {
-		g.used[p.name+"\x00"+p.version] = true
-	}
-	pkgs := append([]bigPkg(nil), core...)
-	paths := 1 // the toplevel
-	for _, p := range pkgs {
-		paths += len(p.outputs)
-	}
-	for paths < n {
-		p := g.pkg()
-		pkgs = append(pkgs, p)
-		paths += len(p.outputs)
-	}
+	pkgs := g.packages(n)
 
 	var next []bigPkg
 	for i, p := range pkgs {
@@ -77,7 +47,7 @@ func BigSystems(n int) (before, after System) {
 			p.version = "6.6.31"
 		case p.name == "python3" && p.version == "3.11.9":
 			p.version = "3.11.10"
-		case i < len(core) || p.version == "":
+		case i < len(bigCore) || p.version == "":
 		default:
 			switch x := r.IntN(100); {
 			case x < 1:
@@ -97,6 +67,44 @@ func BigSystems(n int) (before, after System) {
 	before = System{Host: "big", Label: "24.05.20240601.aaaaaaa", Packages: expand(pkgs)}
 	after = System{Host: "big", Label: "24.05.20240608.bbbbbbb", Packages: expand(next)}
 	return before, after
+}
+
+// bigCore are the packages every big system starts with.
+var bigCore = []bigPkg{
+	{name: "linux", version: "6.6.30", outputs: []string{"", "modules", "modules-shrunk"}},
+	{name: "glibc", version: "2.39-52", outputs: []string{"", "bin", "dev"}},
+	{name: "openssl", version: "3.0.13", outputs: []string{"", "bin", "dev", "man"}},
+	{name: "openssl", version: "1.1.1w", outputs: []string{""}},
+	{name: "python3", version: "3.11.9", outputs: []string{""}},
+	{name: "python3", version: "3.12.3", outputs: []string{""}},
+	{name: "systemd", version: "255.4", outputs: []string{"", "dev", "man"}},
+	{name: "bash", version: "5.2p26", outputs: []string{"", "man"}},
+	{name: "coreutils", version: "9.5", outputs: []string{""}},
+	{name: "zlib", version: "1.3.1", outputs: []string{"", "dev"}},
+	{name: "gcc", version: "13.2.0", outputs: []string{"", "lib"}},
+	{name: "etc", outputs: []string{""}},
+	{name: "system-path", outputs: []string{""}},
+	{name: "unit-dbus.service", outputs: []string{""}},
+	{name: "initrd-linux", version: "6.6.30", outputs: []string{""}},
+}
+
+// packages returns the core packages, then random ones, with about n-1
+// store paths in all (the toplevel is one more).
+func (g *bigGen) packages(n int) []bigPkg {
+	for _, p := range bigCore {
+		g.used[p.name+"\x00"+p.version] = true
+	}
+	pkgs := append([]bigPkg(nil), bigCore...)
+	paths := 1 // the toplevel
+	for _, p := range pkgs {
+		paths += len(p.outputs)
+	}
+	for paths < n {
+		p := g.pkg()
+		pkgs = append(pkgs, p)
+		paths += len(p.outputs)
+	}
+	return pkgs
 }
 
 type bigPkg struct {

@@ -57,6 +57,11 @@ type System struct {
 	// darwin-version.json, as on a system whose revision is unknown.
 	NoVersionInfo bool      `json:"noVersionInfo"`
 	Packages      []Package `json:"packages"`
+	// Deps and Roots shape the closure of a system BuildDeep builds: the
+	// packages each package refers to, and those the toplevel refers to,
+	// by index.
+	Deps  [][]int `json:"deps,omitempty"`
+	Roots []int   `json:"roots,omitempty"`
 	// Salt makes an otherwise equal system a different store path.
 	Salt string `json:"salt"`
 }

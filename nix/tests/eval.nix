@@ -1,7 +1,9 @@
 # Evaluates nix/nixos.nix, nix/darwin.nix or nix/home-manager.nix, and
 # nix/common.nix, with the stand-ins in lib.nix, pkgs.nix and
 # home-manager.nix and the platform's options the modules set.
-# nix/module_test.go reads the result as JSON, or builds configFile.
+# nix/module_test.go reads the result as JSON, or builds configFile; with
+# docs, the result is the module's options as the manual lists them, which
+# nix/options_test.go renders as docs/module-options.md.
 {
   # nixos, darwin, home-manager (on Linux) or home-manager-darwin.
   platform ? "nixos",
@@ -14,6 +16,8 @@
   check ? true,
   # Home Manager: the user's home directory.
   home ? null,
+  # Whether the result is the options' documentation instead.
+  docs ? false,
 }:
 
 let
@@ -185,17 +189,71 @@ let
   inherit (eval) config;
   cfg = config.services.axiom-deploy-annotation;
   settingsOptions = eval.options.services.axiom-deploy-annotation.settings.type.getSubOptions [ ];
+
+  # Each option under services.axiom-deploy-annotation as nixpkgs'
+  # lib.optionAttrSetToDocList gives it to the manual: its name, the
+  # description of its type, its default (or the text that stands for it),
+  # example and description, whether it is visible and read-only; a
+  # submodule's options after its own. A plain value is { _type = "value";
+  # value; }, beside literalExpression's and literalMD's { _type; text; }.
+  optionDocs =
+    let
+      literal =
+        v:
+        if builtins.elem (v._type or null) [
+          "literalExpression"
+          "literalMD"
+        ] then
+          v
+        else
+          {
+            _type = "value";
+            value = v;
+          };
+      doc =
+        loc: o:
+        {
+          name = standInLib.showOption loc;
+          type = o.type.description;
+          description = o.description or null;
+          visible = o.visible or true;
+          readOnly = o.readOnly or false;
+        }
+        // standInLib.optionalAttrs (o ? defaultText || o ? default) {
+          default = if o ? defaultText then literal o.defaultText else literal o.default;
+        }
+        // standInLib.optionalAttrs (o ? example) { example = literal o.example; };
+      walk =
+        loc: tree:
+        builtins.concatMap (
+          n:
+          let
+            o = tree.${n};
+            at = loc ++ [ n ];
+          in
+          if o._type or null == "option" then
+            [ (doc at o) ]
+            ++ standInLib.optionals (o.type ? getSubOptions) (walk at (o.type.getSubOptions at))
+          else
+            walk at o
+        ) (builtins.attrNames tree);
+    in
+    walk [
+      "services"
+      "axiom-deploy-annotation"
+    ] eval.options.services.axiom-deploy-annotation;
+
+  evaluation = p.result config // {
+    failedAssertions = map (a: a.message) (
+      builtins.filter (a: !a.assertion) (config.assertions or [ ])
+    );
+    inherit (config) warnings;
+    configFile = cfg.configFile;
+    maintainers = config.meta.maintainers;
+    repositoryUrlAccepted = map settingsOptions.repositoryUrl.type.check (
+      builtins.fromJSON repositoryUrls
+    );
+    settingsOptions = builtins.attrNames settingsOptions;
+  };
 in
-p.result config
-// {
-  failedAssertions = map (a: a.message) (
-    builtins.filter (a: !a.assertion) (config.assertions or [ ])
-  );
-  inherit (config) warnings;
-  configFile = cfg.configFile;
-  maintainers = config.meta.maintainers;
-  repositoryUrlAccepted = map settingsOptions.repositoryUrl.type.check (
-    builtins.fromJSON repositoryUrls
-  );
-  settingsOptions = builtins.attrNames settingsOptions;
-}
+if docs then optionDocs else evaluation

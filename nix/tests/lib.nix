@@ -4,8 +4,9 @@
 # with defaults, readOnly and apply; types that check each definition and
 # merge them; mkIf, mkMerge, mkDefault, mkForce and mkAfter; modules with
 # imports and freeform submodules; the evaluated options (isDefined,
-# definitions, files, highestPrio) that renamed options read. What it does
-# not know it refuses, rather than guess.
+# definitions, files, highestPrio) that renamed options read; the types'
+# descriptions the manual shows. What it does not know it refuses, rather
+# than guess.
 let
   inherit (builtins)
     all
@@ -341,56 +342,89 @@ let
         }.";
 
     types = rec {
+      # With the description and its class that the manual shows, as
+      # lib/types.nix words them.
       mkOptionType =
         {
           name,
+          description ? null,
+          descriptionClass ? null,
           check ? (_: true),
           merge ? mergeEqualOption,
         }:
         {
           _type = "option-type";
-          inherit name check merge;
+          inherit name check merge descriptionClass;
+          description = if description == null then name else description;
         };
+
+      # lib/types.nix's optionDescriptionPhrase: a type's description, in
+      # parentheses unless its class reads unambiguously where it goes.
+      phrase =
+        unparenthesize: t:
+        if unparenthesize (t.descriptionClass or null) then t.description else "(${t.description})";
 
       addCheck = type: check: type // { check = v: type.check v && check v; };
 
       bool = mkOptionType {
         name = "bool";
+        description = "boolean";
+        descriptionClass = "noun";
         check = isBool;
       };
       str = mkOptionType {
         name = "str";
+        description = "string";
+        descriptionClass = "noun";
         check = isString;
       };
       lines = mkOptionType {
         name = "lines";
+        description = "strings concatenated with ${builtins.toJSON "\n"}";
+        descriptionClass = "noun";
         check = isString;
         merge = loc: defs: concatStringsSep "\n" (map (d: d.value) defs);
       };
       int = mkOptionType {
         name = "int";
+        description = "signed integer";
+        descriptionClass = "noun";
         check = isInt;
       };
       ints = {
-        between = lowest: highest: addCheck int (x: x >= lowest && x <= highest);
-        positive = addCheck int (x: x > 0);
+        between =
+          lowest: highest:
+          addCheck int (x: x >= lowest && x <= highest)
+          // {
+            description = "integer between ${toString lowest} and ${toString highest} (both inclusive)";
+          };
+        positive = addCheck int (x: x > 0) // {
+          description = "positive integer, meaning >0";
+          descriptionClass = "nonRestrictiveClause";
+        };
       };
       strMatching =
         pattern:
         mkOptionType {
           name = "strMatching ${builtins.toJSON pattern}";
+          description = "string matching the pattern ${pattern}";
+          descriptionClass = "noun";
           check = x: isString x && match pattern x != null;
         };
       path = mkOptionType {
         name = "path";
+        descriptionClass = "noun";
         check = x: isStringLike x && substring 0 1 (toString x) == "/";
       };
       package = mkOptionType {
         name = "package";
+        descriptionClass = "noun";
         check = isDerivation;
       };
       raw = mkOptionType {
         name = "raw";
+        description = "raw value";
+        descriptionClass = "noun";
         merge =
           loc: defs:
           if length defs == 1 then
@@ -398,12 +432,18 @@ let
           else
             throw "The option `${showOption loc}' is defined more than once.";
       };
-      unspecified = mkOptionType { name = "unspecified"; };
+      unspecified = mkOptionType {
+        name = "unspecified";
+        description = "unspecified value";
+        descriptionClass = "noun";
+      };
 
       nullOr =
         type:
         mkOptionType {
           name = "null or ${type.name}";
+          description = "null or ${phrase (c: c == "noun" || c == "conjunction") type}";
+          descriptionClass = "conjunction";
           check = x: x == null || type.check x;
           merge =
             loc: defs:
@@ -422,6 +462,14 @@ let
         a: b:
         mkOptionType {
           name = "${a.name} or ${b.name}";
+          description =
+            if a.descriptionClass or null == "nonRestrictiveClause" then
+              "${a.description}, or ${phrase (c: c == "noun" || c == "conjunction") b}"
+            else
+              "${phrase (c: c == "noun" || c == "conjunction") a} or ${
+                phrase (c: c == "noun" || c == "conjunction" || c == "composite") b
+              }";
+          descriptionClass = "conjunction";
           check = x: a.check x || b.check x;
           merge =
             loc: defs:
@@ -437,6 +485,8 @@ let
         type:
         mkOptionType {
           name = "list of ${type.name}";
+          description = "list of ${phrase (c: c == "noun" || c == "composite") type}";
+          descriptionClass = "composite";
           check = isList;
           merge =
             loc: defs:
@@ -456,12 +506,19 @@ let
               ) d.value
             ) defs;
         };
-      nonEmptyListOf = type: addCheck (listOf type) (l: l != [ ]);
+      nonEmptyListOf =
+        type:
+        let
+          list = addCheck (listOf type) (l: l != [ ]);
+        in
+        list // { description = "non-empty ${phrase (c: c == "noun") list}"; };
 
       attrsOf =
         type:
         mkOptionType {
           name = "attribute set of ${type.name}";
+          description = "attribute set of ${phrase (c: c == "noun" || c == "composite") type}";
+          descriptionClass = "composite";
           check = isAttrs;
           merge =
             loc: defs:
@@ -481,6 +538,7 @@ let
 
       anything = mkOptionType {
         name = "anything";
+        descriptionClass = "noun";
         merge =
           loc: defs:
           if all (d: isAttrs d.value && !(isStringLike d.value)) defs then
@@ -493,6 +551,12 @@ let
         { modules }:
         mkOptionType {
           name = "submodule";
+          # A freeform submodule is described by its freeform type.
+          description =
+            (evalModules {
+              inherit modules;
+              specialArgs.name = "<name>";
+            }).freeformType.description or "submodule";
           check = x: isAttrs x || isFunction x;
         }
         // {
@@ -645,6 +709,7 @@ let
       in
       {
         inherit config options;
+        freeformType = if freeformTypes == [ ] then null else head freeformTypes;
       };
   };
 in

@@ -74,6 +74,7 @@ in
   formats.json = { }: {
     type = lib.types.anything // {
       name = "JSON value";
+      description = "JSON value";
       check = v: !(builtins.isFunction v);
     };
     generate =

@@ -15,7 +15,7 @@ import (
 // referenceFile is the markdown file that holds the reference tables the
 // vocabulary makes, each between the lines <!-- vocab:NAME … --> and
 // <!-- /vocab:NAME -->. UPDATE_REFERENCE=1 rewrites them.
-const referenceFile = "../../README.md"
+const referenceFile = "../../docs/tracing.md"
 
 func TestReference(t *testing.T) {
 	for _, p := range checkReference(t, referenceFile, os.Getenv("UPDATE_REFERENCE") != "") {
