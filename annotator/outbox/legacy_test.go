@@ -13,25 +13,11 @@ import (
 )
 
 // copyState copies a state directory from testdata into a new temporary
-// one, with the modes the command gives its files.
+// one.
 func copyState(t *testing.T, from string) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "state")
-	err := filepath.WalkDir(from, func(path string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(from, path)
-		if d.IsDir() {
-			return os.MkdirAll(filepath.Join(dir, rel), 0o700)
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dir, rel), b, 0o600)
-	})
-	if err != nil {
+	if err := os.CopyFS(dir, os.DirFS(from)); err != nil {
 		t.Fatal(err)
 	}
 	return dir
