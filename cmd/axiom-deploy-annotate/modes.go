@@ -78,12 +78,12 @@ var modes = []mode{
 	{name: vocab.ModeAnnotate, help: "record the current system if it is a new deploy, then deliver everything spooled (the default)",
 		spans: spansExported, token: tokenToSend, state: true, run: inRun((*runner).annotate), dryRun: inRun((*runner).preview)},
 	{name: vocab.ModeRecord, help: "only record the current system in the spool: no network, for the switch to wait on",
-		spans: spansDeferred, state: true, run: inRun((*runner).record), dryRun: inRun((*runner).preview)},
+		spans: spansDeferred, token: tokenNone, state: true, run: inRun((*runner).record), dryRun: inRun((*runner).preview)},
 	{name: vocab.ModeFlush, help: "deliver what is spooled; with --dry-run, list it",
 		spans: spansExported, token: tokenToSend, state: true, run: inRun((*runner).flush), dryRun: inRun((*runner).listPending)},
 	{name: vocab.ModeDrop, args: "ID...", help: "remove spooled entries Axiom keeps refusing (--dry-run shows them)",
 		takes: takesIDs, missing: "drop needs the ids of the entries to drop: flush --dry-run lists them",
-		spans: spansDropped, state: true, run: inRun((*runner).drop), dryRun: inRun((*runner).showDrop)},
+		spans: spansDropped, token: tokenNone, state: true, run: inRun((*runner).drop), dryRun: inRun((*runner).showDrop)},
 	{name: vocab.ModeRollout, args: "[flags] -- COMMAND [ARGS...]",
 		help:  "run a fleet's deploy command, trace it, and annotate it as one range; exits with the command's status",
 		takes: takesCommand, missing: "rollout needs the deploy command after --: axiom-deploy-annotate rollout [flags] -- COMMAND [ARGS...]",
@@ -97,7 +97,7 @@ var modes = []mode{
 		spans: spansDropped, token: tokenRequired, traces: true, run: inRun((*runner).fleet), dryRun: inRun((*runner).fleet)},
 	{name: vocab.ModeMonitors, help: "create or update the Axiom monitors that alert on failed deploys, stuck deliveries, silent hosts and hosts left behind (--dry-run prints their bodies)",
 		spans: spansDropped, token: tokenRequired, traces: true, run: inRun((*runner).monitors), dryRun: inRun((*runner).monitorBodies)},
-	{name: modeCheckConfig, help: "check the settings and exit: 0 when good, 2 when not", configOnly: true},
+	{name: modeCheckConfig, help: "check the settings and exit: 0 when good, 2 when not", spans: spansDropped, token: tokenNone, configOnly: true},
 }
 
 // modeNamed is the mode of that name.

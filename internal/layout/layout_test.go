@@ -6,31 +6,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-// moduleRoot is the directory of go.mod above this package.
-func moduleRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := filepath.Abs(".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test")
-		}
-		dir = parent
-	}
-}
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/reference"
+)
 
 // TestLayout: no Go file of the module but a test is over 400 lines, and
 // no function in one over 80.
 func TestLayout(t *testing.T) {
-	root := moduleRoot(t)
+	root := reference.File(t, ".")
 	files, err := Sources(os.DirFS(root))
 	if err != nil {
 		t.Fatal(err)
