@@ -22,8 +22,8 @@ type Recording struct {
 	Pending *outbox.Entry
 }
 
-// New says whether the deploy is a new one, to be recorded.
-func (r Recording) New() bool { return r.Settled == nil && r.Pending == nil }
+// NewDeploy says whether the deploy is a new one, to be recorded.
+func (r Recording) NewDeploy() bool { return r.Settled == nil && r.Pending == nil }
 
 // judge is the rule for a system deployed now, given the newest deploy
 // recorded (last settled, or pending): it is a new deploy unless it is
@@ -63,7 +63,7 @@ func (a *Annotator) Record(ctx context.Context, g *nixinfo.Generation, at time.T
 	added, err := a.outbox.AddUnless(ctx, a.opts.SpoolLimit,
 		func(last *outbox.Settled, pending *outbox.Entry) bool {
 			rec = judge(last, pending, g.StorePath, force)
-			return !rec.New()
+			return !rec.NewDeploy()
 		},
 		func() *outbox.Entry {
 			e := newEntry(ctx, g, at)

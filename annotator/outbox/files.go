@@ -25,10 +25,10 @@ const maxFile = 1 << 20
 
 // open opens the state directory, once, through statedir: no link inside
 // it is followed. Without create, a missing directory is no error, and
-// leaves the store closed (ok false); a spool directory that is missing
+// leaves the outbox closed (ok false); a spool directory that is missing
 // leaves o.spool nil. Opening checks what every run needs: no links,
 // state.json and the locks files a rename can replace, and, unless the
-// store only reads, room to write.
+// outbox only reads, room to write.
 func (o *Outbox) open(create bool) (ok bool, err error) {
 	if o.root != nil && (o.spool != nil || !create) {
 		return true, nil
