@@ -57,6 +57,9 @@ type Annotator struct {
 	opts   Options
 	sender *target.Sender
 	log    *slog.Logger
+	// seen holds the spooled deploys Deliver tried, or left to another run
+	// delivering, for Settle.
+	seen map[string]bool
 }
 
 // New makes an Annotator on an open outbox.
@@ -73,7 +76,7 @@ func New(o *outbox.Outbox, opts Options) *Annotator {
 	if opts.Target == nil && opts.NoTarget == nil {
 		opts.NoTarget = target.ErrNoTarget
 	}
-	a := &Annotator{outbox: o, opts: opts, log: opts.Log}
+	a := &Annotator{outbox: o, opts: opts, log: opts.Log, seen: map[string]bool{}}
 	if opts.Target != nil {
 		a.sender = target.NewSender(opts.Target, opts.Retry, opts.Tracer, opts.Log)
 	}

@@ -3,6 +3,7 @@ package annotator
 import (
 	"context"
 	"errors"
+	"maps"
 	"time"
 
 	"go.opentelemetry.io/otel/codes"
@@ -40,11 +41,17 @@ func (a *Annotator) Deliver(ctx context.Context, wait bool) (DeliveryRun, error)
 		return DeliveryRun{}, err
 	}
 	if err := a.outbox.LockDelivery(ctx, wait); err != nil {
+		if errors.Is(err, outbox.ErrBusy) {
+			// What is spooled now is the other run's to deliver; what is
+			// recorded from now on, this run's (see Settle).
+			a.markSeen()
+		}
 		return DeliveryRun{}, err
 	}
 	defer a.outbox.UnlockDelivery()
 	var res DeliveryRun
 	seen := map[string]bool{}
+	defer maps.Copy(a.seen, seen)
 	for {
 		r := a.round(ctx, seen)
 		res.Delivered = append(res.Delivered, r.Delivered...)
@@ -153,7 +160,10 @@ func (a *Annotator) deliverEntry(ctx context.Context, e *outbox.Entry) (id strin
 		span.End()
 	}()
 
-	if settled := a.outbox.SettledAs(e); settled != nil {
+	if settled, err := a.outbox.SettledAs(e); err != nil || settled != nil {
+		if err != nil {
+			return "", err
+		}
 		// A run that stopped between writing the state and removing the
 		// spool file left this behind: it was delivered.
 		return settled.AnnotationID, a.outbox.MarkDelivered(ctx, e, settled.AnnotationID)

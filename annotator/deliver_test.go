@@ -347,7 +347,7 @@ func TestFlushFaults(t *testing.T) {
 					t.Fatalf("spool holds %d entries after delivery", len(left))
 				}
 				id := storedOnce(t, fake, e)
-				if last := store.Last(); last == nil || last.AnnotationID != id || !last.Time.Equal(deployTime) {
+				if last, _ := store.Last(); last == nil || last.AnnotationID != id || !last.Time.Equal(deployTime) {
 					t.Errorf("state %+v, want the annotation %s at %s", last, id, deployTime)
 				}
 				return
@@ -386,7 +386,7 @@ func TestFlushFaults(t *testing.T) {
 			if left := spooled(t, store); len(left) != 0 {
 				t.Errorf("spool holds %d entries after delivery", len(left))
 			}
-			if last := store.Last(); last == nil || last.AnnotationID != id || !last.Time.Equal(deployTime) {
+			if last, _ := store.Last(); last == nil || last.AnnotationID != id || !last.Time.Equal(deployTime) {
 				t.Errorf("state %+v, want the annotation %s at %s", last, id, deployTime)
 			}
 		})
@@ -742,7 +742,7 @@ func TestHostileStrings(t *testing.T) {
 		t.Errorf("sent %q, want %q", got, want)
 	}
 	storedOnce(t, fake, e)
-	if last := store.Last(); last == nil || last.Title != e.Annotation.Title {
+	if last, _ := store.Last(); last == nil || last.Title != e.Annotation.Title {
 		t.Errorf("state %+v, want the title kept as it was", last)
 	}
 }

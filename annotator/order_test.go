@@ -41,7 +41,7 @@ func TestStateFromAnotherMachine(t *testing.T) {
 	if n := len(fake.Annotations()); n != 1 {
 		t.Errorf("Axiom holds %d annotations, want 1", n)
 	}
-	if last := a.outbox.Last(); last == nil || last.StorePath != systemA {
+	if last, _ := a.outbox.Last(); last == nil || last.StorePath != systemA {
 		t.Fatalf("state %+v, want the deploy delivered", last)
 	}
 	rec, err = a.Record(ctxFor(t, 5*time.Second), testGeneration(systemA), deployTime.Add(2*time.Minute), false)

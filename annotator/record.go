@@ -122,7 +122,11 @@ func (a *Annotator) Settled(e *outbox.Entry) (bool, *outbox.Settled, error) {
 	if _, err := a.outbox.Find(e.ID); !errors.Is(err, outbox.ErrNoEntry) {
 		return false, nil, err
 	}
-	return true, a.outbox.SettledAs(e), nil
+	settled, err := a.outbox.SettledAs(e)
+	if err != nil {
+		return false, nil, err
+	}
+	return true, settled, nil
 }
 
 // newEntry is the spool entry of a deploy found at a time, in the trace of

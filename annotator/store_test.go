@@ -117,7 +117,7 @@ func TestSpoolInRecordingOrder(t *testing.T) {
 	if left := spooled(t, store); len(left) != 0 {
 		t.Errorf("%d entries left", len(left))
 	}
-	if last := store.Last(); last == nil || !last.Time.Equal(times[4]) {
+	if last, _ := store.Last(); last == nil || !last.Time.Equal(times[4]) {
 		t.Errorf("last %+v, want the deploy recorded last", last)
 	}
 }
@@ -162,7 +162,7 @@ func TestClockBehindRecordedTime(t *testing.T) {
 		t.Errorf("three runs left %d annotations, want 1", n)
 	}
 	s, _ := outbox.Open(dir, log)
-	if last := s.Last(); last == nil || last.StorePath != system {
+	if last, _ := s.Last(); last == nil || last.StorePath != system {
 		t.Errorf("state %+v, want the system just annotated", last)
 	}
 }
@@ -201,7 +201,7 @@ func TestCrashAfterState(t *testing.T) {
 	if left := spooled(t, store); len(left) != 0 {
 		t.Errorf("%d entries left", len(left))
 	}
-	if last := store.Last(); last == nil || last.AnnotationID != "ann_000007" {
+	if last, _ := store.Last(); last == nil || last.AnnotationID != "ann_000007" {
 		t.Errorf("last %+v", last)
 	}
 }

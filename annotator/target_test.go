@@ -86,7 +86,7 @@ func TestStubTarget(t *testing.T) {
 		!slices.Equal(stub.kept[0].Datasets, testSettings.Datasets) || stub.kept[0].Type != testSettings.Type {
 		t.Errorf("the stub holds %+v, want the deploy's annotation", stub.kept)
 	}
-	if last := a.outbox.Last(); last == nil || last.AnnotationID != "stub-1" || last.StorePath != systemA {
+	if last, _ := a.outbox.Last(); last == nil || last.AnnotationID != "stub-1" || last.StorePath != systemA {
 		t.Errorf("state %+v, want the stub's id", last)
 	}
 
@@ -150,7 +150,10 @@ func TestVersion1Delivered(t *testing.T) {
 	if got := requests(fake); !slices.Equal(got, []string{"POST 201", "GET 200", "POST 201", "POST 201", "POST 201"}) {
 		t.Errorf("requests %q: want the unanswered one looked up first", got)
 	}
-	last := ob.Last()
+	last, err := ob.Last()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if last == nil || last.Seq != 6 || last.NotAnnotated != outbox.NotAnnotatedOff || last.Title != "web-1 rollback to gen 40 (0123456)" {
 		t.Errorf("state %+v, want the deploy recorded with annotations off, settled last", last)
 	}

@@ -101,9 +101,10 @@ func toJSON(t *testing.T, v any) string {
 }
 
 type unit struct {
-	WantedBy      []string       `json:"wantedBy"`
-	ServiceConfig map[string]any `json:"serviceConfig"`
-	UnitConfig    map[string]any `json:"unitConfig"`
+	WantedBy              []string       `json:"wantedBy"`
+	ServiceConfig         map[string]any `json:"serviceConfig"`
+	UnitConfig            map[string]any `json:"unitConfig"`
+	StartLimitIntervalSec *float64       `json:"startLimitIntervalSec"`
 }
 
 type nixosEval struct {
@@ -215,10 +216,22 @@ func TestNixOSUnitsNix(t *testing.T) {
 			for name, u := range got.Services {
 				sc := u.ServiceConfig
 				statuses := exitStatuses(sc["SuccessExitStatus"])
-				for _, code := range []string{"1", "2", "3", "4"} {
+				// The command's own, and systemd's when it cannot set up
+				// the state or cache directory (238, 239) or, for the one
+				// with a token, the credential (243).
+				codes := []string{"1", "2", "3", "4", "238", "239"}
+				if name == flush {
+					codes = append(codes, "243")
+				}
+				for _, code := range codes {
 					if !slices.Contains(statuses, code) {
 						t.Errorf("%s: SuccessExitStatus = %v lacks %s: the unit would end failed, and every later switch with it", name, sc["SuccessExitStatus"], code)
 					}
+				}
+				// Each switch starts both; systemd's default start limit
+				// would leave them failed after a few quick switches.
+				if u.StartLimitIntervalSec == nil || *u.StartLimitIntervalSec != 0 {
+					t.Errorf("%s: startLimitIntervalSec = %v, want 0", name, u.StartLimitIntervalSec)
 				}
 				// A hang is the one failure left to the unit, and it must be bounded.
 				limit, ok := sc["TimeoutStartSec"].(float64)

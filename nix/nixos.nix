@@ -42,8 +42,9 @@ let
 
   # The delivering service's unit: network, token and Nix. The record
   # service needs none of them. With serviceConfig below,
-  # `systemd-analyze security --offline=true` (systemd 252) scores the flush
-  # service 1.3 ("OK") and the record service 0.6 ("SAFE").
+  # `systemd-analyze security` (systemd 252, offline and in the running
+  # manager alike) scores the record service 0.5 ("SAFE") and the flush
+  # service 1.2 ("OK"); nix/systemd_nix_test.go measures it.
   service = {
     wants = [ "network-online.target" ];
     after = [ "network-online.target" ];
@@ -63,21 +64,29 @@ let
     };
   };
 
+  # switch-to-configuration reports a failed deploy (exit 4) while any unit
+  # on the machine is failed, even one it did not start. The command's own
+  # failures (1 internal, 2 usage or configuration, 3 not a NixOS system,
+  # 4 state directory unusable) are logged and traced instead, and so are
+  # those of systemd setting up the state or cache directory (238
+  # STATE_DIRECTORY, 239 CACHE_DIRECTORY: a file where the directory goes)
+  # before the command runs: the unit ends inactive, the journal says
+  # "Failed at step STATE_DIRECTORY" (measured with systemd 252). Left
+  # failed: a run killed at TimeoutStartSec (a hang), and a unit systemd
+  # cannot set up for reasons no deploy of ours causes (its sandbox, say).
+  successExitStatus = [
+    1
+    2
+    3
+    4
+    238
+    239
+  ];
+
   # Shared by both services.
   serviceConfig = {
     Type = "oneshot";
-
-    # switch-to-configuration reports a failed deploy (exit 4) while any unit
-    # on the machine is failed, even one it did not start. The command's own
-    # failures (1 internal, 2 usage or configuration, 3 not a NixOS system,
-    # 4 state directory unusable) are logged and traced instead; only a run
-    # killed at TimeoutStartSec, a hang, leaves the unit failed.
-    SuccessExitStatus = [
-      1
-      2
-      3
-      4
-    ];
+    SuccessExitStatus = successExitStatus;
     # The command's own timeout bounds the run; this is the backstop.
     TimeoutStartSec = (import ./duration.nix lib).seconds settings.timeout + 15;
 
@@ -139,18 +148,11 @@ let
   };
 
   # On PATH for manual runs, with the services' configuration. Run as root, it
-  # reads the token files directly; what it creates in the state directory is
-  # given back to the directory's owner afterwards, since systemd re-owns
-  # that directory only when its top belongs to someone else.
+  # reads the token files directly, and what it creates in the state
+  # directory belongs to the directory's owner, the services' dynamic user.
   cli = import ./cli.nix {
     inherit pkgs exe;
     inherit (cfg) configFile;
-    after = ''
-      state=/var/lib/private/${name}
-      if [ "$(${pkgs.coreutils}/bin/id -u)" = 0 ] && [ -d "$state" ]; then
-        ${pkgs.coreutils}/bin/chown -R --reference="$state" "$state"
-      fi
-    '';
   };
 in
 {
@@ -190,7 +192,14 @@ in
     # Delivers what is spooled: after each record, and from the timer.
     systemd.services."${name}-flush" = service // {
       description = "Delivery of spooled Axiom deploy annotations";
+      # Every record starts it: without this, six switches within ten
+      # seconds (starts skipped for want of a token count too) would leave
+      # it failed (start-limit-hit), and every switch after exit 4.
+      startLimitIntervalSec = 0;
       serviceConfig = serviceConfig // {
+        # 243 CREDENTIALS: systemd could not load the token (over 1 MiB,
+        # say) before the command could say so.
+        SuccessExitStatus = successExitStatus ++ [ 243 ];
         ExecStart = lib.escapeShellArgs (
           [
             exe

@@ -1,7 +1,8 @@
 # A NixOS VM with the module and a fake Axiom on loopback: one annotation
 # after boot, one more after switching to a specialisation, a switch that
 # returns while Axiom hangs (its annotation arriving once Axiom answers), and
-# no failed unit or switch when the command cannot use its state directory. The flake adds
+# no failed unit or switch when the command cannot use its state directory,
+# when systemd cannot set it up, or after quick switches. The flake adds
 # the module (checks.<linux system>.nixos); running it needs KVM.
 {
   name = "axiom-deploy-annotation";
@@ -95,6 +96,13 @@
   testScript = ''
     import json
 
+    state = "/var/lib/private/axiom-deploy-annotation"
+    units = [
+        "axiom-deploy-annotation.service",
+        "axiom-deploy-annotation-flush.service",
+        "axiom-deploy-annotation-flush.timer",
+    ]
+
     def annotations():
         out = machine.succeed("cat /var/lib/fake-axiom/annotations.jsonl")
         return [json.loads(line) for line in out.splitlines()]
@@ -138,12 +146,6 @@
         machine.fail("find /var/lib/private/axiom-deploy-annotation -user root | grep .")
 
     with subtest("a state directory the command cannot use fails no unit and no switch"):
-        state = "/var/lib/private/axiom-deploy-annotation"
-        units = [
-            "axiom-deploy-annotation.service",
-            "axiom-deploy-annotation-flush.service",
-            "axiom-deploy-annotation-flush.timer",
-        ]
         # A directory where the lock file goes, which the service's user can
         # neither use nor remove: systemd still sets the state directory up,
         # and the command itself fails.
@@ -159,5 +161,24 @@
         for unit in units:
             machine.fail(f"systemctl is-failed --quiet {unit}")
         machine.succeed(f"rm -rf {state}/lock")
+
+    with subtest("a file where the state directory goes fails no unit and no switch"):
+        # systemd fails both services before the command runs (status 238,
+        # STATE_DIRECTORY), which they count as handled.
+        machine.succeed(f"mv {state} {state}.saved && touch {state}")
+        machine.succeed("/run/current-system/bin/switch-to-configuration test")
+        machine.succeed("systemctl start axiom-deploy-annotation-flush.service")
+        machine.succeed("journalctl -u axiom-deploy-annotation.service | grep -q STATE_DIRECTORY")
+        for unit in units:
+            machine.fail(f"systemctl is-failed --quiet {unit}")
+        machine.succeed(f"rm {state} && mv {state}.saved {state}")
+
+    with subtest("quick switches fail no unit and no switch"):
+        # Each starts the record and the flush: past systemd's default start
+        # limit (5 in 10 s) a unit would be left failed, and the switch with it.
+        for _ in range(7):
+            machine.succeed("/run/current-system/bin/switch-to-configuration test")
+        for unit in units:
+            machine.fail(f"systemctl is-failed --quiet {unit}")
   '';
 }

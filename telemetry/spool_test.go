@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -230,5 +231,40 @@ func TestSpoolClaimNotTakenBack(t *testing.T) {
 	}
 	if n := len(recv.Spans()); n != 0 {
 		t.Errorf("%d spans sent twice", n)
+	}
+}
+
+// TestExport: Export sends the spans ended so far and what earlier runs
+// spooled, and the provider goes on: a span ended later goes at the next.
+func TestExport(t *testing.T) {
+	clearEnv(t)
+	recv := fakeotlp.New()
+	defer recv.Close()
+	state := t.TempDir()
+	spoolSpan(t, state, "record") // an earlier run's
+
+	p, err := Setup(context.Background(), Config{Endpoint: recv.Endpoint(), StateDir: state, Timeout: time.Second}, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for i, want := range [][]string{{"record", "run"}, {"late", "record", "run"}} {
+		_, span := p.Tracer().Start(context.Background(), []string{"run", "late"}[i])
+		span.End()
+		if err := p.Export(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, s := range recv.Spans() {
+			names = append(names, s.Name)
+		}
+		slices.Sort(names)
+		if !slices.Equal(names, want) {
+			t.Fatalf("export %d: received %q, want %q", i+1, names, want)
+		}
+	}
+	if files := traceFiles(t, state); len(files) != 0 {
+		t.Errorf("trace spool %v after sending", files)
 	}
 }

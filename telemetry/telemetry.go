@@ -213,13 +213,23 @@ func (p *Provider) Tracer() trace.Tracer {
 // Shutdown exports what is left, then what earlier runs spooled, within
 // ctx's deadline.
 func (p *Provider) Shutdown(ctx context.Context) error {
-	err := p.tp.Shutdown(ctx)
-	if p.spooled != nil && ctx.Err() == nil {
-		n, serr := sendSpooled(ctx, p.stateDir, p.spooled, p.log)
-		if n > 0 {
-			p.log.Debug("spooled traces sent", "exports", n)
-		}
-		err = errors.Join(err, serr)
+	return errors.Join(p.tp.Shutdown(ctx), p.sendSpooled(ctx))
+}
+
+// Export sends the spans ended so far, then what earlier runs spooled,
+// within ctx's deadline; spans ended later go at the next Export or at
+// Shutdown.
+func (p *Provider) Export(ctx context.Context) error {
+	return errors.Join(p.tp.ForceFlush(ctx), p.sendSpooled(ctx))
+}
+
+func (p *Provider) sendSpooled(ctx context.Context) error {
+	if p.spooled == nil || ctx.Err() != nil {
+		return nil
+	}
+	n, err := sendSpooled(ctx, p.stateDir, p.spooled, p.log)
+	if n > 0 {
+		p.log.Debug("spooled traces sent", "exports", n)
 	}
 	return err
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/bounded"
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/statedir"
 )
 
@@ -70,6 +71,11 @@ func (o *Outbox) check() error {
 			return err
 		}
 	}
+	// A state this run cannot read (another user's) is never "nothing
+	// annotated yet".
+	if _, err := o.root.ReadFile(stateName, maxFile); err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, bounded.ErrTooLarge) {
+		return err
+	}
 	if o.readOnly {
 		return nil
 	}
@@ -105,23 +111,34 @@ func writeAtomic(d *statedir.Dir, name string, b []byte, durable bool) error {
 // short unless a run was stopped while holding it; it ends with ctx, and
 // then nothing is changed: the error says so.
 func (o *Outbox) change(ctx context.Context, fn func() error) error {
+	l, err := o.lockSpool(ctx)
+	if err != nil {
+		return err
+	}
+	defer l.Release()
+	return fn()
+}
+
+// lockSpool takes the spool lock for change, and waits for a run that
+// kept it until it exited to be gone (see KeepSpoolLock).
+func (o *Outbox) lockSpool(ctx context.Context) (*statedir.Lock, error) {
 	if o.readOnly {
-		return errors.New("read-only state directory")
+		return nil, errors.New("read-only state directory")
 	}
 	if _, err := o.open(true); err != nil {
-		return err
+		return nil, err
 	}
 	l, err := o.root.Lock(ctx, spoolLockName, statedir.Exclusive, func() {
 		o.log.Info("another run is changing the state directory, waiting for it", "lock", o.root.Join(spoolLockName))
 	})
 	if errors.Is(err, statedir.ErrLocked) {
-		return fmt.Errorf("%w: %s: another run held it until this run's deadline, and nothing was changed", ErrState, o.root.Join(spoolLockName))
+		return nil, fmt.Errorf("%w: %s: another run held it until this run's deadline, and nothing was changed", ErrState, o.root.Join(spoolLockName))
 	}
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrState, err)
+		return nil, fmt.Errorf("%w: %v", ErrState, err)
 	}
-	defer l.Release()
-	return fn()
+	awaitEnded(l, o.log)
+	return l, nil
 }
 
 // removeTemporary removes what a run that stopped while writing a file left

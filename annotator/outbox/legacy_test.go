@@ -42,7 +42,10 @@ func TestVersion1Carried(t *testing.T) {
 	dir := copyState(t, filepath.Join("testdata", "v1"))
 	o := openOutbox(t, dir, nil)
 
-	last := o.Last()
+	last, err := o.Last()
+	if err != nil {
+		t.Fatal(err)
+	}
 	want := &Settled{Seq: 1, StorePath: "/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-nixos-system-web-1-25.11.20251201.a1b2c3d", Generation: intp(41),
 		Time: time.Date(2026, 3, 14, 15, 9, 26, 535_000_000, time.UTC), AnnotationID: "ann_000001", Title: "web-1 gen 41 (0123456)"}
 	if !reflect.DeepEqual(last, want) {

@@ -172,33 +172,11 @@ func TestLockAcrossProcesses(t *testing.T) {
 		t.Skip("the helper process's own run")
 	}
 	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperHoldLock$")
-	cmd.Env = append(os.Environ(), "ANNOTATOR_TEST_HOLD_LOCK="+dir)
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	lines := bufio.NewScanner(stdout)
-	locked := false
-	for !locked && lines.Scan() {
-		locked = lines.Text() == "locked"
-	}
-	if !locked {
-		t.Fatalf("the helper process did not take the lock: %v", lines.Err())
-	}
+	cmd, stdin := helperProcess(t, "TestHelperHoldLock", "ANNOTATOR_TEST_HOLD_LOCK", dir, "locked")
 
 	log, _ := testlog.New(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-	_, err = lockStore(ctx, dir, log)
+	_, err := lockStore(ctx, dir, log)
 	cancel()
 	if !errors.Is(err, ErrBusy) {
 		t.Fatalf("while another process holds it: %v, want ErrBusy", err)
@@ -220,10 +198,46 @@ func TestLockAcrossProcesses(t *testing.T) {
 	if err := <-got; err != nil {
 		t.Fatalf("after the other process ended: %v", err)
 	}
-	io.Copy(io.Discard, stdout)
 	if err := cmd.Wait(); err != nil {
 		t.Errorf("helper process: %v", err)
 	}
+}
+
+// helperProcess starts this test binary again to run the test named test,
+// with the variable env set to dir, and returns once the process printed
+// the line ready. Closing stdin tells it to end.
+func helperProcess(t *testing.T, test, env, dir, ready string) (*exec.Cmd, io.WriteCloser) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^"+test+"$")
+	cmd.Env = append(os.Environ(), env+"="+dir)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout = w
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	t.Cleanup(func() { cmd.Process.Kill() })
+	lines := bufio.NewScanner(stdout)
+	found := false
+	for !found && lines.Scan() {
+		found = lines.Text() == ready
+	}
+	if !found {
+		t.Fatalf("%s did not print %q: %v", test, ready, lines.Err())
+	}
+	go func() {
+		io.Copy(io.Discard, stdout)
+		stdout.Close()
+	}()
+	return cmd, stdin
 }
 
 // TestHelperHoldLock is the other process of TestLockAcrossProcesses: it
@@ -326,7 +340,7 @@ func TestCorruptState(t *testing.T) {
 			}
 			logs := &testlog.Buffer{}
 			store := openOutbox(t, dir, testlog.To(logs))
-			if last := store.Last(); last != nil {
+			if last, _ := store.Last(); last != nil {
 				t.Errorf("Last() = %+v from a corrupt file", last)
 			}
 			if got := latest(t, store); got.StorePath != "" {
@@ -349,7 +363,7 @@ func TestCorruptState(t *testing.T) {
 			if err := store.MarkDelivered(t.Context(), e, "ann_000002"); err != nil {
 				t.Fatal(err)
 			}
-			if last := store.Last(); last == nil || last.AnnotationID != "ann_000002" {
+			if last, _ := store.Last(); last == nil || last.AnnotationID != "ann_000002" {
 				t.Errorf("after a delivery, last = %+v", last)
 			}
 		})
@@ -405,7 +419,7 @@ func TestDeliveredKeepsNewest(t *testing.T) {
 	if err := store.MarkDelivered(t.Context(), older, "ann_000001"); err != nil {
 		t.Fatal(err)
 	}
-	if last := store.Last(); last == nil || last.StorePath != newer.StorePath || last.AnnotationID != "ann_000002" {
+	if last, _ := store.Last(); last == nil || last.StorePath != newer.StorePath || last.AnnotationID != "ann_000002" {
 		t.Errorf("last %+v, want the newer deploy", last)
 	}
 	if left := spooled(t, store); len(left) != 0 {
@@ -631,4 +645,74 @@ func TestCorruptSpool(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestHoldSpoolUntilReaped: a run that holds the spool lock until it exits
+// (HoldSpool) keeps it that long, and a record waiting for that lock goes
+// on only once the process is gone, reaped by its parent (systemd, for the
+// flush service, which ends the flush's job in the same step), not as soon
+// as it exited: otherwise the start the record's unit asks for could be
+// merged into the job of the flush that is ending.
+func TestHoldSpoolUntilReaped(t *testing.T) {
+	if os.Getenv("ANNOTATOR_TEST_SETTLE") != "" {
+		t.Skip("the helper process's own run")
+	}
+	dir := t.TempDir()
+	cmd, stdin := helperProcess(t, "TestHelperHoldSpool", "ANNOTATOR_TEST_SETTLE", dir, "settled")
+
+	log, waiting := testlog.Notify(t, "not gone yet")
+	store, err := Open(dir, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recorded := make(chan error, 1)
+	go func() {
+		recorded <- store.Add(context.Background(), testEntry(deployTime, "0123456789abcdefghijklmnopqrstuv-nixos-system-host"), 100)
+	}()
+	stdin.Close() // the helper exits, a zombie until this process reaps it
+	select {
+	case <-waiting:
+	case err := <-recorded:
+		t.Fatalf("recorded before the settled run was reaped: %v", err)
+	}
+	select {
+	case err := <-recorded:
+		t.Fatalf("recorded before the settled run was reaped: %v", err)
+	default:
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("helper process: %v", err)
+	}
+	select {
+	case err := <-recorded:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(endedWait):
+		t.Fatal("still waiting after the settled run was reaped")
+	}
+}
+
+// TestHelperHoldSpool is the other process of TestHoldSpoolUntilReaped: it
+// holds the spool lock to its end, then exits when its standard input
+// closes.
+func TestHelperHoldSpool(t *testing.T) {
+	dir := os.Getenv("ANNOTATOR_TEST_SETTLE")
+	if dir == "" {
+		t.Skip("run by TestHoldSpoolUntilReaped")
+	}
+	o, err := Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := o.LockDelivery(context.Background(), false); err != nil {
+		t.Fatal(err)
+	}
+	o.UnlockDelivery()
+	if err := o.HoldSpool(context.Background(), func([]*Entry) bool { return true }); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Println("settled")
+	bufio.NewReader(os.Stdin).ReadString('\n')
+	// Exits holding the spool lock.
 }

@@ -45,15 +45,18 @@ func (o *Outbox) writeSeq(n uint64) error {
 // Last is what was settled last, nil when nothing was, its sequence number
 // checked: one that was never given here, or that is out of range, is taken
 // as 0, so that the record counts as older than every deploy spooled. A
-// corrupt state file is set aside with a warning and counts as nothing.
-func (o *Outbox) Last() *Settled {
-	r := o.readState()
-	if r == nil || r.Seq == 0 {
-		return r
+// corrupt state file is set aside with a warning and counts as nothing;
+// one that cannot be read (another user's, say) makes the state directory
+// unusable: taken for nothing annotated, it would have the running system
+// annotated again.
+func (o *Outbox) Last() (*Settled, error) {
+	r, err := o.readState()
+	if err != nil || r == nil || r.Seq == 0 {
+		return r, err
 	}
 	given, ok := o.givenSeq()
 	if r.Seq < maxSeq && (!ok || r.Seq <= given) {
-		return r
+		return r, nil
 	}
 	if !o.warnedSeq {
 		o.warnedSeq = true
@@ -61,18 +64,22 @@ func (o *Outbox) Last() *Settled {
 	}
 	c := *r
 	c.Seq = 0
-	return &c
+	return &c, nil
 }
 
 // nextSeq is the sequence number of an entry added now, after every one
 // given, spooled or recorded in the state.
-func (o *Outbox) nextSeq(pending []*Entry) uint64 {
+func (o *Outbox) nextSeq(pending []*Entry) (uint64, error) {
 	seq, _ := o.givenSeq()
-	if last := o.Last(); last != nil {
+	last, err := o.Last()
+	if err != nil {
+		return 0, err
+	}
+	if last != nil {
 		seq = max(seq, last.Seq)
 	}
 	for _, p := range pending {
 		seq = max(seq, p.Seq)
 	}
-	return min(seq+1, maxSeq-1)
+	return min(seq+1, maxSeq-1), nil
 }

@@ -37,8 +37,8 @@ func (o *Outbox) Pending() ([]*Entry, error) {
 			continue // delivered meanwhile
 		}
 		if err != nil && !errors.Is(err, bounded.ErrTooLarge) {
-			o.log.Warn("spool entry unreadable", "file", o.spool.Join(name), "err", err)
-			continue
+			// Passed over, it could be recorded and sent a second time.
+			return nil, fmt.Errorf("%w: spool: %v", ErrState, err)
 		}
 		var e *Entry
 		if err == nil {
@@ -70,7 +70,9 @@ func (o *Outbox) Latest() (last *Settled, pending *Entry, err error) {
 	if _, err := o.open(false); err != nil {
 		return nil, nil, err
 	}
-	last = o.Last()
+	if last, err = o.Last(); err != nil {
+		return nil, nil, err
+	}
 	entries, err := o.Pending()
 	if err != nil {
 		return nil, nil, err
@@ -123,7 +125,9 @@ func (o *Outbox) add(e *Entry, limit int) error {
 	if err != nil {
 		return err
 	}
-	e.Seq = o.nextSeq(pending)
+	if e.Seq, err = o.nextSeq(pending); err != nil {
+		return err
+	}
 	e.ID = entryID(e)
 	if err := o.writeSeq(e.Seq); err != nil {
 		return fmt.Errorf("%w: %v", ErrState, err)

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/bounded"
@@ -57,27 +56,27 @@ func parseState(b []byte) (*Settled, error) {
 
 // readState is what state.json says was settled last, nil when nothing
 // was. A corrupt state file is set aside with a warning and counts as
-// nothing.
-func (o *Outbox) readState() *Settled {
+// nothing; one that cannot be read is an error wrapping ErrState.
+func (o *Outbox) readState() (*Settled, error) {
 	b, err := o.readStateFile()
 	if errors.Is(err, os.ErrNotExist) {
-		return nil
+		return nil, nil
 	}
 	if err != nil && !errors.Is(err, bounded.ErrTooLarge) {
-		o.log.Warn("state unreadable", "file", o.statePath(), "err", err)
-		return nil
+		if errors.Is(err, ErrState) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: %v", ErrState, err)
 	}
 	if err == nil {
 		var r *Settled
 		if r, err = parseState(b); err == nil {
-			return r
+			return r, nil
 		}
 	}
 	o.setAside(o.root, stateName, err)
-	return nil
+	return nil, nil
 }
-
-func (o *Outbox) statePath() string { return filepath.Join(o.path, stateName) }
 
 // readStateFile reads state.json; fs.ErrNotExist when there is none.
 func (o *Outbox) readStateFile() ([]byte, error) {
@@ -132,11 +131,12 @@ func newer(e *Entry, r *Settled) bool {
 // deploy settled last: it was delivered (or dropped) by a run that stopped
 // before its spool file went, or by another run since. Nil otherwise; and
 // always for a rollout, which the state does not record.
-func (o *Outbox) SettledAs(e *Entry) *Settled {
-	if last := o.Last(); !e.Rollout && last != nil && e.Seq != 0 && last.Seq == e.Seq && last.StorePath == e.StorePath {
-		return last
+func (o *Outbox) SettledAs(e *Entry) (*Settled, error) {
+	last, err := o.Last()
+	if err != nil || e.Rollout || last == nil || e.Seq == 0 || last.Seq != e.Seq || last.StorePath != e.StorePath {
+		return nil, err
 	}
-	return nil
+	return last, nil
 }
 
 // MarkDelivered records that the target accepted an entry (or, for an
@@ -156,7 +156,11 @@ func (o *Outbox) MarkDelivered(ctx context.Context, e *Entry, id string) error {
 // settle records, under the spool lock, that entry e is done with: its
 // annotation id, or why it has none; then removes it from the spool.
 func (o *Outbox) settle(e *Entry, id, why string) error {
-	if !e.Rollout && newer(e, o.Last()) {
+	last, err := o.Last()
+	if err != nil {
+		return err
+	}
+	if !e.Rollout && newer(e, last) {
 		title := e.Name()
 		if e.Annotation != nil {
 			title = e.Annotation.Title

@@ -83,6 +83,7 @@ func (r *runner) annotate(ctx context.Context, a *annotator.Annotator) (outcome,
 		return outcome{}, err
 	}
 	res, derr := a.Deliver(ctx, true)
+	r.delivering = a
 	mine := rec.Entry
 	if mine == nil {
 		mine = rec.Pending
@@ -150,21 +151,37 @@ func latestCopy(a *annotator.Annotator, e *outbox.Entry) *outbox.Entry {
 
 // flush delivers the spool, unless another run is delivering it.
 func (r *runner) flush(ctx context.Context, a *annotator.Annotator) (outcome, error) {
-	res, err := a.Deliver(ctx, false)
+	r.delivering = a
+	return r.deliverSpool(ctx, a, false)
+}
+
+// deliverSpool delivers what is spooled: what the flush mode does, and what
+// a run does again with what was recorded while it delivered. Without wait
+// it leaves the spool to another run delivering it.
+func (r *runner) deliverSpool(ctx context.Context, a *annotator.Annotator, wait bool) (outcome, error) {
+	res, err := a.Deliver(ctx, wait)
 	if errors.Is(err, outbox.ErrBusy) {
 		r.log.Info("another run is delivering the spool; leaving it to that run")
 		return outcome{outcome: vocab.OutcomeBusy, line: "another run is delivering the spool"}, nil
 	}
+	if err == nil && errors.Is(res.Err, outbox.ErrState) {
+		err = res.Err
+	}
 	if err != nil {
 		return outcome{}, err
 	}
-	line := fmt.Sprintf("delivered %d, %d still spooled", len(res.Delivered), res.Pending)
+	out := outcome{outcome: vocab.OutcomeFlushed, counts: true, delivered: len(res.Delivered), pending: res.Pending}
+	out.line = flushLine(out)
 	trace.SpanFromContext(ctx).SetAttributes(vocab.DeploySpooled.Int(res.Pending))
 	if res.Err != nil {
 		r.log.Warn("not everything delivered; it stays spooled for the next run", "pending", res.Pending, "err", res.Err)
-		return outcome{outcome: vocab.OutcomeSpooled, line: line, err: res.Err}, nil
+		out.outcome, out.err = vocab.OutcomeSpooled, res.Err
 	}
-	return outcome{outcome: vocab.OutcomeFlushed, line: line}, nil
+	return out, nil
+}
+
+func flushLine(o outcome) string {
+	return fmt.Sprintf("delivered %d, %d still spooled", o.delivered, o.pending)
 }
 
 // drop removes spooled entries by id.

@@ -41,6 +41,10 @@ type runner struct {
 	// exporting says whether the run's spans leave the process.
 	exporting bool
 	tel       *telemetry.Provider
+	// delivering is the annotator of a run that delivered the spool, which
+	// settles before it ends; settled says it has.
+	delivering *annotator.Annotator
+	settled    bool
 }
 
 // shortHostname finds the host name when --hostname gives none.
@@ -55,6 +59,10 @@ type outcome struct {
 	err     error
 	entry   *outbox.Entry
 	id      string
+	// counts says that delivered and pending count what a flush delivered
+	// and left.
+	counts             bool
+	delivered, pending int
 }
 
 // run runs the mode, and returns the exit status it ends with when there
@@ -118,9 +126,15 @@ func (r *runner) start() error {
 	return nil
 }
 
-// finish exports what is left of the trace: it may take the reserve,
-// never past the run's deadline.
+// finish exports what is left of the trace, and what earlier runs
+// spooled: it may take the reserve, never past the run's deadline. A run
+// that settled exported its spans already, and may not wait on the network
+// while it holds the spool lock: it sends nothing more (no span ends after
+// the export; what records spooled meanwhile waits for the next run).
 func (r *runner) finish() {
+	if r.settled {
+		return
+	}
 	ctx, cancel := context.WithDeadline(context.Background(), r.budget.exportBy(time.Now()))
 	defer cancel()
 	if err := r.tel.Shutdown(ctx); err != nil {
@@ -130,26 +144,37 @@ func (r *runner) finish() {
 
 // inRunSpan runs f under the root span "run", until the budget's work is
 // done, with an annotator on the state directory when the mode keeps
-// state there; it puts what f did on the span and says it on stdout.
+// state there; a run that delivered the spool then settles it. It says
+// what f did on stdout.
 func (r *runner) inRunSpan(f modeFunc) error {
 	ctx, cancel := context.WithDeadline(context.Background(), r.budget.work())
 	defer cancel()
 	ctx = telemetry.FromEnvironment(ctx)
+	out, err := r.traced(ctx, func(ctx context.Context) (outcome, error) { return r.withAnnotator(ctx, f) })
+	if err == nil && r.delivering != nil {
+		out = r.settle(ctx, out)
+	}
+	if err == nil && out.line != "" {
+		fmt.Fprintln(r.stdout, text.Line(out.line))
+	}
+	return err
+}
+
+// traced runs fn under a root span "run", and says in the span what it
+// did; the line names the trace of an annotation exported.
+func (r *runner) traced(ctx context.Context, fn func(context.Context) (outcome, error)) (outcome, error) {
 	ctx, span := r.tracer.Start(ctx, vocab.SpanRun, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(
 		r.mode.name.KeyValue(),
 		semconv.HostName(r.host),
 		vocab.DeployDryRun.Bool(r.c.dryRun),
 		vocab.DeployForce.Bool(r.c.force),
 	))
-	out, err := r.withAnnotator(ctx, f)
+	out, err := fn(ctx)
 	r.endRunSpan(span, out, err)
-	if err == nil && out.line != "" {
-		if r.exporting && out.outcome == vocab.OutcomeAnnotated {
-			out.line += " trace " + span.SpanContext().TraceID().String()
-		}
-		fmt.Fprintln(r.stdout, text.Line(out.line))
+	if r.exporting && out.outcome == vocab.OutcomeAnnotated && out.line != "" {
+		out.line += " trace " + span.SpanContext().TraceID().String()
 	}
-	return err
+	return out, err
 }
 
 // endRunSpan puts what the mode did on the run span, and ends it.

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -40,7 +43,13 @@ func (d *Dir) Lock(ctx context.Context, name string, shared bool, waiting func()
 }
 
 func (d *Dir) lock(ctx context.Context, name string, shared, wait bool, waiting func()) (*Lock, error) {
-	f, err := d.OpenFile(name, unix.O_RDWR|unix.O_CREAT, 0o600)
+	f, err := d.OpenFile(name, unix.O_RDWR, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err := d.create(name); err != nil {
+			return nil, err
+		}
+		f, err = d.OpenFile(name, unix.O_RDWR, 0)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -89,3 +98,32 @@ func (l *Lock) Release() {
 		l.f = nil
 	}
 }
+
+// keptToExit holds the files of locks kept until the process exits:
+// closing one, or its being collected, would release the lock.
+var keptToExit struct {
+	sync.Mutex
+	files []*os.File
+}
+
+// KeepToExit keeps the lock until the process exits, with note in the
+// lock file for the next holder to read.
+func (l *Lock) KeepToExit(note string) {
+	if l.f.Truncate(0) == nil {
+		l.f.WriteAt([]byte(note), 0)
+	}
+	keptToExit.Lock()
+	keptToExit.files = append(keptToExit.files, l.f)
+	keptToExit.Unlock()
+	l.f = nil
+}
+
+// Note is what a holder that kept the lock until it exited wrote in the
+// lock file; "" when none did.
+func (l *Lock) Note() string {
+	b, _ := io.ReadAll(io.NewSectionReader(l.f, 0, 256))
+	return string(b)
+}
+
+// ClearNote empties the lock file.
+func (l *Lock) ClearNote() { l.f.Truncate(0) }

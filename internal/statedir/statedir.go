@@ -13,6 +13,11 @@
 // renames it into place. RemoveTemporary removes every temporary file, so
 // it may only be called by a run that excludes every writer, by a lock
 // they all take; see Lock.
+//
+// Owners: run as root, what it makes in a directory that belongs to
+// someone else (the NixOS service's dynamic user) belongs to that owner
+// from the moment it appears, so root running the command by hand leaves
+// nothing the service cannot read or replace.
 package statedir
 
 import (
@@ -82,7 +87,11 @@ func (d *Dir) pathError(op, name string, err error) error {
 // A link there is refused.
 func (d *Dir) Sub(name string, create bool) (*Dir, error) {
 	if create {
-		if err := unix.Mkdirat(d.fd(), name, 0o700); err != nil && !errors.Is(err, unix.EEXIST) {
+		err := unix.Mkdirat(d.fd(), name, 0o700)
+		if uid, gid, ok := d.owner(); err == nil && ok {
+			err = unix.Fchownat(d.fd(), name, uid, gid, unix.AT_SYMLINK_NOFOLLOW)
+		}
+		if err != nil && !errors.Is(err, unix.EEXIST) {
 			return nil, d.pathError("mkdir", name, err)
 		}
 	}
@@ -264,6 +273,8 @@ func (d *Dir) WriteFile(name string, b []byte, durable bool) error {
 	return nil
 }
 
+// createTemp makes a temporary file for name, owned as what is made in d
+// should be.
 func (d *Dir) createTemp(name string) (string, *os.File, error) {
 	for range 100 {
 		tmp := tempPrefix + name + "." + strconv.FormatUint(uint64(rand.Uint32()), 10)
@@ -274,9 +285,45 @@ func (d *Dir) createTemp(name string) (string, *os.File, error) {
 		if err != nil {
 			return "", nil, d.pathError("create", tmp, err)
 		}
+		if uid, gid, ok := d.owner(); ok {
+			if err := unix.Fchown(fd, uid, gid); err != nil {
+				unix.Close(fd)
+				_ = d.Remove(tmp)
+				return "", nil, d.pathError("chown", tmp, err)
+			}
+		}
 		return tmp, os.NewFile(uintptr(fd), d.Join(tmp)), nil
 	}
 	return "", nil, fmt.Errorf("%s: no free temporary name", d.Join(name))
+}
+
+// create makes the empty file name in d unless something is there,
+// which it leaves as it is: made under a temporary name and linked into
+// place, it is never there with another owner.
+func (d *Dir) create(name string) error {
+	tmp, f, err := d.createTemp(name)
+	if err != nil {
+		return err
+	}
+	f.Close()
+	defer d.Remove(tmp)
+	if err := unix.Linkat(d.fd(), tmp, d.fd(), name, 0); err != nil && !errors.Is(err, unix.EEXIST) {
+		return d.pathError("link", name, err)
+	}
+	return nil
+}
+
+// owner is the owner of d, when this process is root and d is someone
+// else's: what is made in d is given to it.
+func (d *Dir) owner() (uid, gid int, ok bool) {
+	if os.Geteuid() != 0 {
+		return 0, 0, false
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(d.fd(), &st); err != nil || st.Uid == 0 {
+		return 0, 0, false
+	}
+	return int(st.Uid), int(st.Gid), true
 }
 
 // RemoveTemporary removes the temporary files that runs stopped while

@@ -207,3 +207,86 @@ func TestWritable(t *testing.T) {
 		t.Error("a read-only directory counts as writable")
 	}
 }
+
+// TestOwnedByDirectoryOwner: what root makes in someone else's directory
+// (a file, a lock file, a directory) is that someone's, so a service's own
+// user can still read and replace it; in root's own directory it stays
+// root's.
+func TestOwnedByDirectoryOwner(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	const uid, gid = 61234, 61235
+	for _, c := range []struct {
+		name             string
+		owned            bool
+		wantUID, wantGID uint32
+	}{
+		{"another user's directory", true, uid, gid},
+		{"root's directory", false, 0, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if c.owned {
+				if err := os.Chown(dir, uid, gid); err != nil {
+					t.Fatal(err)
+				}
+			}
+			d := open(t, dir)
+			if err := d.WriteFile("written", []byte("x"), true); err != nil {
+				t.Fatal(err)
+			}
+			l, err := d.TryLock("lock", Exclusive)
+			if err != nil {
+				t.Fatal(err)
+			}
+			l.Release()
+			sub, err := d.Sub("sub", true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sub.Close()
+			for _, name := range []string{"written", "lock", "sub"} {
+				fi, err := os.Lstat(filepath.Join(dir, name))
+				if err != nil {
+					t.Fatal(err)
+				}
+				st := fi.Sys().(*syscall.Stat_t)
+				if st.Uid != c.wantUID || st.Gid != c.wantGID {
+					t.Errorf("%s: owned by %d:%d, want %d:%d", name, st.Uid, st.Gid, c.wantUID, c.wantGID)
+				}
+			}
+			if des, _ := d.ReadDir(); len(des) != 3 {
+				t.Errorf("%d entries, want 3: no temporary file left", len(des))
+			}
+		})
+	}
+}
+
+// TestLockKeptToExitNote: a lock kept until the process exits leaves its
+// note for the next holder, who can clear it; a lock file that is there
+// already stays the same file.
+func TestLockKeptToExitNote(t *testing.T) {
+	dir := t.TempDir()
+	d := open(t, dir)
+	l, err := d.TryLock("lock", Exclusive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.Lstat(filepath.Join(dir, "lock"))
+	if got := l.Note(); got != "" {
+		t.Errorf("a new lock's note: %q", got)
+	}
+	l.KeepToExit("1234 5678\n")
+	if _, err := d.TryLock("lock", Exclusive); !errors.Is(err, ErrLocked) {
+		t.Fatalf("a lock kept to exit: %v, want ErrLocked", err)
+	}
+	b, err := d.ReadFile("lock", 64)
+	if err != nil || string(b) != "1234 5678\n" {
+		t.Errorf("lock file holds %q, %v", b, err)
+	}
+	after, _ := os.Lstat(filepath.Join(dir, "lock"))
+	if !os.SameFile(before, after) {
+		t.Error("the lock file was replaced")
+	}
+}

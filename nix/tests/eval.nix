@@ -249,6 +249,7 @@ let
     );
     inherit (config) warnings;
     configFile = cfg.configFile;
+    package = cfg.package;
     maintainers = config.meta.maintainers;
     repositoryUrlAccepted = map settingsOptions.repositoryUrl.type.check (
       builtins.fromJSON repositoryUrls

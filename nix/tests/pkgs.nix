@@ -50,7 +50,7 @@ in
   # The host's own, for the scripts the tests run.
   coreutils = program "coreutils" "coreutils" ''
     mkdir -p "$out/bin"
-    for tool in chown id timeout; do ln -s "$(command -v "$tool")" "$out/bin/$tool"; done
+    for tool in timeout; do ln -s "$(command -v "$tool")" "$out/bin/$tool"; done
   '';
 
   writeShellScriptBin =
