@@ -25,9 +25,11 @@ var ErrState = errors.New("state directory unusable")
 
 // Outbox is the state directory: state.json, what was settled last;
 // spool/, what is yet to be delivered; seq, the last sequence number
-// given; two locks. "spool.lock" is held only while files change, so that
-// recording a deploy never waits for more than a file write; "lock" is
-// held by the run delivering the spool, for as long as that takes. Every
+// given; two locks. "spool.lock" is held while files change, and by a
+// delivering run from its last look at the spool until it exits
+// (HoldSpool), so that recording a deploy waits for no more than a file
+// write or the end of that run; "lock" is held by the run delivering the
+// spool, for as long as that takes. Every
 // file in it is reached through statedir, which follows no link.
 type Outbox struct {
 	path string

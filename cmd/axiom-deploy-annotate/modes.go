@@ -19,7 +19,10 @@ type mode struct {
 	// args is what follows the name in its usage line; help says what it
 	// does.
 	args, help string
-	takes      takes
+	// ref is what it does in the reference, docs/configuration.md's modes
+	// table (markdown): help at more length.
+	ref   string
+	takes takes
 	// missing says what to give when what it takes is missing.
 	missing string
 	spans   spans
@@ -76,28 +79,38 @@ const modeCheckConfig vocab.Mode = "check-config"
 // modes are the command's modes, in --help's order, the first the default.
 var modes = []mode{
 	{name: vocab.ModeAnnotate, help: "record the current system if it is a new deploy, then deliver everything spooled (the default)",
+		ref:   "record the running system if it is a new deploy, then deliver everything spooled; for manual runs and nix-darwin",
 		spans: spansExported, token: tokenToSend, state: true, run: inRun((*runner).annotate), dryRun: inRun((*runner).preview)},
 	{name: vocab.ModeRecord, help: "only record the current system in the spool: no network, for the switch to wait on",
+		ref:   "only record the running system in the spool: no network, no diff, no trace export; what the NixOS service runs while a switch waits",
 		spans: spansDeferred, token: tokenNone, state: true, run: inRun((*runner).record), dryRun: inRun((*runner).preview)},
 	{name: vocab.ModeFlush, help: "deliver what is spooled; with --dry-run, list it",
+		ref:   "deliver what is spooled; with `--dry-run`, list it (`{\"pending\": [{\"id\", \"deploy\", \"time\", \"attempts\", \"lastError\", \"annotation\"}]}`)",
 		spans: spansExported, token: tokenToSend, state: true, run: inRun((*runner).flush), dryRun: inRun((*runner).listPending)},
 	{name: vocab.ModeDrop, args: "ID...", help: "remove spooled entries Axiom keeps refusing (--dry-run shows them)",
+		ref:   "remove spooled entries by id (from `flush --dry-run`), for annotations Axiom keeps refusing; the ids may come among the flags; with `--dry-run`, show them (`{\"drop\": [...]}`)",
 		takes: takesIDs, missing: "drop needs the ids of the entries to drop: flush --dry-run lists them",
 		spans: spansDropped, token: tokenNone, state: true, run: inRun((*runner).drop), dryRun: inRun((*runner).showDrop)},
 	{name: vocab.ModeRollout, args: "[flags] -- COMMAND [ARGS...]",
 		help:  "run a fleet's deploy command, trace it, and annotate it as one range; exits with the command's status",
+		ref:   "run a fleet's deploy command, trace it and annotate it as one range; see [rollout.md](rollout.md)",
 		takes: takesCommand, missing: "rollout needs the deploy command after --: axiom-deploy-annotate rollout [flags] -- COMMAND [ARGS...]",
 		spans: spansExported, token: tokenToSend, state: true, run: (*runner).rollout,
 		// A dry run sends and writes nothing, and what rollout would send
 		// is known only once the command has run.
 		noDryRun: "rollout has no dry run: it would have to run the deploy command; run the command alone, or rollout without --dry-run"},
 	{name: vocab.ModeDashboard, help: "create or update the Axiom dashboard of the deploy runs (--dry-run prints its body)",
+		ref:   "create or update the deploy dashboard; see [dashboards.md](dashboards.md)",
 		spans: spansDropped, token: tokenRequired, traces: true, run: inRun((*runner).dashboard), dryRun: inRun((*runner).dashboardBody)},
 	{name: vocab.ModeFleet, help: "print what each host runs, from the traces dataset",
+		ref:   "print what each host runs, from the traces dataset; see [dashboards.md](dashboards.md#the-fleet-in-a-terminal)",
 		spans: spansDropped, token: tokenRequired, traces: true, run: inRun((*runner).fleet), dryRun: inRun((*runner).fleet)},
 	{name: vocab.ModeMonitors, help: "create or update the Axiom monitors that alert on failed deploys, stuck deliveries, silent hosts and hosts left behind (--dry-run prints their bodies)",
+		ref:   "create or update the Axiom monitors on failed deploys, stuck deliveries, silent hosts and hosts left behind; see [monitors.md](monitors.md)",
 		spans: spansDropped, token: tokenRequired, traces: true, run: inRun((*runner).monitors), dryRun: inRun((*runner).monitorBodies)},
-	{name: modeCheckConfig, help: "check the settings and exit: 0 when good, 2 when not", spans: spansDropped, token: tokenNone, configOnly: true},
+	{name: modeCheckConfig, help: "check the settings and exit: 0 when good, 2 when not",
+		ref:   "check the settings and exit 0, or 2 with the reason; reads no token, runs no Nix, sends nothing (the modules run it at build time)",
+		spans: spansDropped, token: tokenNone, configOnly: true},
 }
 
 // modeNamed is the mode of that name.
