@@ -156,3 +156,20 @@ func RolloutAttributes(r render.Rollout, repositoryURL string) []attribute.KeyVa
 	}
 	return attrs
 }
+
+// RunningAttributes describe, with the keys of DeployAttributes, the deploy
+// the host runs now as the state directory knows it (outbox.Running): for
+// the span of a run that records no deploy of its own, such as a flush,
+// so that every such run says what its host runs. None when the state
+// does not know, or cannot be read (then a warning says why).
+func (a *Annotator) RunningAttributes() []attribute.KeyValue {
+	e, err := a.outbox.Running()
+	if err != nil {
+		a.log.Warn("the deploy running now is not on the run span", "err", err)
+		return nil
+	}
+	if e == nil {
+		return nil
+	}
+	return DeployAttributes(e, a.opts.Settings.RepositoryURL)
+}

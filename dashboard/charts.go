@@ -69,10 +69,12 @@ func apl(dataset string, lines ...string) string {
 // run that recorded it (or annotated it at once), and each delivery of it,
 // all carrying its host, deployment.id and store path (a rollout's
 // delivery names no store path), each with the deploy's time: when it was
-// first seen, whichever span says it.
+// first seen, whichever span says it. Runs that only carry what their
+// host runs (flushes: CarriesRunning) are left out.
 func runs(dataset string, lines ...string) string {
 	return apl(dataset, append([]string{
 		"where name in " + vocab.In(vocab.SpanRun, vocab.SpanDeliver),
+		"where not" + carriedRun,
 		"extend host = " + fHost + ", deployment = " + fDeployment + ", store_path = " + fStorePath,
 		"where isnotempty(host) and isnotempty(deployment) and isnotempty(store_path)",
 		"extend deployed = coalesce(" + fDeployTime + ", _time)",
@@ -115,6 +117,7 @@ func fleetCharts(dataset string) []placed {
 
 		{Chart{ID: "rollouts", Type: "Table", Name: "Rollouts: hosts that reached each revision", Query: &Query{APL: apl(dataset,
 			"where name in "+vocab.In(vocab.SpanRun, vocab.SpanRollout),
+			"where not"+carriedRun,
 			"extend revision = "+fRevision+", host = "+fHost+", result = "+fResult+", at = coalesce("+fDeployTime+", _time)",
 			"where isnotempty(revision)",
 			"summarize first_at = min(at), last_at = max(at), spans = count(), failed = countif(result == "+vocab.Quote(vocab.ResultFailed)+") by revision, name, host",

@@ -88,14 +88,15 @@ func (f Fleet) Incomplete() error {
 
 // FleetQuery is the APL the fleet view sends: one row per host, ordered by
 // name. The deploy rows of runs() and the host's flushes (runs that say
-// what they left spooled, with no deployment) are reduced per deploy, then
+// what they left spooled; the deployment they carry, what the host runs,
+// is set aside: CarriesRunning) are reduced per deploy, then
 // per host: its latest deploy, the last outcome and message of that
 // deploy's spans, its latest run of any kind, and what its latest flush
 // left spooled.
 func FleetQuery(dataset string) string {
 	return apl(dataset,
 		"where name in "+vocab.In(vocab.SpanRun, vocab.SpanDeliver),
-		"extend host = "+fHost+", deployment = "+fDeployment+", store_path = "+fStorePath+", spooled = "+fSpooled,
+		"extend host = "+fHost+", deployment = iff("+carriedRun+", '', "+fDeployment+"), store_path = "+fStorePath+", spooled = "+fSpooled,
 		"where isnotempty(host) and (isnotempty(deployment) and isnotempty(store_path) or isempty(deployment) and isnotnull(spooled))",
 		"extend deployed = coalesce("+fDeployTime+", _time), generation = "+fGeneration+", test_activation = "+fTest+
 			", revision = "+fRevision+", label = "+fLabel+", outcome = "+fOutcome+", message = "+fMessage+", scope = "+fScope,

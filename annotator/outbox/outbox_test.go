@@ -329,7 +329,8 @@ func corruptions(valid []byte) map[string][]byte {
 // one.
 func TestCorruptState(t *testing.T) {
 	cases := corruptions(validState(t))
-	cases["unknown version"] = []byte(`{"version":2,"last":null}`)
+	cases["unknown version"] = []byte(`{"version":3,"last":null}`)
+	cases["another system's deploy"] = []byte(`{"version":2,"last":{"storePath":"/nix/store/a","time":"2026-03-14T15:09:26Z","discovered":{"storePath":"/nix/store/b"}}}`)
 	cases["no store path"] = []byte(`{"version":1,"last":{"storePath":"","time":"2026-03-14T15:09:26Z"}}`)
 	for name, content := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/bounded"
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/statedir"
+	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo"
 )
 
 // Why a deploy settled last has no annotation (Settled.NotAnnotated).
@@ -30,6 +31,11 @@ type Settled struct {
 	AnnotationID string    `json:"annotationId"`
 	Title        string    `json:"title"`
 	NotAnnotated string    `json:"notAnnotated,omitempty"`
+	// Discovered is what discovery found when the deploy was recorded:
+	// enough to describe it on the spans of later runs as its own spans
+	// did. Nil in state written before version 2, and for deploys recorded
+	// with their annotation only.
+	Discovered *nixinfo.Generation `json:"discovered,omitempty"`
 }
 
 type stateFile struct {
@@ -37,7 +43,9 @@ type stateFile struct {
 	Last    *Settled `json:"last"`
 }
 
-const stateVersion = 1
+// stateVersion is the format of state.json written now. Version 1 has no
+// "discovered"; it is read as it is.
+const stateVersion = 2
 
 // parseState reads state.json.
 func parseState(b []byte) (*Settled, error) {
@@ -45,11 +53,14 @@ func parseState(b []byte) (*Settled, error) {
 	if err := json.Unmarshal(b, &st); err != nil {
 		return nil, err
 	}
-	if st.Version != stateVersion {
+	if st.Version != 1 && st.Version != stateVersion {
 		return nil, fmt.Errorf("unknown version %d", st.Version)
 	}
 	if st.Last != nil && st.Last.StorePath == "" {
 		return nil, errors.New("no store path in the last record")
+	}
+	if st.Last != nil && st.Last.Discovered != nil && st.Last.Discovered.StorePath != st.Last.StorePath {
+		return nil, errors.New("the last record's deploy names another system")
 	}
 	return st.Last, nil
 }
@@ -165,10 +176,29 @@ func (o *Outbox) settle(e *Entry, id, why string) error {
 		if e.Annotation != nil {
 			title = e.Annotation.Title
 		}
-		rec := &Settled{Seq: e.Seq, StorePath: e.StorePath, Generation: e.Generation, Time: e.Time, AnnotationID: id, Title: title, NotAnnotated: why}
+		rec := &Settled{Seq: e.Seq, StorePath: e.StorePath, Generation: e.Generation, Time: e.Time, AnnotationID: id, Title: title, NotAnnotated: why, Discovered: e.Discovered}
 		if err := o.writeState(rec); err != nil {
 			return err
 		}
 	}
 	return o.remove(e)
+}
+
+// Running is the newest deploy this state directory knows, the one its
+// host runs now as far as it can tell: the newest still spooled, or else
+// the one settled last. Only what describes the deploy is kept (no
+// annotation, no changes, no delivery attempts). Nil when there is none,
+// or when the state does not say enough to describe it (state written
+// before version 2, a deploy recorded with its annotation only).
+func (o *Outbox) Running() (*Entry, error) {
+	last, pending, err := o.Latest()
+	switch {
+	case err != nil:
+		return nil, err
+	case pending != nil && pending.Discovered != nil:
+		return &Entry{Seq: pending.Seq, StorePath: pending.StorePath, Generation: pending.Generation, Time: pending.Time, Discovered: pending.Discovered}, nil
+	case pending == nil && last != nil && last.Discovered != nil:
+		return &Entry{Seq: last.Seq, StorePath: last.StorePath, Generation: last.Generation, Time: last.Time, Discovered: last.Discovered}, nil
+	}
+	return nil, nil
 }

@@ -76,8 +76,27 @@ func pendingLine(e *outbox.Entry) string {
 }
 
 // annotate records the current system if it is a new deploy, then
-// delivers the spool, and says what became of the deploy.
+// delivers the spool, and says what became of the deploy. A run that
+// told of no deploy of its own (the system was annotated already) says
+// on its span what the host runs.
 func (r *runner) annotate(ctx context.Context, a *annotator.Annotator) (outcome, error) {
+	out, err := r.annotateCurrent(ctx, a)
+	if err == nil && out.entry == nil {
+		carryRunning(ctx, a)
+	}
+	return out, err
+}
+
+// carryRunning puts on the run span what the host runs now, for a run that
+// records no deploy of its own: a flush, or an annotate that found the
+// system annotated already. Every such run then says what its host runs,
+// so that a query over a short range sees the whole fleet.
+func carryRunning(ctx context.Context, a *annotator.Annotator) {
+	trace.SpanFromContext(ctx).SetAttributes(a.RunningAttributes()...)
+}
+
+// annotateCurrent is annotate but for what its span says of the host.
+func (r *runner) annotateCurrent(ctx context.Context, a *annotator.Annotator) (outcome, error) {
 	rec, err := r.recordCurrent(ctx, a)
 	if err != nil {
 		return outcome{}, err
@@ -162,6 +181,7 @@ func (r *runner) deliverSpool(ctx context.Context, a *annotator.Annotator, wait 
 	res, err := a.Deliver(ctx, wait)
 	if errors.Is(err, outbox.ErrBusy) {
 		r.log.Info("another run is delivering the spool; leaving it to that run")
+		carryRunning(ctx, a)
 		return outcome{outcome: vocab.OutcomeBusy, line: "another run is delivering the spool"}, nil
 	}
 	if err == nil && errors.Is(res.Err, outbox.ErrState) {
@@ -173,6 +193,7 @@ func (r *runner) deliverSpool(ctx context.Context, a *annotator.Annotator, wait 
 	out := outcome{outcome: vocab.OutcomeFlushed, counts: true, delivered: len(res.Delivered), pending: res.Pending}
 	out.line = flushLine(out)
 	trace.SpanFromContext(ctx).SetAttributes(vocab.DeploySpooled.Int(res.Pending))
+	carryRunning(ctx, a)
 	if res.Err != nil {
 		r.log.Warn("not everything delivered; it stays spooled for the next run", "pending", res.Pending, "err", res.Err)
 		out.outcome, out.err = vocab.OutcomeSpooled, res.Err

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/bdsqqq/axiom-deploy-annotation/dashboard/monitor"
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/fakeotlp"
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/nixtest"
+	"github.com/bdsqqq/axiom-deploy-annotation/telemetry/vocab"
 )
 
 // notYetEmitted are the fields the monitors read before any run carries
@@ -94,5 +96,89 @@ func TestMonitorFieldsNix(t *testing.T) {
 	}
 	if rollbacks != 1 {
 		t.Errorf("%d deploys say they rolled back, want 1", rollbacks)
+	}
+}
+
+// TestFlushCarriesRunningNix deploys a host twice as the NixOS module does
+// (record, then flush), then lets its flush timer run three times more:
+// every flush run says what the host runs (the deploy, its time, its
+// revision), as the deploy's own delivery said it, so the silent and
+// left-behind monitors see the host from its flushes alone; and the
+// dashboard's deploy queries still count the deploy once.
+func TestFlushCarriesRunningNix(t *testing.T) {
+	h := newHost(t)
+	p := nixtest.Build(t,
+		nixtest.System{Host: "web1", Label: "24.05.1", Revision: revA, Salt: "running"},
+		nixtest.System{Host: "web1", Label: "24.05.2", Revision: revB, Salt: "running"},
+	)
+	var flushes []fakeotlp.Span
+	flush := func() {
+		before := len(h.otlp.Spans())
+		h.mustRun("flush")
+		for _, s := range h.otlp.Spans()[before:] {
+			if s.Name == "run" && s.Attr("deploy.mode") == "flush" {
+				flushes = append(flushes, s)
+			}
+		}
+	}
+	for _, sys := range p {
+		h.m.Switch(sys)
+		h.mustRun("record")
+		flush()
+	}
+	for range 3 {
+		flush()
+	}
+	if len(flushes) != 5 {
+		t.Fatalf("%d flush runs, want 5", len(flushes))
+	}
+	var deploy fakeotlp.Span
+	for _, s := range h.otlp.Spans() {
+		if s.Name == "deliver" && s.Attr("nix.store_path") == p[1] {
+			deploy = s
+		}
+	}
+	if deploy.Attr("deployment.id") == "" {
+		t.Fatal("no delivery of the second deploy")
+	}
+	for i, s := range flushes[1:] {
+		for _, k := range []string{"deployment.id", "deployment.name", "deploy.time", "nix.store_path", "nix.generation", "vcs.ref.head.revision", "nix.rollback", "nix.scope"} {
+			if s.Attr(k) != deploy.Attr(k) || s.Attr(k) == "" {
+				t.Errorf("flush %d: %s %q, the deploy's delivery says %q", i+2, k, s.Attr(k), deploy.Attr(k))
+			}
+		}
+	}
+	if got := flushes[0].Attr("vcs.ref.head.revision"); got != revA {
+		t.Errorf("the flush after the first deploy carries revision %q, want %q", got, revA)
+	}
+
+	// The monitors, from the flushes alone: silent reads system flushes;
+	// left behind reads the latest span with a deployment, a store path,
+	// a revision and the deploy's time.
+	for i, s := range flushes {
+		if s.Attr("nix.scope") != "system" || s.ResourceAttr("host.name") != "web1" || s.Attr("deployment.id") == "" || s.Attr("nix.store_path") == "" {
+			t.Errorf("flush %d: scope %q, host %q, deployment %q, store path %q", i+1, s.Attr("nix.scope"), s.ResourceAttr("host.name"), s.Attr("deployment.id"), s.Attr("nix.store_path"))
+		}
+		if _, err := time.Parse(time.RFC3339Nano, s.Attr("deploy.time")); err != nil {
+			t.Errorf("flush %d: deploy.time %q", i+1, s.Attr("deploy.time"))
+		}
+	}
+
+	// The deploys query's rows: of every span naming the second deploy,
+	// only its record and its delivery speak of it; the four flushes that
+	// carry it are left out.
+	own, carrying := map[string]int{}, 0
+	for _, s := range h.otlp.Spans() {
+		if s.Attr("deployment.id") != deploy.Attr("deployment.id") || s.Attr("nix.store_path") == "" {
+			continue
+		}
+		if dashboard.CarriesRunning(s.Name, vocab.Mode(s.Attr("deploy.mode")), vocab.Outcome(s.Attr("deploy.outcome")), s.Attr("deploy.spooled") != "") {
+			carrying++
+			continue
+		}
+		own[s.Name+" "+s.Attr("deploy.mode")+" "+s.Attr("deploy.outcome")]++
+	}
+	if want := map[string]int{"run record recorded": 1, "deliver  annotated": 1}; !maps.Equal(own, want) || carrying != 4 {
+		t.Errorf("spans of the deploy's own %v, want %v; %d carrying it, want 4", own, want, carrying)
 	}
 }

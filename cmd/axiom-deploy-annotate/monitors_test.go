@@ -49,7 +49,7 @@ var monitorCmds = map[string]scriptCmd{
 	"monitor": func(ts *testscript.TestScript, neg bool, args []string) {
 		m := monitorNamed(ts, args[0])
 		got := map[string]string{"id": m.ID, "threshold": fmt.Sprint(m.Threshold), "notifiers": strings.Join(m.NotifierIDs, ","),
-			"query": m.APLQuery, "description": m.Description}[args[1]]
+			"query": m.APLQuery, "description": m.Description, "range": fmt.Sprint(m.RangeMinutes)}[args[1]]
 		if regexp.MustCompile(args[2]).MatchString(got) == neg {
 			ts.Fatalf("monitor %q %s = %q; match %q: %v", args[0], args[1], got, args[2], !neg)
 		}

@@ -32,10 +32,12 @@ const (
 	DefaultBehindAfter = 24 * time.Hour
 )
 
-// Lookback is how far back the silent and left-behind monitors read the
-// fleet (or twice their chosen time, when that is longer): a host not
-// heard of for longer is taken as retired.
-const Lookback = 7 * 24 * time.Hour
+// hostsRange is how far back the silent and left-behind monitors read the
+// fleet: twice their chosen time. Every flush run says what its host runs
+// (the deploy, its time, its revision), so a host's latest flush is all
+// either needs, however old its deploy; a host not heard of for longer is
+// taken as retired.
+func hostsRange(after time.Duration) time.Duration { return 2 * after }
 
 // Options say which monitors to make.
 type Options struct {
@@ -110,7 +112,7 @@ func (d *Definition) seal(dataset string) {
 
 // definitions are the monitors, without their notifiers and marks.
 func definitions(o Options) []Definition {
-	silentRange, behindRange := max(Lookback, 2*o.SilentAfter), max(Lookback, 2*o.BehindAfter)
+	silentRange, behindRange := hostsRange(o.SilentAfter), hostsRange(o.BehindAfter)
 	return []Definition{
 		{"deploy-problem", axiom.Monitor{
 			Name: "NixOS deploy failed or rolled back",

@@ -89,12 +89,12 @@ func TestMatchEventOperators(t *testing.T) {
 func TestOptions(t *testing.T) {
 	defs := build(t, Options{})
 	silent, behind, stuck := byKey(defs, "host-silent"), byKey(defs, "host-behind"), byKey(defs, "delivery-stuck")
-	if silent.Threshold != 360 || behind.Threshold != 1440 || stuck.Range != time.Hour || silent.Range != Lookback {
-		t.Errorf("defaults: silent above %v, behind above %v, stuck over %v, silent over %v", silent.Threshold, behind.Threshold, stuck.Range, silent.Range)
+	if silent.Threshold != 360 || behind.Threshold != 1440 || stuck.Range != time.Hour || silent.Range != 12*time.Hour || behind.Range != 48*time.Hour {
+		t.Errorf("defaults: silent above %v, behind above %v, stuck over %v, silent over %v, behind over %v", silent.Threshold, behind.Threshold, stuck.Range, silent.Range, behind.Range)
 	}
 	defs = build(t, Options{SilentAfter: 5 * 24 * time.Hour, BehindAfter: 90 * time.Minute, SpooledAfter: 2 * time.Hour})
 	silent, behind, stuck = byKey(defs, "host-silent"), byKey(defs, "host-behind"), byKey(defs, "delivery-stuck")
-	if silent.Threshold != 7200 || silent.Range != 10*24*time.Hour || behind.Threshold != 90 || stuck.Range != 2*time.Hour {
+	if silent.Threshold != 7200 || silent.Range != 10*24*time.Hour || behind.Range != 3*time.Hour || behind.Threshold != 90 || stuck.Range != 2*time.Hour {
 		t.Errorf("chosen: silent above %v over %v, behind above %v, stuck over %v", silent.Threshold, silent.Range, behind.Threshold, stuck.Range)
 	}
 	if !strings.Contains(silent.Description, "more than 5d ") || !strings.Contains(behind.Description, "more than 1h30m ago") {

@@ -77,7 +77,8 @@ func silentQuery(dataset string) string {
 
 // behindQuery is, per host, how many minutes ago the fleet's newest deploy
 // was made when the host runs another revision, else 0. What a host runs
-// is its latest span that carries a deploy; the fleet's newest deploy is
+// is its latest span that carries a deploy (every flush carries the one it
+// runs, with that deploy's time); the fleet's newest deploy is
 // the latest of those that is not a rollback, of the same scope: a Home
 // Manager configuration's commits are not the systems'.
 func behindQuery(dataset string) string {

@@ -56,7 +56,7 @@ var Attributes = []Attribute{
 
 	{Key: semconv.HostNameKey, Type: attribute.STRING, Spans: discoverySpans, Semconv: true, Note: "the host deployed"},
 	{Key: semconv.UserNameKey, Type: attribute.STRING, Spans: discoverySpans, Semconv: true, Note: "the user whose Home Manager generation is deployed (`nix.scope` `home-manager` only)"},
-	{Key: semconv.DeploymentIDKey, Type: attribute.STRING, Spans: []string{SpanRun, SpanDeliver, SpanRollout}, Semconv: true, Note: "one deploy of one host: the same at its record and every delivery"},
+	{Key: semconv.DeploymentIDKey, Type: attribute.STRING, Spans: []string{SpanRun, SpanDeliver, SpanRollout}, Semconv: true, Note: "one deploy of one host: the same at its record and every delivery; on a flush, what the host runs"},
 	{Key: semconv.DeploymentNameKey, Type: attribute.STRING, Spans: []string{SpanRun, SpanDeliver, SpanRollout}, Semconv: true, Note: "`web-1 gen 42`; a rollout's title"},
 	{Key: semconv.DeploymentStatusKey, Type: attribute.STRING, Semconv: true, Note: "reserved: the deploy monitor reads it, no run sets it yet"},
 	{Key: semconv.VCSRefHeadRevisionKey, Type: attribute.STRING, Spans: []string{SpanRun, SpanDiscover, SpanDeliver, SpanRollout}, Semconv: true, Note: "the configuration's revision, without `-dirty`"},
