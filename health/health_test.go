@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 )
 
 func TestJudge(t *testing.T) {
@@ -62,5 +63,12 @@ func TestParse(t *testing.T) {
 		"No jobs running.\n", "axiom-deploy-annotation-flush.service")
 	if want := []string{"multi-user.target", "slow.service"}; !slices.Equal(jobs, want) {
 		t.Errorf("parseJobs = %q, want %q", jobs, want)
+	}
+}
+
+func TestFailedBefore(t *testing.T) {
+	out := "Id=old.service\nStateChangeTimestamp=@1000\n\nId=new.service\nStateChangeTimestamp=@1005\n\nId=never.service\nStateChangeTimestamp=\n"
+	if got := failedBefore(out, time.Unix(1005, 500)); !slices.Equal(got, []string{"old.service"}) {
+		t.Errorf("failedBefore = %q, want [old.service]", got)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -163,11 +164,47 @@ func (s Systemd) Check(ctx context.Context, before Before, within time.Duration)
 	return Judge(before, now)
 }
 
-// Record is what failed before a deploy, for Check to judge it later.
-func (s Systemd) Record(ctx context.Context) Before {
+// Record is what failed before a deploy whose switch began at since (when
+// /run/current-system moved): the units failed now whose failure is older.
+// One that failed since was failed by the switch, which starts the
+// recording run and the units it changed in one transaction.
+func (s Systemd) Record(ctx context.Context, since time.Time) Before {
 	units, err := s.Failed(ctx)
 	if err != nil {
 		return Before{}
 	}
-	return Before{Known: true, Units: units}
+	if len(units) == 0 {
+		return Before{Known: true}
+	}
+	out, err := s.run(ctx, append([]string{"show", "--timestamp=unix", "-p", "Id", "-p", "StateChangeTimestamp", "--"}, units...)...)
+	if err != nil {
+		return Before{}
+	}
+	return Before{Known: true, Units: failedBefore(out, since)}
+}
+
+// failedBefore reads systemctl show's blocks (Id=, StateChangeTimestamp=@N)
+// for the units whose state changed before since (in whole seconds, as
+// systemctl prints it).
+func failedBefore(out string, since time.Time) []string {
+	var units []string
+	for block := range strings.SplitSeq(out, "\n\n") {
+		var id string
+		var at int64 = -1
+		for line := range strings.Lines(block) {
+			k, v, _ := strings.Cut(strings.TrimSpace(line), "=")
+			switch k {
+			case "Id":
+				id = v
+			case "StateChangeTimestamp":
+				if n, err := strconv.ParseInt(strings.TrimPrefix(v, "@"), 10, 64); err == nil {
+					at = n
+				}
+			}
+		}
+		if id != "" && at >= 0 && at < since.Unix() {
+			units = append(units, id)
+		}
+	}
+	return units
 }
