@@ -67,8 +67,9 @@ func TestParse(t *testing.T) {
 }
 
 func TestFailedBefore(t *testing.T) {
-	out := "Id=old.service\nStateChangeTimestamp=@1000\n\nId=new.service\nStateChangeTimestamp=@1005\n\nId=never.service\nStateChangeTimestamp=\n"
-	if got := failedBefore(out, time.Unix(1005, 500)); !slices.Equal(got, []string{"old.service"}) {
+	out := "Id=old.service\nStateChangeTimestamp=Thu 2026-06-11 10:00:00.123456 UTC\n\n" +
+		"Id=new.service\nStateChangeTimestamp=Thu 2026-06-11 10:00:00.123458 UTC\n\nId=never.service\nStateChangeTimestamp=\n"
+	if got := failedBefore(out, time.Date(2026, 6, 11, 10, 0, 0, 123457000, time.UTC)); !slices.Equal(got, []string{"old.service"}) {
 		t.Errorf("failedBefore = %q, want [old.service]", got)
 	}
 }

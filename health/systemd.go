@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -176,33 +175,33 @@ func (s Systemd) Record(ctx context.Context, since time.Time) Before {
 	if len(units) == 0 {
 		return Before{Known: true}
 	}
-	out, err := s.run(ctx, append([]string{"show", "--timestamp=unix", "-p", "Id", "-p", "StateChangeTimestamp", "--"}, units...)...)
+	out, err := s.run(ctx, append([]string{"show", "--timestamp=us+utc", "-p", "Id", "-p", "StateChangeTimestamp", "--"}, units...)...)
 	if err != nil {
 		return Before{}
 	}
 	return Before{Known: true, Units: failedBefore(out, since)}
 }
 
-// failedBefore reads systemctl show's blocks (Id=, StateChangeTimestamp=@N)
-// for the units whose state changed before since (in whole seconds, as
-// systemctl prints it).
+// usUTC is how --timestamp=us+utc prints a time.
+const usUTC = "Mon 2006-01-02 15:04:05.000000 MST"
+
+// failedBefore reads systemctl show's blocks (Id=, StateChangeTimestamp=)
+// for the units whose state changed before since, to the microsecond.
 func failedBefore(out string, since time.Time) []string {
 	var units []string
 	for block := range strings.SplitSeq(out, "\n\n") {
 		var id string
-		var at int64 = -1
+		var at time.Time
 		for line := range strings.Lines(block) {
 			k, v, _ := strings.Cut(strings.TrimSpace(line), "=")
 			switch k {
 			case "Id":
 				id = v
 			case "StateChangeTimestamp":
-				if n, err := strconv.ParseInt(strings.TrimPrefix(v, "@"), 10, 64); err == nil {
-					at = n
-				}
+				at, _ = time.Parse(usUTC, v)
 			}
 		}
-		if id != "" && at >= 0 && at < since.Unix() {
+		if id != "" && !at.IsZero() && at.Before(since) {
 			units = append(units, id)
 		}
 	}
