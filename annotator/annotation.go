@@ -6,6 +6,7 @@ package annotator
 
 import (
 	"fmt"
+	"github.com/bdsqqq/axiom-deploy-annotation/health"
 	"net/url"
 	"regexp"
 	"slices"
@@ -75,6 +76,8 @@ type Deploy struct {
 	TraceID string
 	// Time is when the deploy was first seen.
 	Time time.Time
+	// Health is how it ended, nil when not judged.
+	Health *health.Report
 }
 
 // Build makes the annotation for a deploy, exactly as it is sent.
@@ -87,7 +90,7 @@ func Build(d Deploy, s Settings) *axiom.AnnotationCreateRequest {
 		Time:     t,
 		// A point in time. The SDK would otherwise send a zero endTime.
 		EndTime:     t,
-		Title:       text.Truncate(title(g), MaxTitle),
+		Title:       text.Truncate(title(g)+healthTitle(d.Health), MaxTitle),
 		Description: description(d),
 	}
 	if s.RepositoryURL != "" && commitPattern.MatchString(g.Revision) {
@@ -167,6 +170,7 @@ func description(d Deploy) string {
 		fmt.Fprintf(&head, "Commit: %s\n", rev)
 	}
 	fmt.Fprintf(&head, "System: %s\n", text.Line(g.StorePath))
+	head.WriteString(healthDescription(d.Health))
 	if d.Diff != nil && d.Diff.SizeBefore > 0 && d.Diff.SizeAfter > 0 {
 		fmt.Fprintf(&head, "Closure: %s (%s)\n", bytesIEC(d.Diff.SizeAfter), signedBytes(d.Diff.SizeAfter-d.Diff.SizeBefore))
 	}

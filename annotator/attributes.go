@@ -33,6 +33,7 @@ func DeployAttributes(e *Entry, repositoryURL string) []attribute.KeyValue {
 		attrs = append(attrs, generationAttributes(g, repositoryURL)...)
 	}
 	attrs = append(attrs, changeAttributes(e.Changes)...)
+	attrs = append(attrs, healthAttributes(e.Health)...)
 	if e.Request != nil {
 		attrs = append(attrs, vocab.AxiomAnnotationTitle.String(e.Request.Title))
 	}

@@ -261,6 +261,7 @@ func (a *Annotator) describe(ctx context.Context, e *Entry) *nixinfo.Diff {
 		span.End()
 	}
 	e.Changes = countChanges(diff)
-	e.Request = Build(Deploy{Generation: g, Diff: diff, TraceID: a.traceID(e), Time: e.Time}, a.opts.Settings)
+	a.judge(ctx, e)
+	e.Request = Build(Deploy{Generation: g, Diff: diff, TraceID: a.traceID(e), Time: e.Time, Health: e.Health}, a.opts.Settings)
 	return diff
 }

@@ -41,6 +41,9 @@ type Options struct {
 	// with, and which systems the state and the spool can still refer to:
 	// nixinfo.Closures.Retain, which keeps their closure snapshots.
 	Retain func(ctx context.Context, next string, keep []string)
+	// Health judges NixOS deploys by their failed units; nil judges none
+	// (their health is unknown).
+	Health Health
 }
 
 // Annotator is the one path by which a deploy is told to Axiom once: it
@@ -100,6 +103,7 @@ func (a *Annotator) Record(ctx context.Context, g *nixinfo.Generation, at time.T
 		}
 		e := newEntry(ctx, g, at)
 		e.NoAnnotation = a.opts.NoAnnotation
+		a.recordBefore(ctx, e)
 		if err := a.store.add(e, a.opts.SpoolLimit); err != nil {
 			return err
 		}

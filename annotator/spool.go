@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/bdsqqq/axiom-deploy-annotation/health"
 	"os"
 	"slices"
 	"strings"
@@ -45,6 +46,11 @@ type Entry struct {
 	Request *axiom.AnnotationCreateRequest `json:"request,omitempty"`
 	// Changes sums up what changed, once the request is built.
 	Changes *ChangeCounts `json:"changes,omitempty"`
+	// FailedBefore is what failed before a NixOS deploy, as its record
+	// found; Health is how it ended, judged once by the run that first
+	// delivers it.
+	FailedBefore *health.Before `json:"failedBefore,omitempty"`
+	Health       *health.Report `json:"health,omitempty"`
 	// Attempts counts the deliveries tried.
 	Attempts int `json:"attempts"`
 	// MaybeSent says that an attempt reached Axiom without an answer, so

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/bdsqqq/axiom-deploy-annotation/health"
 	"io"
 	"log/slog"
 	"net/http"
@@ -237,6 +238,7 @@ func (r *runner) options(send bool) annotator.Options {
 		ShowTraceID:  r.exporting,
 		Diff:         closures.Diff,
 		Retain:       closures.Retain,
+		Health:       health.NixOS{CurrentSystem: r.c.CurrentSystem},
 	}
 	if send {
 		token, tokenErr := r.token()

@@ -1,0 +1,107 @@
+package annotator
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"go.opentelemetry.io/otel/attribute"
+	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
+
+	"github.com/bdsqqq/axiom-deploy-annotation/health"
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/text"
+	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo"
+	"github.com/bdsqqq/axiom-deploy-annotation/telemetry/vocab"
+)
+
+// Health judges NixOS deploys by their failed units (health.NixOS).
+type Health interface {
+	// Before is what failed before the switch: recorded with the deploy.
+	Before(ctx context.Context) health.Before
+	// Judge is how the deploy of a system ended, once the switch's jobs
+	// are done: asked by the run that delivers it.
+	Judge(ctx context.Context, system string, before health.Before) *health.Report
+}
+
+// recordBefore keeps in a NixOS deploy's entry what failed before it.
+func (a *Annotator) recordBefore(ctx context.Context, e *Entry) {
+	if a.opts.Health == nil || e.Deploy == nil || e.Deploy.Platform != nixinfo.NixOS {
+		return
+	}
+	b := a.opts.Health.Before(ctx)
+	e.FailedBefore = &b
+}
+
+// judge works out, once, how a NixOS deploy ended; a deploy whose health
+// cannot be known (no judge, not NixOS) is unknown.
+func (a *Annotator) judge(ctx context.Context, e *Entry) {
+	switch {
+	case e.Health != nil || e.Deploy == nil:
+		return
+	case e.Deploy.Platform != nixinfo.NixOS:
+		e.Health = health.Unknowable("not NixOS")
+	case a.opts.Health == nil:
+		e.Health = health.Unknowable("systemd not asked")
+	default:
+		var before health.Before
+		if e.FailedBefore != nil {
+			before = *e.FailedBefore
+		}
+		e.Health = a.opts.Health.Judge(ctx, e.StorePath, before)
+		if e.Health.Status == health.Unknown {
+			a.log.Debug("deploy health unknown", "err", e.Health.Reason)
+		}
+	}
+}
+
+// healthAttributes are deployment.status (unset when unknown),
+// deploy.health and the failed units.
+func healthAttributes(r *health.Report) []attribute.KeyValue {
+	if r == nil {
+		return nil
+	}
+	attrs := []attribute.KeyValue{vocab.DeployHealth.String(string(r.Status))}
+	if s := r.DeploymentStatus(); s != "" {
+		attrs = append(attrs, semconv.DeploymentStatusKey.String(s))
+	}
+	if len(r.Failed) > 0 {
+		attrs = append(attrs, vocab.DeployFailedUnits.String(strings.Join(r.Failed, ", ")))
+	}
+	if len(r.AlreadyFailed) > 0 {
+		attrs = append(attrs, vocab.DeployAlreadyFailedUnits.String(strings.Join(r.AlreadyFailed, ", ")))
+	}
+	return attrs
+}
+
+// healthTitle is what the title says after the deploy's name: " failed:
+// nginx.service", " degraded: …"; nothing when healthy or unknown.
+func healthTitle(r *health.Report) string {
+	switch {
+	case r == nil:
+		return ""
+	case r.Status == health.Failed:
+		return " failed: " + text.Line(r.Units())
+	case r.Status == health.Degraded:
+		return " degraded: " + text.Line(r.Units())
+	}
+	return ""
+}
+
+// healthDescription is the description's lines on the failed units; none
+// when healthy or unknown (the spans say which).
+func healthDescription(r *health.Report) string {
+	if r == nil {
+		return ""
+	}
+	var b strings.Builder
+	if len(r.Failed) > 0 {
+		fmt.Fprintf(&b, "Failed units: %s\n", text.Line(strings.Join(r.Failed, ", ")))
+	}
+	if len(r.AlreadyFailed) > 0 {
+		fmt.Fprintf(&b, "Failed before the deploy, still failed: %s\n", text.Line(strings.Join(r.AlreadyFailed, ", ")))
+	}
+	if r.More > 0 {
+		fmt.Fprintf(&b, "and %d more failed units\n", r.More)
+	}
+	return b.String()
+}
