@@ -100,7 +100,8 @@ func Build(d Deploy, s Settings) *axiom.AnnotationCreateRequest {
 }
 
 // title is "<host> gen <N> (<short rev>)", or "<host> test (…)" when the
-// system is no generation, or "<host> rollback to gen <N> (…)".
+// system is no generation, or "<host> rollback to gen <N> (…)"; for a
+// Home Manager generation "<user>@<host> hm gen <N> (…)", and so on.
 func title(g *nixinfo.Generation) string {
 	t := deployName(g)
 	if rev := shortRevision(g); rev != "" {
@@ -112,7 +113,7 @@ func title(g *nixinfo.Generation) string {
 // deployName is the title without the revision: "web-1 gen 42".
 func deployName(g *nixinfo.Generation) string {
 	var b strings.Builder
-	b.WriteString(text.Truncate(text.Line(g.Hostname), maxField))
+	b.WriteString(deployer(g))
 	switch {
 	case g.Number == nil:
 		b.WriteString(" test")
@@ -152,13 +153,9 @@ func description(d Deploy) string {
 	} else {
 		what = fmt.Sprintf("generation %d", *g.Number)
 	}
-	platform := "NixOS"
-	if g.Platform == nixinfo.Darwin {
-		platform = "nix-darwin"
-	}
-	fmt.Fprintf(&head, "%s %s", text.Truncate(text.Line(g.Hostname), maxField), what)
+	fmt.Fprintf(&head, "%s %s", subject(g), what)
 	if g.Label != "" {
-		fmt.Fprintf(&head, ", %s %s", platform, text.Truncate(text.Line(g.Label), maxField))
+		fmt.Fprintf(&head, ", %s %s", platformName(g), text.Truncate(text.Line(g.Label), maxField))
 	}
 	head.WriteString(".\n")
 	switch rev := text.Truncate(text.Line(g.Revision), maxField); {
@@ -169,7 +166,7 @@ func description(d Deploy) string {
 	default:
 		fmt.Fprintf(&head, "Commit: %s\n", rev)
 	}
-	fmt.Fprintf(&head, "System: %s\n", text.Line(g.StorePath))
+	fmt.Fprintf(&head, "%s: %s\n", storePathLabel(g), text.Line(g.StorePath))
 	head.WriteString(healthDescription(d.Health))
 	if d.Diff != nil && d.Diff.SizeBefore > 0 && d.Diff.SizeAfter > 0 {
 		fmt.Fprintf(&head, "Closure: %s (%s)\n", bytesIEC(d.Diff.SizeAfter), signedBytes(d.Diff.SizeAfter-d.Diff.SizeBefore))

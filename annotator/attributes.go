@@ -44,6 +44,7 @@ func DeployAttributes(e *Entry, repositoryURL string) []attribute.KeyValue {
 func generationAttributes(g *nixinfo.Generation, repositoryURL string) []attribute.KeyValue {
 	attrs := []attribute.KeyValue{
 		semconv.HostName(g.Hostname),
+		vocab.Scope(g.DeployScope()).KeyValue(),
 		vocab.NixStorePath.String(g.StorePath),
 		vocab.NixPlatform.String(string(g.Platform)),
 		vocab.NixLabel.String(g.Label),
@@ -51,6 +52,9 @@ func generationAttributes(g *nixinfo.Generation, repositoryURL string) []attribu
 		vocab.NixRollback.Bool(g.Rollback),
 		vocab.NixTestActivation.Bool(g.Number == nil),
 		vocab.DeployDirty.Bool(g.Dirty),
+	}
+	if g.User != "" {
+		attrs = append(attrs, semconv.UserName(g.User))
 	}
 	if g.Number != nil {
 		attrs = append(attrs, vocab.NixGeneration.Int(*g.Number))

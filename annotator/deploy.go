@@ -185,7 +185,7 @@ func countChanges(d *nixinfo.Diff) *ChangeCounts {
 }
 
 // Name is the deploy's short name: "web-1 gen 42", "web-1 test",
-// "web-1 rollback to gen 41".
+// "web-1 rollback to gen 41", "alice@laptop hm gen 12".
 func (e *Entry) Name() string {
 	if e.Deploy != nil {
 		return deployName(e.Deploy)
@@ -201,7 +201,7 @@ func (e *Entry) Name() string {
 func (e *Entry) DeploymentID() string {
 	host := ""
 	if e.Deploy != nil {
-		host = e.Deploy.Hostname
+		host = who(e.Deploy)
 	}
 	what := e.StorePath
 	if e.Rollout {

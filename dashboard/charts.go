@@ -12,7 +12,12 @@ import (
 // cmd/axiom-deploy-annotate puts on its spans (vocab.APL says how each is
 // read).
 var (
-	fHost       = vocab.ResourceAPL(semconv.HostNameKey)
+	// fHost is whose deploys a row speaks of: the host, or the user at
+	// the host whose Home Manager generations they are ("alice@laptop
+	// (hm)"), so that a host's Home Manager deploys never hide its
+	// system's.
+	fHost       = vocab.DeployerAPL()
+	fScope      = vocab.ScopeAPL()
 	fDeployment = vocab.APL(semconv.DeploymentIDKey)
 	fRevision   = vocab.APL(semconv.VCSRefHeadRevisionKey)
 	fDeployTime = vocab.APL(vocab.DeployTime)
@@ -121,10 +126,10 @@ func fleetCharts(dataset string) []placed {
 		)}}, 0, 10, 7, 6},
 
 		{Chart{ID: "revisions-now", Type: "Table", Name: "Revisions running now: hosts below the newest are behind", Query: &Query{APL: runs(dataset,
-			"extend revision = "+fRevision,
-			"summarize deployed = min(deployed), arg_max(_time, revision) by host, deployment",
-			"summarize arg_max(deployed, revision) by host",
-			"summarize hosts = count(), host_list = make_set(host, "+listed+"), newest_deploy = max(deployed) by revision",
+			"extend revision = "+fRevision+", scope = "+fScope,
+			"summarize deployed = min(deployed), arg_max(_time, revision, scope) by host, deployment",
+			"summarize arg_max(deployed, revision, scope) by host",
+			"summarize hosts = count(), host_list = make_set(host, "+listed+"), newest_deploy = max(deployed) by scope, revision",
 			"extend revision = "+short,
 			"order by newest_deploy desc",
 		)}}, 7, 10, 5, 6},
@@ -211,12 +216,13 @@ func changeCharts(dataset string) []placed {
 }
 
 func note(dataset string) string {
-	return "## Deploys of NixOS and nix-darwin hosts\n\n" +
-		"Every `nixos-rebuild` or `darwin-rebuild` activation runs `axiom-deploy-annotate`, which annotates the deploy in Axiom " +
+	return "## Deploys of NixOS and nix-darwin hosts, and of Home Manager\n\n" +
+		"Every `nixos-rebuild` or `darwin-rebuild` activation, and every Home Manager activation with its module, runs `axiom-deploy-annotate`, which annotates the deploy in Axiom " +
 		"and traces its own run into the traces dataset `" + dataset + "`. A deploy is one trace: the `run` that recorded it " +
 		"(with `discover` under it; on NixOS the switch waits only for this) and the `deliver` that told Axiom, both carrying " +
 		"the deploy's `" + string(semconv.DeploymentIDKey) + "`, host, generation, revision and, once delivered, what changed and the outcome. A " +
-		"`rollout` span is a fleet rollout, whose hosts' runs join its trace.\n\n" +
+		"`rollout` span is a fleet rollout, whose hosts' runs join its trace. A user's Home Manager generations are listed apart from " +
+		"their host's system, as `alice@laptop (hm)` (`" + string(vocab.NixScope) + "` `" + string(vocab.ScopeHomeManager) + "`).\n\n" +
 		"Each deploy counts once, at the time it was first seen, however late it was delivered. " +
 		"This dashboard is made by `axiom-deploy-annotate dashboard`; running it again updates it, and it refuses to overwrite " +
 		"edits made here unless given `--force`. `axiom-deploy-annotate fleet` prints the fleet table in a terminal. " +

@@ -28,9 +28,12 @@ const StaleAfter = 30 * 24 * time.Hour
 // rows unless a query asks for more).
 const MaxHosts = 50000
 
-// Host is one host's state as its runs' spans tell it.
+// Host is one host's state as its runs' spans tell it: its system's, or
+// a user's Home Manager generations there (Host "alice@laptop (hm)",
+// Scope "home-manager").
 type Host struct {
-	Host string `json:"host"`
+	Host  string `json:"host"`
+	Scope string `json:"scope"`
 	// Generation is nil after a test activation (Test), or when unknown.
 	Generation *int64    `json:"generation"`
 	Test       bool      `json:"testActivation"`
@@ -59,9 +62,12 @@ type Fleet struct {
 	Dataset string    `json:"dataset"`
 	Since   time.Time `json:"since"`
 	Now     time.Time `json:"now"`
-	// Newest is the revision of the fleet's most recent deploy.
-	Newest string `json:"newestRevision,omitempty"`
-	Hosts  []Host `json:"hosts"`
+	// Newest is the revision of the fleet's most recent deploy of a
+	// system; NewestHome, of a Home Manager generation. A host is behind
+	// when it runs another revision than the newest of its scope.
+	Newest     string `json:"newestRevision,omitempty"`
+	NewestHome string `json:"newestHomeRevision,omitempty"`
+	Hosts      []Host `json:"hosts"`
 	// Partial: Axiom said its answer is partial. Truncated: the fleet has
 	// more than MaxHosts hosts. Either way Hosts is not the whole fleet.
 	Partial   bool `json:"partial,omitempty"`
@@ -91,15 +97,15 @@ func FleetQuery(dataset string) string {
 		"extend host = "+fHost+", deployment = "+fDeployment+", store_path = "+fStorePath+", spooled = "+fSpooled,
 		"where isnotempty(host) and (isnotempty(deployment) and isnotempty(store_path) or isempty(deployment) and isnotnull(spooled))",
 		"extend deployed = coalesce("+fDeployTime+", _time), generation = "+fGeneration+", test_activation = "+fTest+
-			", revision = "+fRevision+", label = "+fLabel+", outcome = "+fOutcome+", message = "+fMessage,
+			", revision = "+fRevision+", label = "+fLabel+", outcome = "+fOutcome+", message = "+fMessage+", scope = "+fScope,
 		"summarize deployed = min(deployed), last_run = max(_time), "+
-			"arg_max(_time, generation, test_activation, revision, label, outcome, message, spooled) by host, deployment",
+			"arg_max(_time, generation, test_activation, revision, label, outcome, message, spooled, scope) by host, deployment",
 		"extend flush = isempty(deployment)",
 		"extend rank = iff(flush, datetime(1970-01-01), deployed), flush_spooled = iff(flush, spooled, tolong(0))",
 		"summarize deploys = countif(not(flush)), last_run = max(last_run), spooled = sum(flush_spooled), "+
-			"arg_max(rank, deployed, generation, test_activation, revision, label, outcome, message) by host",
+			"arg_max(rank, deployed, generation, test_activation, revision, label, outcome, message, scope) by host",
 		"where deploys > 0",
-		"project host, deployed, last_run, generation, test_activation, revision, label, outcome, spooled, message",
+		"project host, scope, deployed, last_run, generation, test_activation, revision, label, outcome, spooled, message",
 		"order by host asc",
 		"limit "+strconv.Itoa(MaxHosts+1),
 	)
@@ -221,14 +227,13 @@ func fleetFromTable(t query.Table, now time.Time) (Fleet, error) {
 		byHost[h.Host] = len(f.Hosts)
 		f.Hosts = append(f.Hosts, h)
 	}
-	var newest time.Time
-	for _, h := range f.Hosts {
-		if h.Revision != "" && h.Deployed.After(newest) {
-			newest, f.Newest = h.Deployed, h.Revision
-		}
-	}
+	f.Newest, f.NewestHome = newestRevision(f.Hosts, scopeSystem), newestRevision(f.Hosts, scopeHome)
 	for i := range f.Hosts {
-		f.Hosts[i].Behind = f.Hosts[i].Revision != "" && f.Hosts[i].Revision != f.Newest
+		newest := f.Newest
+		if f.Hosts[i].Scope == scopeHome {
+			newest = f.NewestHome
+		}
+		f.Hosts[i].Behind = f.Hosts[i].Revision != "" && f.Hosts[i].Revision != newest
 	}
 	slices.SortFunc(f.Hosts, func(a, b Host) int {
 		if c := b.Deployed.Compare(a.Deployed); c != 0 {
@@ -239,10 +244,29 @@ func fleetFromTable(t query.Table, now time.Time) (Fleet, error) {
 	return f, nil
 }
 
+// The scopes as a row says them.
+const (
+	scopeSystem = string(vocab.ScopeSystem)
+	scopeHome   = string(vocab.ScopeHomeManager)
+)
+
+// newestRevision is the revision of the most recent deploy of a scope.
+func newestRevision(hosts []Host, scope string) string {
+	var at time.Time
+	newest := ""
+	for _, h := range hosts {
+		if h.Scope == scope && h.Revision != "" && h.Deployed.After(at) {
+			at, newest = h.Deployed, h.Revision
+		}
+	}
+	return newest
+}
+
 // hostAt reads row i.
 func hostAt(col map[string]query.Column, i int, now time.Time) (Host, error) {
 	h := Host{
 		Host:     text.Field(str(col["host"], i), maxHost),
+		Scope:    scopeSystem,
 		Revision: text.Field(str(col["revision"], i), maxRevision),
 		Label:    text.Field(str(col["label"], i), maxLabel),
 		Outcome:  text.Field(str(col["outcome"], i), maxOutcome),
@@ -261,6 +285,9 @@ func hostAt(col map[string]query.Column, i int, now time.Time) (Host, error) {
 	h.Test = i < len(test) && test[i] == true
 	if s := count(col["spooled"], i); s != nil {
 		h.Spooled = *s
+	}
+	if str(col["scope"], i) == scopeHome {
+		h.Scope = scopeHome
 	}
 	h.Failed = h.Outcome == "error"
 	h.Held = h.Spooled > 0 || h.Outcome == "spooled"

@@ -57,15 +57,18 @@ var fleetFields = []fakeaxiom.QueryField{
 
 // setFleet makes the fake answer FleetQuery with these rows, one a host,
 // column-major as Axiom answers.
-func setFleet(s *fakeaxiom.Server, rows [][]any) {
-	columns := make([][]any, len(fleetFields))
-	for i := range fleetFields {
+func setFleet(s *fakeaxiom.Server, rows [][]any) { setTable(s, fleetFields, rows) }
+
+// setTable makes the fake answer with rows of these fields, column-major.
+func setTable(s *fakeaxiom.Server, fields []fakeaxiom.QueryField, rows [][]any) {
+	columns := make([][]any, len(fields))
+	for i := range fields {
 		columns[i] = []any{}
 		for _, r := range rows {
 			columns[i] = append(columns[i], r[i])
 		}
 	}
-	s.SetQueryResult("deploy-traces", fleetFields, columns...)
+	s.SetQueryResult("deploy-traces", fields, columns...)
 }
 
 // fleetTable is what Axiom answers FleetQuery for three hosts.
@@ -326,5 +329,44 @@ func TestShortRevisionAndAge(t *testing.T) {
 		if got := age(d); got != want {
 			t.Errorf("age(%v) = %q", d, got)
 		}
+	}
+}
+
+// TestFleetHomeManager: a host's system and a user's Home Manager
+// generations there are two rows, the latter named "alice@laptop (hm)",
+// and each is behind only the newest revision of its own scope: a Home
+// Manager configuration's commits are not the systems'.
+func TestFleetHomeManager(t *testing.T) {
+	s := fleetFake(t)
+	fields := append([]fakeaxiom.QueryField{{Name: "scope", Type: "string"}}, fleetFields...)
+	rows := [][]any{
+		{"system", "laptop", ago(3 * time.Hour), ago(time.Hour), 42.0, false, revB, "24.05.1", "annotated", 0.0, nil},
+		{"home-manager", "alice@laptop (hm)", ago(time.Hour), ago(time.Hour), 12.0, false, revA, "25.11+abcd1234", "annotated", 0.0, nil},
+		{"home-manager", "bob@laptop (hm)", ago(2 * time.Hour), ago(2 * time.Hour), 3.0, false, revB, "25.11", "annotated", 0.0, nil},
+		{"system", "web-1", ago(5 * time.Hour), ago(5 * time.Hour), 7.0, false, revA, "24.05.1", "annotated", 0.0, nil},
+	}
+	setTable(s, fields, rows)
+	f, err := QueryFleet(context.Background(), viewClient(t, s), "deploy-traces", 0, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Hosts) != 4 || f.Newest != revB || f.NewestHome != revA {
+		t.Fatalf("%d rows, newest %q, newest Home Manager %q", len(f.Hosts), f.Newest, f.NewestHome)
+	}
+	behind := map[string]bool{}
+	for _, h := range f.Hosts {
+		behind[h.Host+" "+h.Scope] = h.Behind
+	}
+	for row, want := range map[string]bool{"laptop system": false, "alice@laptop (hm) home-manager": false, "bob@laptop (hm) home-manager": true, "web-1 system": true} {
+		if got, ok := behind[row]; !ok || got != want {
+			t.Errorf("%s: behind %v (listed %v), want %v", row, got, ok, want)
+		}
+	}
+	var out bytes.Buffer
+	if err := f.Render(&out, false); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "\nalice@laptop (hm)  12 ") || !strings.Contains(out.String(), "\nlaptop             42 ") {
+		t.Errorf("rendered:\n%s", out.String())
 	}
 }

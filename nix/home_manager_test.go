@@ -2,6 +2,7 @@ package nix_test
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -165,30 +166,42 @@ func TestHomeManagerDarwinNix(t *testing.T) {
 
 // TestHomeManagerActivationNix runs the module's activation entries as Home
 // Manager runs them (bash, errexit, nounset, pipefail) with the real
-// command: a record that fails and a delivery that cannot be started leave
-// the activation going, and a dry run runs nothing.
+// command and the configuration file checked by it, in a home laid out as
+// Home Manager's: the record of a new generation, given $newGenPath once
+// the profile holds it, and no user manager to start the delivery; a
+// record that fails, which leaves the activation going; and a dry run,
+// which runs nothing.
 func TestHomeManagerActivationNix(t *testing.T) {
 	nixtest.Require(t)
 	bin := buildCommand(t)
-	home := t.TempDir()
-	// The configuration file is built unchecked: its scope key is for a
-	// command that knows Home Manager generations.
+	h := nixtest.NewHome(t)
+	home := h.Root
 	out := run(t, "nix-build", "--no-out-link", "nix/tests/eval.nix", "-A", "activate",
-		"--argstr", "platform", "home-manager", "--argstr", "bin", bin, "--arg", "check", "false",
-		"--argstr", "home", home, "--argstr", "settings", settingsJSON(t, nil))
+		"--argstr", "platform", "home-manager", "--argstr", "bin", bin,
+		"--argstr", "home", home, "--argstr", "settings", settingsJSON(t, map[string]any{"settings": map[string]any{"hostname": "laptop"}}))
 	activate := strings.TrimSpace(string(out))
+	gen := nixtest.BuildHome(t, nixtest.Home{Label: "25.11", Salt: "activation"})[0]
+	h.Boot(gen)
+	noManager := "XDG_RUNTIME_DIR=" + filepath.Join(home, "no-runtime-dir")
 
 	notGeneration := t.TempDir()
 	for _, c := range []struct {
 		name   string
 		env    []string
-		stderr []string // what it must say; none: it must say nothing
+		stdout string   // what it must say; none: nothing
+		stderr []string // what it must say; none: nothing
 	}{
 		{
+			name:   "a record",
+			env:    []string{"newGenPath=" + gen, "USER=alice", noManager},
+			stdout: "recorded \"alice@laptop hm gen 1\"\n",
+			stderr: []string{hmFlush + ".service not started; what is recorded stays spooled"},
+		},
+		{
 			name: "a failing record and no user manager",
-			env:  []string{"newGenPath=" + notGeneration, "XDG_RUNTIME_DIR=" + filepath.Join(home, "no-runtime-dir")},
+			env:  []string{"newGenPath=" + notGeneration, "USER=alice", noManager},
 			stderr: []string{
-				"axiom-deploy-annotate: ",
+				"axiom-deploy-annotate: " + notGeneration + ": not a Home Manager generation",
 				hmFlush + ".service not started; what is recorded stays spooled",
 			},
 		},
@@ -197,10 +210,13 @@ func TestHomeManagerActivationNix(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			cmd := exec.Command("bash", "-euo", "pipefail", activate)
 			cmd.Env = append([]string{"PATH=/usr/bin:/bin", "HOME=" + home}, c.env...)
-			var stderr strings.Builder
-			cmd.Stderr = &stderr
+			var stdout, stderr strings.Builder
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
 			if err := cmd.Run(); err != nil {
 				t.Fatalf("the activation failed: %v\n%s", err, stderr.String())
+			}
+			if stdout.String() != c.stdout {
+				t.Errorf("stdout %q, want %q", stdout.String(), c.stdout)
 			}
 			for _, want := range c.stderr {
 				if !strings.Contains(stderr.String(), want) {
@@ -212,21 +228,36 @@ func TestHomeManagerActivationNix(t *testing.T) {
 			}
 		})
 	}
+	// The record is in the user's state, for the flush to deliver.
+	spool, err := os.ReadDir(filepath.Join(home, ".local", "state", "axiom-deploy-annotation", "spool"))
+	if err != nil || len(spool) != 1 {
+		t.Errorf("spool: %v, %v; want the one generation recorded", spool, err)
+	}
 }
 
 // TestHomeManagerConfigCheckedNix builds Home Manager's configuration file
-// as the module does on a native build, checked by the command. The scope
-// and revision keys it writes are for a command that discovers Home
-// Manager generations; until the command knows them, this says so and
-// skips.
+// as the module does on a native build, checked by the command: the scope
+// and revision it writes are the command's. A revision the option refuses,
+// the command refuses too, so that the two never disagree.
 func TestHomeManagerConfigCheckedNix(t *testing.T) {
 	nixtest.Require(t)
 	bin := buildCommand(t)
-	_, err := buildConfigFile(t, "home-manager", map[string]any{"settings": map[string]any{"revision": "0123456"}}, bin)
-	switch {
-	case err != nil && (strings.Contains(err.Error(), `unknown key "scope"`) || strings.Contains(err.Error(), `unknown key "revision"`)):
-		t.Skipf("the command does not know Home Manager's keys yet: %v", err)
-	case err != nil:
-		t.Error(err)
+	for _, rev := range []string{"0123456", "0123456789abcdef0123456789abcdef01234567-dirty"} {
+		got, err := buildConfigFile(t, "home-manager", map[string]any{"settings": map[string]any{"revision": rev}}, bin)
+		if err != nil {
+			t.Fatalf("revision %s: %v", rev, err)
+		}
+		if got["scope"] != "home-manager" || got["revision"] != rev {
+			t.Errorf("revision %s: the checked file holds scope %v, revision %v", rev, got["scope"], got["revision"])
+		}
+	}
+	for _, bad := range []string{"ABCDEF0", "012345", "0123456-DIRTY", "main"} {
+		if out, err := evalError(t, "home-manager", at("settings.revision", bad)); err == nil {
+			t.Errorf("the option takes revision %q:\n%s", bad, out)
+		}
+		out, err := exec.Command(bin, "check-config", "--scope", "home-manager", "--profile", "/p", "--current-system", "/c", "--revision", bad).CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), "invalid revision") {
+			t.Errorf("check-config --revision %q: %v\n%s", bad, err, out)
+		}
 	}
 }

@@ -1,6 +1,7 @@
-// Package nixinfo finds out what is deployed on a NixOS or nix-darwin machine:
-// the running system's store path, its generation, label and configuration
-// revision, the host, and the system deployed before it.
+// Package nixinfo finds out what is deployed on a NixOS or nix-darwin machine,
+// or in a user's Home Manager profile: the running system's (or
+// generation's) store path, its generation, label and configuration
+// revision, the host, and what was deployed before it.
 package nixinfo
 
 import (
@@ -17,13 +18,16 @@ import (
 	"strings"
 )
 
-// Platform is the kind of system: NixOS or nix-darwin.
+// Platform is the kind of system: NixOS or nix-darwin; under a Home
+// Manager generation, the system it runs on, which may be another Linux.
 type Platform string
 
 // The platforms nixinfo recognises.
 const (
 	NixOS  Platform = "nixos"
 	Darwin Platform = "darwin"
+	// Linux is a Linux other than NixOS, where only Home Manager runs.
+	Linux Platform = "linux"
 )
 
 // ErrNotNixSystem is returned when the current system is neither a NixOS nor
@@ -43,6 +47,16 @@ type Options struct {
 	// by an earlier run; empty means the generation before the current one.
 	// Anything but a store path is passed over with a warning.
 	Previous string
+	// Scope is whose deploys these are: the system's (System, or empty),
+	// or a user's Home Manager generations (HomeManager).
+	Scope Scope
+	// Revision is the configuration's revision, a commit with "-dirty" when
+	// the tree was: taken when the generation carries none, as a Home
+	// Manager generation never does.
+	Revision string
+	// User is whose Home Manager generation it is; empty means the user
+	// running (CurrentUser).
+	User string
 	// Log receives warnings about what could not be read; nil discards them.
 	Log *slog.Logger
 }
@@ -68,9 +82,15 @@ type Generation struct {
 	// Rollback says that the profile has a newer generation than this one:
 	// a rollback or a boot into an older generation.
 	Rollback bool `json:"rollback"`
+	// Scope says whose deploy it is: System, or HomeManager (a user's Home
+	// Manager generation). Empty in what older versions recorded: System.
+	Scope Scope `json:"scope,omitempty"`
+	// User is the user whose Home Manager generation it is.
+	User string `json:"user,omitempty"`
 }
 
-// Discover finds out what is deployed.
+// Discover finds out what is deployed: the system, or with
+// Options.Scope HomeManager a user's Home Manager generation.
 func Discover(ctx context.Context, opts Options) (*Generation, error) {
 	log := opts.Log
 	if log == nil {
@@ -78,20 +98,43 @@ func Discover(ctx context.Context, opts Options) (*Generation, error) {
 	}
 	store, err := filepath.EvalSymlinks(opts.CurrentSystem)
 	if err != nil {
-		return nil, fmt.Errorf("current system %s: %w", opts.CurrentSystem, unwrapPathError(err))
+		what := "current system"
+		if opts.Scope == HomeManager {
+			what = "current Home Manager generation"
+		}
+		return nil, fmt.Errorf("%s %s: %w", what, opts.CurrentSystem, unwrapPathError(err))
 	}
-	platform, err := detect(store)
+	var g *Generation
+	if opts.Scope == HomeManager {
+		g, err = homeGeneration(store, opts.User)
+	} else {
+		g, err = systemGeneration(ctx, store, log)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", store, err)
+		return nil, err
 	}
-	host := opts.Hostname
-	if host == "" {
-		if host, err = ShortHostname(); err != nil {
+	if g.Hostname = opts.Hostname; g.Hostname == "" {
+		if g.Hostname, err = ShortHostname(); err != nil {
 			return nil, err
 		}
 	}
-	g := &Generation{StorePath: store, Hostname: host, Platform: platform}
+	if g.Revision == "" && opts.Revision != "" {
+		g.Revision, g.Dirty = strings.CutSuffix(opts.Revision, "-dirty")
+	}
+	place(g, opts, log)
+	return g, nil
+}
 
+// systemGeneration is what a NixOS or nix-darwin system says of itself.
+func systemGeneration(ctx context.Context, store string, log *slog.Logger) (*Generation, error) {
+	platform, err := detect(store)
+	if err != nil {
+		if notHome(store) == "" {
+			return nil, fmt.Errorf("%s: %w: a Home Manager generation, whose deploys are the scope home-manager's", store, err)
+		}
+		return nil, fmt.Errorf("%s: %w", store, err)
+	}
+	g := &Generation{StorePath: store, Platform: platform, Scope: System}
 	var info versionInfo
 	switch platform {
 	case NixOS:
@@ -110,7 +153,13 @@ func Discover(ctx context.Context, opts Options) (*Generation, error) {
 	}
 	g.Revision, g.Dirty = strings.CutSuffix(info.Revision, "-dirty")
 	g.NixpkgsRevision = info.NixpkgsRevision
+	return g, nil
+}
 
+// place finds the generation's number among the profile's, whether it is
+// a rollback, and what was deployed before it.
+func place(g *Generation, opts Options, log *slog.Logger) {
+	store := g.StorePath
 	gens := generations(opts.Profile, log)
 	for i := len(gens) - 1; i >= 0; i-- {
 		if gens[i].path == store {
@@ -144,7 +193,6 @@ func Discover(ctx context.Context, opts Options) (*Generation, error) {
 			g.Previous = p
 		}
 	}
-	return g, nil
 }
 
 // ShortHostname is the host name up to its first dot.

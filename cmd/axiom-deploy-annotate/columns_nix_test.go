@@ -37,6 +37,21 @@ func firstDeploy(t *testing.T, darwin bool) axiomcols.Columns {
 	return axiomcols.Of(h.otlp.ResourceSpans())
 }
 
+// firstHomeDeploy is a new user's first deploy with Home Manager alone,
+// on a Linux without NixOS: recorded at activation, delivered by the
+// flush, without revision or repository URL.
+func firstHomeDeploy(t *testing.T) axiomcols.Columns {
+	t.Helper()
+	h := newHost(t)
+	u := h.homeManager()
+	p := nixtest.BuildHome(t, nixtest.Home{Label: "25.11", Packages: []nixtest.Package{{Name: "hello", Version: "2.12"}}, Salt: "first"})
+	u.switchTo(p[0], "--repository-url=")
+	if n := len(h.axiom.Annotations()); n != 1 {
+		t.Fatalf("%d annotations, want 1", n)
+	}
+	return axiomcols.Of(h.otlp.ResourceSpans())
+}
+
 // TestQueriesBindOnFirstDeployNix binds every dashboard chart's query and
 // the fleet query with Kusto's analyzer against the columns of a new
 // user's dataset: a column exists only once some span carried it, and a
@@ -45,7 +60,7 @@ func firstDeploy(t *testing.T, darwin bool) axiomcols.Columns {
 // UPDATE_FIRST_DEPLOY=1 rewrites that file.
 func TestQueriesBindOnFirstDeployNix(t *testing.T) {
 	an := kusto.Start(t)
-	nixos, darwin := firstDeploy(t, false), firstDeploy(t, true)
+	nixos, darwin, home := firstDeploy(t, false), firstDeploy(t, true), firstHomeDeploy(t)
 
 	file := filepath.Join("..", "..", "internal", "axiomcols", axiomcols.FirstDeployFile)
 	if os.Getenv("UPDATE_FIRST_DEPLOY") != "" {
@@ -68,7 +83,7 @@ func TestQueriesBindOnFirstDeployNix(t *testing.T) {
 	}
 	queries := req.Queries()
 	queries["fleet"] = dashboard.FleetQuery("deploy-traces")
-	for name, cols := range map[string]axiomcols.Columns{"nixos": nixos, "darwin": darwin} {
+	for name, cols := range map[string]axiomcols.Columns{"nixos": nixos, "darwin": darwin, "home-manager": home} {
 		var failed []string
 		for _, id := range slices.Sorted(maps.Keys(queries)) {
 			if errs := an.Bind(queries[id], "deploy-traces", cols); len(errs) > 0 {

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -16,11 +17,13 @@ import (
 	"github.com/bdsqqq/axiom-deploy-annotation/dashboard"
 	"github.com/bdsqqq/axiom-deploy-annotation/dashboard/monitor"
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/bounded"
+	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo"
 )
 
 // config is every setting: the defaults, then the --config file, then
 // flags. Its JSON form is the --config file.
 type config struct {
+	Scope           string   `json:"scope"`
 	Profile         string   `json:"profile"`
 	CurrentSystem   string   `json:"currentSystem"`
 	Hostname        string   `json:"hostname"`
@@ -31,6 +34,7 @@ type config struct {
 	Datasets        []string `json:"datasets"`
 	Type            string   `json:"type"`
 	RepositoryURL   string   `json:"repositoryUrl"`
+	Revision        string   `json:"revision"`
 	Annotate        bool     `json:"annotate"`
 	Environment     string   `json:"environment"`
 	TracesEndpoint  string   `json:"tracesEndpoint"`
@@ -48,19 +52,22 @@ type config struct {
 	version    bool
 	since      duration
 	jsonOut    bool
-	revision   string
 	// For monitors.
 	notifiers                              []string
 	spooledAfter, silentAfter, behindAfter duration
 	// tokenFileSet says the token file was chosen, so it must be read,
 	// rather than the default tried after AXIOM_TOKEN.
 	tokenFileSet bool
+	// profileSet and currentSystemSet say the paths were chosen, so that
+	// the scope's defaults do not replace them.
+	profileSet, currentSystemSet bool
 }
 
 const defaultTokenFile = "/run/secrets/axiom_token"
 
 func defaults() config {
 	return config{
+		Scope:          string(nixinfo.System),
 		Profile:        "/nix/var/nix/profiles/system",
 		CurrentSystem:  "/run/current-system",
 		StateDir:       defaultStateDir(),
@@ -91,16 +98,18 @@ type setting struct {
 // settings is every flag, in the order --help lists them.
 var settings = []setting{
 	{"config", "", "FILE", "JSON settings, keys as shown below; flags win", func(c *config) flag.Value { return (*stringValue)(&c.configFile) }},
-	{"profile", "profile", "PATH", "system profile", str(func(c *config) *string { return &c.Profile })},
-	{"current-system", "currentSystem", "PATH", "running system", str(func(c *config) *string { return &c.CurrentSystem })},
+	{"scope", "scope", "SCOPE", "whose deploys: system, or home-manager for your Home Manager generations (then Home Manager's profile and current generation are the defaults)", str(func(c *config) *string { return &c.Scope })},
+	{"profile", "profile", "PATH", "the profile whose generations are deployed", func(c *config) flag.Value { return &chosenValue{&c.Profile, &c.profileSet} }},
+	{"current-system", "currentSystem", "PATH", "what runs now: the system, or with scope home-manager the generation", func(c *config) flag.Value { return &chosenValue{&c.CurrentSystem, &c.currentSystemSet} }},
 	{"hostname", "hostname", "NAME", "host name to report (default: the short host name)", str(func(c *config) *string { return &c.Hostname })},
 	{"state-dir", "stateDir", "DIR", "state and spool (not as root: $XDG_STATE_HOME/axiom-deploy-annotation)", str(func(c *config) *string { return &c.StateDir })},
-	{"token-file", "tokenFile", "FILE", "Axiom token; when no file is named, $AXIOM_TOKEN wins over this default", func(c *config) flag.Value { return &tokenFileValue{c} }},
+	{"token-file", "tokenFile", "FILE", "Axiom token; when no file is named, $AXIOM_TOKEN wins over this default", func(c *config) flag.Value { return &chosenValue{&c.TokenFile, &c.tokenFileSet} }},
 	{"org-id", "orgId", "ID", "organisation, for a personal token (xapt-...)", str(func(c *config) *string { return &c.OrgID })},
 	{"api-endpoint", "apiEndpoint", "URL", "Axiom's annotations API; its scheme and host are Axiom's base URL", str(func(c *config) *string { return &c.APIEndpoint })},
 	{"dataset", "datasets", "NAME", "dataset to annotate, repeatable", func(c *config) flag.Value { return &listValue{list: &c.Datasets} }},
 	{"type", "type", "TYPE", "annotation type", str(func(c *config) *string { return &c.Type })},
 	{"repository-url", "repositoryUrl", "URL", "links the commit: https://host/owner/repo, github:o/r, gitlab:o/r, sourcehut:~o/r", str(func(c *config) *string { return &c.RepositoryURL })},
+	{"revision", "revision", "REV", "the configuration's commit (-dirty for a dirty tree) where the generation carries none, as Home Manager's never do; rollout: the one deployed (default: git HEAD here)", str(func(c *config) *string { return &c.Revision })},
 	{"annotate", "annotate", "BOOL", "send annotations; --annotate=false records and traces deploys only", func(c *config) flag.Value { return (*boolValue)(&c.Annotate) }},
 	{"environment", "environment", "NAME", string(semconv.DeploymentEnvironmentNameKey) + " of the traces, e.g. production", str(func(c *config) *string { return &c.Environment })},
 	{"traces-endpoint", "tracesEndpoint", "URL", `OTLP/HTTP traces; "" turns export off`, str(func(c *config) *string { return &c.TracesEndpoint })},
@@ -115,7 +124,6 @@ var settings = []setting{
 	{"spooled-after", "", "DURATION", "monitors: alert when every flush of a host left deploys undelivered for this long", func(c *config) flag.Value { return &c.spooledAfter }},
 	{"silent-after", "", "DURATION", "monitors: alert when no flush run of a host reached Axiom for this long", func(c *config) flag.Value { return &c.silentAfter }},
 	{"behind-after", "", "DURATION", "monitors: alert when a host runs another revision than the fleet's newest deploy, made this long ago", func(c *config) flag.Value { return &c.behindAfter }},
-	{"revision", "", "REV", "rollout: the revision deployed (default: HEAD of the git repository here)", func(c *config) flag.Value { return (*stringValue)(&c.revision) }},
 	{"dry-run", "", "", "print what would be sent as JSON; send nothing, write nothing (not with rollout)", func(c *config) flag.Value { return (*boolValue)(&c.dryRun) }},
 	{"force", "", "", "annotate even if this system was annotated last; dashboard, monitors: overwrite edits made in Axiom", func(c *config) flag.Value { return (*boolValue)(&c.force) }},
 	{"verbose", "", "", "log debug lines: where spans go, why nothing is exported, and why the Nix daemon is not used", func(c *config) flag.Value { return (*boolValue)(&c.verbose) }},
@@ -169,6 +177,7 @@ func parseArgs(args []string, interspersed bool) (config, []string, error) {
 	if err != nil {
 		return c, nil, err
 	}
+	c.scopeDefaults(os.Getenv)
 	return c, rest, c.validate()
 }
 
@@ -276,22 +285,6 @@ func (v *stringValue) setJSON(raw json.RawMessage) error {
 	}
 	*v = stringValue(s)
 	return nil
-}
-
-// tokenFileValue is the token file, remembered as chosen.
-type tokenFileValue struct{ c *config }
-
-func (v *tokenFileValue) String() string { return v.c.TokenFile }
-func (v *tokenFileValue) Set(s string) error {
-	v.c.TokenFile, v.c.tokenFileSet = s, true
-	return nil
-}
-func (v *tokenFileValue) setJSON(raw json.RawMessage) error {
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return errors.New("must be a string")
-	}
-	return v.Set(s)
 }
 
 type boolValue bool

@@ -14,7 +14,8 @@ import (
 )
 
 // TestDashboardFieldsNix runs the command as hosts and a fleet run it (a
-// manual annotate, a record and its delivery, a rollout), collects the
+// manual annotate, a record and its delivery, a user's Home Manager
+// generations, a rollout), collects the
 // resource and span attributes it really exports, and checks that every
 // field the dashboard's and fleet's queries read is one of them, in the
 // place Axiom puts it: semantic conventions 1.37 under attributes. or
@@ -45,6 +46,15 @@ func TestDashboardFieldsNix(t *testing.T) {
 	h.m.Switch(p[2])
 	setFailed(t, failed, "old.service")
 	h.mustRun("--environment", "production")
+	// A user's Home Manager generations on the host, recorded and
+	// delivered as the module does.
+	u := h.homeManager()
+	hp := nixtest.BuildHome(t,
+		nixtest.Home{Label: "25.11", Packages: []nixtest.Package{{Name: "hello", Version: "2.12"}}, Salt: "fields"},
+		nixtest.Home{Label: "25.11", Packages: []nixtest.Package{{Name: "hello", Version: "2.13"}}, Salt: "fields"},
+	)
+	u.switchTo(hp[0], "--environment", "production", "--revision", revA)
+	u.switchTo(hp[1], "--environment", "production", "--revision", revB)
 
 	seen := filepath.Join(t.TempDir(), "traceparent")
 	r := h.run("rollout", "--revision", revB, "--", "sh", "-c", `printf %s "$TRACEPARENT" > `+seen+`; exit 3`)

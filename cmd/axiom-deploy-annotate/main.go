@@ -1,6 +1,6 @@
 // Command axiom-deploy-annotate tells Axiom about a NixOS or nix-darwin
-// deploy: it annotates the chosen datasets once per deploy and traces its own
-// run. See --help.
+// deploy, or a user's Home Manager generation: it annotates the chosen
+// datasets once per deploy and traces its own run. See --help.
 package main
 
 import (
@@ -120,7 +120,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			code = ee.code
 		case errors.Is(err, annotator.ErrState):
 			code = exitState
-		case errors.Is(err, nixinfo.ErrNotNixSystem):
+		case errors.Is(err, nixinfo.ErrNotNixSystem), errors.Is(err, nixinfo.ErrNotHomeManager):
 			code = exitNotNix
 		}
 		sayError(stderr, err)

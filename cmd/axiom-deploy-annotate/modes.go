@@ -257,9 +257,9 @@ func (r *runner) dryRun(ctx context.Context) (outcome, error) {
 	case !r.c.Annotate:
 		out.Reason = "annotations are off: the deploy would be recorded and traced only"
 	case pending != nil && pending.StorePath == g.StorePath:
-		out.Send, out.Reason = false, "this system is spooled already and would be delivered from the spool: flush --dry-run shows it"
+		out.Send, out.Reason = false, thisDeploy(r.c.Scope)+" is spooled already and would be delivered from the spool: flush --dry-run shows it"
 	case pending == nil && last != nil && last.StorePath == g.StorePath && !r.c.force:
-		out.Send, out.Reason = false, "this system was annotated last, as "+last.AnnotationID+": nothing would be sent (--force sends anyway)"
+		out.Send, out.Reason = false, thisDeploy(r.c.Scope)+" was annotated last, as "+last.AnnotationID+": nothing would be sent (--force sends anyway)"
 	}
 	return outcome{outcome: vocab.OutcomeDryRun}, r.printJSON(out)
 }

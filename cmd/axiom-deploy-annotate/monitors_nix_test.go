@@ -11,7 +11,8 @@ import (
 )
 
 // TestMonitorFieldsNix deploys a host four times as the NixOS module does
-// (record after each switch, then flush), the last a rollback, and checks
+// (record after each switch, then flush), the last a rollback, and a
+// user's Home Manager generation there as its module does, and checks
 // that the monitors read what the runs really export, in the place Axiom
 // puts it, and that what they count on holds: one delivery settles each
 // deploy, the rollback's says so, every flush says how many deploys it left.
@@ -33,6 +34,9 @@ func TestMonitorFieldsNix(t *testing.T) {
 	// The rollback leaves a unit failed.
 	setFailed(t, failed, "nginx.service")
 	h.mustRun("flush")
+	// And a user's Home Manager generation there.
+	hp := nixtest.BuildHome(t, nixtest.Home{Label: "25.11", Salt: "monitors"})
+	h.homeManager().switchTo(hp[0], "--revision", revB)
 
 	carried := dashboard.Carry(h.otlp.Keys())
 	defs, err := monitor.Build(monitor.Options{Dataset: "deploy-traces"})
@@ -58,8 +62,8 @@ func TestMonitorFieldsNix(t *testing.T) {
 			}
 		}
 	}
-	if len(settled) != 4 || flushes != 4 {
-		t.Fatalf("%d deploys settled, %d flush runs; want 4 and 4", len(settled), flushes)
+	if len(settled) != 5 || flushes != 5 {
+		t.Fatalf("%d deploys settled, %d flush runs; want 5 and 5", len(settled), flushes)
 	}
 	rollbacks := 0
 	for id, spans := range settled {

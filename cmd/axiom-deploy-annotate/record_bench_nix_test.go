@@ -85,3 +85,53 @@ func percentile(ds []time.Duration, p int) time.Duration {
 	i := (len(s)*p + 99) / 100
 	return s[max(0, min(len(s)-1, i-1))]
 }
+
+// BenchmarkRecordHomeManagerNix times `record` as Home Manager's activation
+// runs it (given $newGenPath) on a user's generation whose home-path holds
+// 500 packages, in a profile of 20 generations; Axiom hangs, and must not
+// be asked. It reports the median and p95.
+//
+//	go test -run '^$' -bench RecordHomeManagerNix -benchtime 41x ./cmd/axiom-deploy-annotate/
+func BenchmarkRecordHomeManagerNix(b *testing.B) {
+	nixtest.Require(b)
+	pkgs := make([]nixtest.Package, 500)
+	for i := range pkgs {
+		pkgs[i] = nixtest.Package{Name: fmt.Sprintf("pkg%d", i), Version: "1.0"}
+	}
+	homes := make([]nixtest.Home, 20)
+	for i := range homes {
+		homes[i] = nixtest.Home{Label: "25.11", Packages: pkgs, Salt: fmt.Sprint("bench-", i)}
+	}
+	home := nixtest.NewHome(b)
+	gens := nixtest.BuildHome(b, homes...)
+	for _, g := range gens {
+		home.Switch(g)
+	}
+	bin := binary(b)
+	hanging := fakeaxiom.New("xaat-bench-token")
+	defer hanging.Close()
+	newest := gens[len(gens)-1]
+
+	var took []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		state := filepath.Join(b.TempDir(), fmt.Sprint(i))
+		cmd := exec.Command(bin, "record", "--scope", "home-manager", "--profile", home.Profile(), "--current-system", newest,
+			"--state-dir", state, "--hostname", "bench", "--api-endpoint", hanging.Endpoint(),
+			"--traces-endpoint", hanging.URL+"/v1/traces", "--traces-dataset", "traces", "--revision", "0123456")
+		cmd.Env = append(os.Environ(), "USER=alice", "AXIOM_TOKEN=xaat-bench-token")
+		hanging.Fail(fakeaxiom.Fault{Hang: true})
+		start := time.Now()
+		out, err := cmd.Output()
+		took = append(took, time.Since(start))
+		if err != nil || string(out) != "recorded \"alice@bench hm gen 20\"\n" {
+			b.Fatalf("record: %v, %q", err, out)
+		}
+	}
+	b.StopTimer()
+	if n := len(hanging.Requests()); n != 0 {
+		b.Errorf("record sent %d requests", n)
+	}
+	b.ReportMetric(float64(percentile(took, 50))/float64(time.Millisecond), "p50-ms")
+	b.ReportMetric(float64(percentile(took, 95))/float64(time.Millisecond), "p95-ms")
+}

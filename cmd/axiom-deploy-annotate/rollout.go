@@ -48,7 +48,7 @@ func (r *runner) rollout(ctx context.Context, stdin io.Reader, stderr io.Writer)
 	// From here on the run is bounded by --timeout.
 	dctx, cancel := context.WithTimeout(ctx, time.Duration(r.c.Timeout)-exportReserve(time.Duration(r.c.Timeout)))
 	defer cancel()
-	rev, dirty := r.c.revision, false
+	rev, dirty := r.c.Revision, false
 	if rev == "" {
 		wd, _ := os.Getwd()
 		var gerr error

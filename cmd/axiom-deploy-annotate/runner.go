@@ -167,6 +167,7 @@ func (r *runner) traced(ctx context.Context, fn func(context.Context) (outcome, 
 		vocab.DeployForce.Bool(r.c.force),
 	))
 	defer span.End()
+	span.SetAttributes(scopeAttributes(r.mode, r.c.Scope)...)
 	out, err := fn(ctx)
 	if out.entry != nil {
 		span.SetAttributes(annotator.DeployAttributes(out.entry, r.c.RepositoryURL)...)
@@ -287,6 +288,8 @@ func (r *runner) readToken() (string, error) {
 
 func (r *runner) discover(ctx context.Context, a *annotator.Annotator, previous string) (*nixinfo.Generation, error) {
 	g, err := a.Discover(ctx, nixinfo.Options{
+		Scope:         nixinfo.Scope(r.c.Scope),
+		Revision:      r.c.Revision,
 		CurrentSystem: r.c.CurrentSystem,
 		Profile:       r.c.Profile,
 		Hostname:      r.host,

@@ -3,6 +3,8 @@ package main
 import (
 	"os"
 	"path/filepath"
+
+	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo"
 )
 
 // systemStateDir is the system's state directory, root's default.
@@ -21,13 +23,7 @@ func defaultStateDir() string {
 // $HOME/.local/state. A relative path in either is ignored, as the XDG
 // specification says, rather than taken from wherever the run started.
 func userStateDir(getenv func(string) string) string {
-	base := getenv("XDG_STATE_HOME")
-	if !filepath.IsAbs(base) {
-		base = ""
-		if home := getenv("HOME"); filepath.IsAbs(home) {
-			base = filepath.Join(home, ".local", "state")
-		}
-	}
+	base := nixinfo.StateHome(getenv)
 	if base == "" {
 		return systemStateDir
 	}

@@ -8,8 +8,9 @@ import (
 
 const usageHead = `Usage: axiom-deploy-annotate [MODE] [flags]
 
-Tells Axiom once about the NixOS or nix-darwin system that runs now: an
-annotation on the chosen datasets, and a trace of the run.
+Tells Axiom once about the NixOS or nix-darwin system that runs now, or with
+--scope home-manager your Home Manager generation: an annotation on the
+chosen datasets, and a trace of the run.
 
 Modes (the mode goes first):
   annotate        record the current system if it is a new deploy, then
@@ -42,8 +43,9 @@ N, M still spooled. Logs go to stderr.
 
 Exit status: 0 annotated, already annotated, recorded or spooled for later
 (also when another run is delivering); 1 internal error; 2 usage or
-configuration error; 3 not a NixOS or nix-darwin system; 4 state directory
-unusable; 5 Axiom refused or failed a dashboard, fleet or monitors request.
+configuration error; 3 not a NixOS or nix-darwin system (with --scope
+home-manager: not a Home Manager generation); 4 state directory unusable; 5
+Axiom refused or failed a dashboard, fleet or monitors request.
 rollout exits with its command's status.
 `
 

@@ -58,6 +58,9 @@ func (c *config) validate() error {
 			return err
 		}
 	}
+	if err := c.validateScope(); err != nil {
+		return err
+	}
 	for name, p := range map[string]string{"profile": c.Profile, "current system": c.CurrentSystem, "state directory": c.StateDir, "token file": c.TokenFile} {
 		if p == "" {
 			return fmt.Errorf("empty %s path", name)

@@ -12,7 +12,10 @@ import (
 // cmd/axiom-deploy-annotate puts on its spans (vocab.APL says how each is
 // read, so that every query binds on a new dataset).
 var (
-	fHost        = vocab.ResourceAPL(semconv.HostNameKey)
+	// fHost is whose deploys: the host, or "alice@laptop (hm)" for a
+	// user's Home Manager generations there, each alerted on apart.
+	fHost        = vocab.DeployerAPL()
+	fScope       = vocab.ScopeAPL()
 	fDeployment  = vocab.APL(semconv.DeploymentNameKey)
 	fRevision    = vocab.APL(semconv.VCSRefHeadRevisionKey)
 	fStatus      = vocab.APL(semconv.DeploymentStatusKey)
@@ -60,12 +63,14 @@ func stuckQuery(dataset string) string {
 	)
 }
 
-// silentQuery is, per host, the minutes since its last flush run.
+// silentQuery is, per host, the minutes since its last flush run. A Home
+// Manager flush runs only while its user's service manager does, so it
+// says nothing of the host: only the system's flushes count.
 func silentQuery(dataset string) string {
 	return apl(dataset,
 		"where name == "+vocab.Quote(vocab.SpanRun),
-		"extend host = "+fHost+", mode = "+fMode,
-		"where mode == "+vocab.Quote(vocab.ModeFlush),
+		"extend host = "+fHost+", mode = "+fMode+", scope = "+fScope,
+		"where mode == "+vocab.Quote(vocab.ModeFlush)+" and scope == "+vocab.Quote(vocab.ScopeSystem),
 		"summarize silent_minutes = (now() - max(_time)) / 1m by host",
 	)
 }
@@ -73,15 +78,16 @@ func silentQuery(dataset string) string {
 // behindQuery is, per host, how many minutes ago the fleet's newest deploy
 // was made when the host runs another revision, else 0. What a host runs
 // is its latest span that carries a deploy; the fleet's newest deploy is
-// the latest of those that is not a rollback.
+// the latest of those that is not a rollback, of the same scope: a Home
+// Manager configuration's commits are not the systems'.
 func behindQuery(dataset string) string {
 	return apl(dataset,
 		"where "+deploySpans,
-		"extend host = "+fHost+", revision = "+fRevision+", deployed = "+fDeployTime+", rolled_back = "+fRollback,
-		"summarize arg_max(_time, revision, deployed, rolled_back) by host",
+		"extend host = "+fHost+", revision = "+fRevision+", deployed = "+fDeployTime+", rolled_back = "+fRollback+", scope = "+fScope,
+		"summarize arg_max(_time, revision, deployed, rolled_back, scope) by host",
 		"where isnotempty(revision)",
 		"extend newest_candidate = iff(rolled_back == true, datetime(null), deployed)",
-		"summarize arg_max(newest_candidate, revision), hosts = make_list(bag_pack('host', host, 'revision', revision))",
+		"summarize arg_max(newest_candidate, revision), hosts = make_list(bag_pack('host', host, 'revision', revision)) by scope",
 		"mv-expand hosts",
 		"extend host = tostring(hosts['host']), behind = tostring(hosts['revision']) != revision",
 		"summarize behind_minutes = max(iff(behind, (now() - newest_candidate) / 1m, 0.0)) by host",

@@ -107,10 +107,6 @@ func Build(t testing.TB, systems ...System) []string {
 // systems.
 func build(t testing.TB, expr string, args []string, systems []System) []string {
 	t.Helper()
-	dir := t.TempDir()
-	if err := os.CopyFS(dir, nixFiles); err != nil {
-		t.Fatal(err)
-	}
 	specs := make([]systemSpec, len(systems))
 	for i, s := range systems {
 		if s.Host == "" {
@@ -123,6 +119,17 @@ func build(t testing.TB, expr string, args []string, systems []System) []string 
 			s.Packages = []Package{}
 		}
 		specs[i] = systemSpec{System: s, VersionJSON: s.versionJSON()}
+	}
+	return buildSpec(t, expr, args, specs, len(specs))
+}
+
+// buildSpec builds the n store paths that the Nix file expr makes of the
+// specs, written as JSON.
+func buildSpec(t testing.TB, expr string, args []string, specs any, n int) []string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, nixFiles); err != nil {
+		t.Fatal(err)
 	}
 	spec := filepath.Join(dir, "spec.json")
 	b, err := json.Marshal(specs)
@@ -141,18 +148,21 @@ func build(t testing.TB, expr string, args []string, systems []System) []string 
 		t.Fatalf("nix-build: %v\n%s", err, stderr.String())
 	}
 	paths := strings.Fields(string(out))
-	if len(paths) != len(systems) {
-		t.Fatalf("nix-build returned %d paths for %d systems", len(paths), len(systems))
+	if len(paths) != n {
+		t.Fatalf("nix-build returned %d paths for %d specs", len(paths), n)
 	}
 	return paths
 }
 
 // Machine is a fake machine's root: a profile directory with system-N-link
 // generations and a current-system link, as /nix/var/nix/profiles/system and
-// /run/current-system are on NixOS and nix-darwin.
+// /run/current-system are on NixOS and nix-darwin; or a home directory
+// with Home Manager's profile and link to the current generation (NewHome).
 type Machine struct {
 	t    testing.TB
 	Root string
+	// profile and current are the profile and the link to what runs.
+	profile, current string
 }
 
 // NewMachine makes an empty machine in a temporary directory.
@@ -164,14 +174,16 @@ func NewMachine(t testing.TB) *Machine {
 			t.Fatal(err)
 		}
 	}
-	return &Machine{t: t, Root: root}
+	return &Machine{t: t, Root: root, profile: filepath.Join(root, "profiles", "system"), current: filepath.Join(root, "run", "current-system")}
 }
 
-// Profile is the system profile: profiles/system.
-func (m *Machine) Profile() string { return filepath.Join(m.Root, "profiles", "system") }
+// Profile is the profile: profiles/system, or a home's
+// .local/state/nix/profiles/home-manager.
+func (m *Machine) Profile() string { return m.profile }
 
-// CurrentSystem is the link to the running system: run/current-system.
-func (m *Machine) CurrentSystem() string { return filepath.Join(m.Root, "run", "current-system") }
+// CurrentSystem is the link to what runs: run/current-system, or a home's
+// .local/state/home-manager/gcroots/current-home.
+func (m *Machine) CurrentSystem() string { return m.current }
 
 // Switch makes path a new generation of the profile and activates it, as
 // nixos-rebuild switch and darwin-rebuild switch do.
@@ -231,7 +243,7 @@ func (m *Machine) Generation() int {
 		m.t.Fatal(err)
 	}
 	var n int
-	if _, err := fmt.Sscanf(filepath.Base(target), "system-%d-link", &n); err != nil {
+	if _, err := fmt.Sscanf(strings.TrimPrefix(filepath.Base(target), filepath.Base(m.profile)), "-%d-link", &n); err != nil {
 		m.t.Fatalf("profile link %q: %v", target, err)
 	}
 	return n

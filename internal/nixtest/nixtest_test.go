@@ -85,3 +85,62 @@ func lines(t *testing.T, name string, args ...string) []string {
 	}
 	return strings.Fields(string(out))
 }
+
+// TestNixBuildsHomeGenerations: a Home Manager generation holds activate
+// and hm-version, links home-path (the packages) and home-files (the
+// units, naming the packages only a service uses), and its closure holds
+// both; its profile gets home-manager-N-link generations.
+func TestNixBuildsHomeGenerations(t *testing.T) {
+	Require(t)
+	paths := BuildHome(t,
+		Home{Label: "25.11+abcd1234", Packages: []Package{{"hello", "2.12"}, {"ripgrep", "14.1.0"}}, Services: []Package{{"syncthing", "1.27.0"}}},
+		Home{Packages: []Package{{"hello", "2.13"}}},
+	)
+	for _, p := range paths {
+		if !strings.HasSuffix(p, "-home-manager-generation") {
+			t.Errorf("%s is not named as Home Manager names a generation", p)
+		}
+		if fi, err := os.Stat(filepath.Join(p, "activate")); err != nil || fi.Mode()&0o111 == 0 {
+			t.Errorf("%s/activate: %v, %v", p, fi, err)
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(paths[0], "hm-version")); err != nil || string(b) != "25.11+abcd1234\n" {
+		t.Errorf("hm-version = %q, %v", b, err)
+	}
+	if _, err := os.Stat(filepath.Join(paths[1], "hm-version")); !os.IsNotExist(err) {
+		t.Errorf("hm-version without a label: %v", err)
+	}
+	if target, err := filepath.EvalSymlinks(filepath.Join(paths[0], "home-path")); err != nil || !strings.HasSuffix(target, "-home-manager-path") {
+		t.Errorf("home-path -> %s, %v", target, err)
+	}
+	if _, err := os.Stat(filepath.Join(paths[0], "home-path", "bin", "ripgrep")); err != nil {
+		t.Errorf("home-path lacks a package's program: %v", err)
+	}
+	unit, err := os.ReadFile(filepath.Join(paths[0], "home-files", ".config", "systemd", "user", "syncthing-1.27.0.service"))
+	if err != nil || !strings.Contains(string(unit), "-syncthing-1.27.0") {
+		t.Errorf("home-files unit = %q, %v", unit, err)
+	}
+	req, err := exec.Command("nix-store", "--query", "--requisites", paths[0]).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"-hello-2.12\n", "-ripgrep-14.1.0\n", "-syncthing-1.27.0\n", "-home-manager-path\n", "-home-manager-files\n"} {
+		if !strings.Contains(string(req), name) {
+			t.Errorf("closure of %s lacks %q:\n%s", paths[0], name, req)
+		}
+	}
+
+	h := NewHome(t)
+	if !strings.HasSuffix(h.Profile(), "/.local/state/nix/profiles/home-manager") || !strings.HasSuffix(h.CurrentSystem(), "/.local/state/home-manager/gcroots/current-home") {
+		t.Errorf("home profile %s, current %s", h.Profile(), h.CurrentSystem())
+	}
+	h.Switch(paths[0])
+	h.Switch(paths[1])
+	if _, err := os.Lstat(filepath.Join(filepath.Dir(h.Profile()), "home-manager-2-link")); err != nil || h.Generation() != 2 {
+		t.Errorf("after two switches: generation %d, %v", h.Generation(), err)
+	}
+	h.Rollback()
+	if cur, _ := filepath.EvalSymlinks(h.CurrentSystem()); cur != paths[0] || h.Generation() != 1 {
+		t.Errorf("after rollback: generation %d, current %s", h.Generation(), cur)
+	}
+}

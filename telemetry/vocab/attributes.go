@@ -55,6 +55,7 @@ var Attributes = []Attribute{
 	{Key: semconv.DeploymentEnvironmentNameKey, Type: attribute.STRING, Resource: true, Semconv: true, Note: "`--environment`, where given"},
 
 	{Key: semconv.HostNameKey, Type: attribute.STRING, Spans: discoverySpans, Semconv: true, Note: "the host deployed"},
+	{Key: semconv.UserNameKey, Type: attribute.STRING, Spans: discoverySpans, Semconv: true, Note: "the user whose Home Manager generation is deployed (`nix.scope` `home-manager` only)"},
 	{Key: semconv.DeploymentIDKey, Type: attribute.STRING, Spans: []string{SpanRun, SpanDeliver, SpanRollout}, Semconv: true, Note: "one deploy of one host: the same at its record and every delivery"},
 	{Key: semconv.DeploymentNameKey, Type: attribute.STRING, Spans: []string{SpanRun, SpanDeliver, SpanRollout}, Semconv: true, Note: "`web-1 gen 42`; a rollout's title"},
 	{Key: semconv.DeploymentStatusKey, Type: attribute.STRING, Spans: deploySpans, Semconv: true, Note: "NixOS: `failed` when the switch left units failed that were not before, `succeeded` when not; unset when unknown (`deploy.health`)"},
@@ -77,6 +78,7 @@ var Attributes = []Attribute{
 
 	{Key: NixStorePath, Type: attribute.STRING, Spans: []string{SpanRun, SpanDiscover, SpanDeliver, SpanDiff}},
 	{Key: NixGeneration, Type: attribute.INT64, Spans: discoverySpans},
+	{Key: NixScope, Type: attribute.STRING, Spans: discoverySpans},
 	{Key: NixPlatform, Type: attribute.STRING, Spans: discoverySpans},
 	{Key: NixLabel, Type: attribute.STRING, Spans: discoverySpans},
 	{Key: NixPreviousStorePath, Type: attribute.STRING, Spans: []string{SpanRun, SpanDiscover, SpanDeliver, SpanDiff}},

@@ -89,3 +89,17 @@ const (
 
 // KeyValue is r as the value of deploy.result.
 func (r Result) KeyValue() attribute.KeyValue { return DeployResult.String(string(r)) }
+
+// Scope is whose deploy a span speaks of, as nix.scope says it.
+type Scope string
+
+// The scopes.
+const (
+	// ScopeSystem is a deploy of the machine's system: NixOS, nix-darwin.
+	ScopeSystem Scope = "system"
+	// ScopeHomeManager is a deploy of a user's Home Manager generation.
+	ScopeHomeManager Scope = "home-manager"
+)
+
+// KeyValue is s as the value of nix.scope.
+func (s Scope) KeyValue() attribute.KeyValue { return NixScope.String(string(s)) }

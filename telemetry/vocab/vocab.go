@@ -75,10 +75,14 @@ const (
 const (
 	// NixStorePath is the deployed system's store path.
 	NixStorePath attribute.Key = "nix.store_path"
-	// NixGeneration is the system profile's generation number; absent
-	// when no generation is the deployed system.
+	// NixGeneration is the profile's generation number; absent when no
+	// generation is the deployed system.
 	NixGeneration attribute.Key = "nix.generation"
-	// NixPlatform is nixos or darwin.
+	// NixScope is whose deploy it is: the machine's system, or a user's
+	// Home Manager generation.
+	NixScope attribute.Key = "nix.scope"
+	// NixPlatform is nixos or darwin; under a Home Manager generation, the
+	// system it runs on: nixos, darwin, or linux for another Linux.
 	NixPlatform attribute.Key = "nix.platform"
 	// NixLabel is the system's label (nixos-version, darwin-version).
 	NixLabel attribute.Key = "nix.label"
