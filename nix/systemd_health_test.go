@@ -15,7 +15,7 @@ const (
 )
 
 var healthUnits = []unitFile{
-	{probeUnit, fmt.Sprintf("[Unit]\nDescription=Fails while %s/break exists\n\n[Service]\nType=oneshot\nExecStart=/bin/sh -c '! test -e %s/break'\n", srv, srv)},
+	{probeUnit, fmt.Sprintf("[Unit]\nDescription=Fails while %s/break exists\nStartLimitIntervalSec=0\n\n[Service]\nType=oneshot\nExecStart=/bin/sh -c '! test -e %s/break'\n", srv, srv)},
 }
 
 type spanView struct {
