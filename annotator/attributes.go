@@ -10,32 +10,34 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/bdsqqq/axiom-deploy-annotation/annotator/outbox"
+	"github.com/bdsqqq/axiom-deploy-annotation/annotator/render"
 	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo"
 	"github.com/bdsqqq/axiom-deploy-annotation/telemetry/vocab"
 )
 
 // DeployAttributes are the span attributes that describe a recorded deploy:
 // one row of the dashboard, with no join needed.
-func DeployAttributes(e *Entry, repositoryURL string) []attribute.KeyValue {
+func DeployAttributes(e *outbox.Entry, repositoryURL string) []attribute.KeyValue {
 	attrs := []attribute.KeyValue{
 		semconv.DeploymentID(e.DeploymentID()),
 		semconv.DeploymentName(e.Name()),
 		vocab.DeployTime.String(e.Time.Format(time.RFC3339Nano)),
 	}
 	if e.Rollout {
-		return append(attrs, vocab.AxiomAnnotationTitle.String(e.Request.Title))
+		return append(attrs, vocab.AxiomAnnotationTitle.String(e.Annotation.Title))
 	}
 	attrs = append(attrs, vocab.NixStorePath.String(e.StorePath))
 	if e.Generation != nil {
 		attrs = append(attrs, vocab.NixGeneration.Int(*e.Generation))
 	}
-	if g := e.Deploy; g != nil {
+	if g := e.Discovered; g != nil {
 		attrs = append(attrs, generationAttributes(g, repositoryURL)...)
 	}
 	attrs = append(attrs, changeAttributes(e.Changes)...)
 	attrs = append(attrs, healthAttributes(e.Health)...)
-	if e.Request != nil {
-		attrs = append(attrs, vocab.AxiomAnnotationTitle.String(e.Request.Title))
+	if e.Annotation != nil {
+		attrs = append(attrs, vocab.AxiomAnnotationTitle.String(e.Annotation.Title))
 	}
 	return attrs
 }
@@ -63,8 +65,8 @@ func generationAttributes(g *nixinfo.Generation, repositoryURL string) []attribu
 		attrs = append(attrs, semconv.VCSRefHeadRevision(g.Revision))
 	}
 	if repositoryURL != "" {
-		if u, err := repositoryBase(repositoryURL); err == nil {
-			attrs = append(attrs, semconv.VCSRepositoryURLFull(u.String()))
+		if u, err := render.RepositoryURL(repositoryURL); err == nil {
+			attrs = append(attrs, semconv.VCSRepositoryURLFull(u))
 		}
 	}
 	return attrs
@@ -111,12 +113,11 @@ func recordChanges(span trace.Span, d *nixinfo.Diff) {
 			vocab.PackageChange.String(c.Kind().String()),
 		))
 	}
-	e := Entry{Changes: countChanges(d)}
-	span.SetAttributes(changeAttributes(e.Changes)...)
+	span.SetAttributes(changeAttributes(outbox.CountChanges(d))...)
 	span.SetAttributes(vocab.NixChangesEventsDropped.Int(max(0, len(d.Changes)-maxChangeEvents)))
 }
 
-func changeAttributes(c *ChangeCounts) []attribute.KeyValue {
+func changeAttributes(c *outbox.ChangeCounts) []attribute.KeyValue {
 	if c == nil || !c.Known {
 		return nil
 	}
@@ -138,7 +139,7 @@ func changeAttributes(c *ChangeCounts) []attribute.KeyValue {
 
 // RolloutAttributes describe a rollout on its span: the revision and
 // whether the tree was dirty, the repository, and how the command ended.
-func RolloutAttributes(r Rollout, repositoryURL string) []attribute.KeyValue {
+func RolloutAttributes(r render.Rollout, repositoryURL string) []attribute.KeyValue {
 	rev, dirty := strings.CutSuffix(r.Revision, "-dirty")
 	result := vocab.ResultSucceeded
 	if r.Failed() {
@@ -151,8 +152,8 @@ func RolloutAttributes(r Rollout, repositoryURL string) []attribute.KeyValue {
 	if rev != "" {
 		attrs = append(attrs, semconv.VCSRefHeadRevision(rev))
 	}
-	if u, err := repositoryBase(repositoryURL); repositoryURL != "" && err == nil {
-		attrs = append(attrs, semconv.VCSRepositoryURLFull(u.String()))
+	if u, err := render.RepositoryURL(repositoryURL); repositoryURL != "" && err == nil {
+		attrs = append(attrs, semconv.VCSRepositoryURLFull(u))
 	}
 	return attrs
 }

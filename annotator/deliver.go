@@ -9,19 +9,22 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/bdsqqq/axiom-deploy-annotation/annotator/outbox"
+	"github.com/bdsqqq/axiom-deploy-annotation/annotator/render"
+	"github.com/bdsqqq/axiom-deploy-annotation/annotator/target"
 	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo"
 	"github.com/bdsqqq/axiom-deploy-annotation/telemetry/vocab"
 )
 
-// Delivery is one spooled deploy that is done: Axiom holds its annotation
-// (ID), or it sends none.
+// Delivery is one spooled deploy that is done: the target holds its
+// annotation (ID), or it sends none.
 type Delivery struct {
-	Entry *Entry
+	Entry *outbox.Entry
 	ID    string
 }
 
-// FlushResult says what a delivery run did.
-type FlushResult struct {
+// DeliveryRun says what a delivery run did.
+type DeliveryRun struct {
 	Delivered []Delivery
 	// Pending counts what is still spooled.
 	Pending int
@@ -30,27 +33,27 @@ type FlushResult struct {
 }
 
 // Deliver delivers the spool, oldest first, then whatever was recorded
-// meanwhile. Without wait it returns ErrBusy at once when another run is
-// delivering; with wait it waits for that run until ctx is done.
-func (a *Annotator) Deliver(ctx context.Context, wait bool) (FlushResult, error) {
+// meanwhile. Without wait it returns outbox.ErrBusy at once when another
+// run is delivering; with wait it waits for that run until ctx is done.
+func (a *Annotator) Deliver(ctx context.Context, wait bool) (DeliveryRun, error) {
 	// No state directory: nothing was recorded, and none is made.
-	if ok, err := a.store.open(false); err != nil || !ok {
-		return FlushResult{}, err
+	if ok, err := a.outbox.Exists(); err != nil || !ok {
+		return DeliveryRun{}, err
 	}
-	if err := a.store.LockDelivery(ctx, wait); err != nil {
-		if errors.Is(err, ErrBusy) {
+	if err := a.outbox.LockDelivery(ctx, wait); err != nil {
+		if errors.Is(err, outbox.ErrBusy) {
 			// What is spooled now is the other run's to deliver; what is
 			// recorded from now on, this run's (see Settle).
 			a.markSeen()
 		}
-		return FlushResult{}, err
+		return DeliveryRun{}, err
 	}
-	defer a.store.unlockDelivery()
-	var res FlushResult
+	defer a.outbox.UnlockDelivery()
+	var res DeliveryRun
 	seen := map[string]bool{}
 	defer maps.Copy(a.seen, seen)
 	for {
-		r := a.flush(ctx, seen)
+		r := a.round(ctx, seen)
 		res.Delivered = append(res.Delivered, r.Delivered...)
 		res.Pending, res.Err = r.Pending, r.Err
 		if r.Err != nil || r.fresh == 0 || ctx.Err() != nil {
@@ -62,17 +65,17 @@ func (a *Annotator) Deliver(ctx context.Context, wait bool) (FlushResult, error)
 
 // retain tells Options.Retain, after a run that delivered something, the
 // system the next deploy will be compared with (the newest recorded) and
-// every system the state and the spool refer to: the one annotated last,
+// every system the state and the spool refer to: the one settled last,
 // and each spooled deploy's system and the system before it.
-func (a *Annotator) retain(ctx context.Context, res FlushResult) {
+func (a *Annotator) retain(ctx context.Context, res DeliveryRun) {
 	if a.opts.Retain == nil || len(res.Delivered) == 0 {
 		return
 	}
-	last, newest, err := a.store.Latest()
+	last, newest, err := a.outbox.Latest()
 	if err != nil {
 		return
 	}
-	pending, err := a.store.Pending()
+	pending, err := a.outbox.Pending()
 	if err != nil {
 		return
 	}
@@ -86,25 +89,25 @@ func (a *Annotator) retain(ctx context.Context, res FlushResult) {
 		next = newest.StorePath
 	}
 	for _, e := range pending {
-		if e.Deploy != nil {
-			keep = append(keep, e.StorePath, e.Deploy.Previous)
+		if e.Discovered != nil {
+			keep = append(keep, e.StorePath, e.Discovered.Previous)
 		}
 	}
 	a.opts.Retain(ctx, next, keep)
 }
 
-type flushRound struct {
-	FlushResult
+type round struct {
+	DeliveryRun
 	// fresh counts the entries this round saw for the first time.
 	fresh int
 }
 
-// flush is one round over the spool. It stops at the first error that
-// would fail the rest as well (Axiom unreachable, the token refused); an
-// annotation Axiom rejects stays spooled and the rest go on.
-func (a *Annotator) flush(ctx context.Context, seen map[string]bool) flushRound {
-	var res flushRound
-	pending, err := a.store.Pending()
+// round is one pass over the spool. It stops at the first error that
+// would fail the rest as well (the target unreachable, the token refused);
+// an annotation the target rejects stays spooled and the rest go on.
+func (a *Annotator) round(ctx context.Context, seen map[string]bool) round {
+	var res round
+	pending, err := a.outbox.Pending()
 	if err != nil {
 		res.Err = err
 		return res
@@ -116,13 +119,13 @@ func (a *Annotator) flush(ctx context.Context, seen map[string]bool) flushRound 
 		}
 		seen[e.ID] = true
 		res.fresh++
-		id, err := a.deliver(ctx, e)
+		id, err := a.deliverEntry(ctx, e)
 		if err == nil {
 			res.Delivered = append(res.Delivered, Delivery{Entry: e, ID: id})
 			continue
 		}
 		res.Err = err
-		if errors.Is(err, ErrRejected) {
+		if errors.Is(err, target.ErrRejected) {
 			res.Pending++
 			continue
 		}
@@ -132,9 +135,9 @@ func (a *Annotator) flush(ctx context.Context, seen map[string]bool) flushRound 
 	return res
 }
 
-// deliver settles one entry under its own span, which continues the trace
-// of the run that recorded it and links the run delivering it.
-func (a *Annotator) deliver(ctx context.Context, e *Entry) (id string, err error) {
+// deliverEntry settles one entry under its own span, which continues the
+// trace of the run that recorded it and links the run delivering it.
+func (a *Annotator) deliverEntry(ctx context.Context, e *outbox.Entry) (id string, err error) {
 	parent := trace.SpanContextFromContext(ctx)
 	spanCtx := ctx
 	if sc := parseTraceParent(e.TraceParent); sc.IsValid() && sc.TraceID() != parent.TraceID() {
@@ -147,7 +150,7 @@ func (a *Annotator) deliver(ctx context.Context, e *Entry) (id string, err error
 		if err != nil {
 			span.SetAttributes(vocab.OutcomeSpooled.KeyValue())
 			span.RecordError(err)
-			span.SetStatus(codes.Error, errText(err))
+			span.SetStatus(codes.Error, target.ErrorText(err))
 		} else {
 			span.SetAttributes(outcomeOf(e).KeyValue())
 			if id != "" {
@@ -157,28 +160,50 @@ func (a *Annotator) deliver(ctx context.Context, e *Entry) (id string, err error
 		span.End()
 	}()
 
-	if id, done, err := a.deliveredBefore(e); err != nil || done {
+	if settled, err := a.outbox.SettledAs(e); err != nil || settled != nil {
 		if err != nil {
 			return "", err
 		}
-		return id, a.store.MarkDelivered(ctx, e, id)
+		// A run that stopped between writing the state and removing the
+		// spool file left this behind: it was delivered.
+		return settled.AnnotationID, a.outbox.MarkDelivered(ctx, e, settled.AnnotationID)
 	}
-	if e.Request == nil {
+	if e.Annotation == nil {
 		if err := a.prepare(spanCtx, e); err != nil {
 			return "", err
 		}
 	}
 	if e.NoAnnotation && !e.Rollout {
-		return "", a.store.MarkDelivered(ctx, e, "")
+		return "", a.outbox.MarkDelivered(ctx, e, "")
 	}
-	if a.opts.Sender == nil {
-		return "", ErrNoToken
+	if a.sender == nil {
+		e.LastError = target.ErrorText(a.opts.NoTarget)
+		return "", a.keepFailed(ctx, e, a.opts.NoTarget)
 	}
+	return a.send(ctx, spanCtx, e)
+}
+
+// keepFailed keeps what a failed delivery learnt in the spool entry, and
+// returns its error.
+func (a *Annotator) keepFailed(ctx context.Context, e *outbox.Entry, err error) error {
+	// Losing this update to a crash leaves the record written ahead, which
+	// errs on the safe side.
+	if serr := a.outbox.Update(ctx, e); serr != nil {
+		a.log.Warn("spool entry not updated", "err", serr)
+	}
+	if errors.Is(err, target.ErrRejected) {
+		a.log.Warn("axiom rejected an annotation; it stays spooled until it is dropped", "id", e.ID, "title", e.Annotation.Title, "err", err)
+	}
+	return err
+}
+
+// send sends an entry's annotation through the target, keeping on disk
+// what the sender learns.
+func (a *Annotator) send(ctx, spanCtx context.Context, e *outbox.Entry) (string, error) {
 	// Should this run stop while a request is out, the next one must look
 	// the annotation up before sending it again: say so on disk first
-	// (unless it says so already, or nothing can be sent). Without that
-	// record nothing is sent.
-	if a.opts.Sender.canSend() && !e.MaybeSent {
+	// (unless it says so already). Without that record nothing is sent.
+	if !e.MaybeSent {
 		ahead := *e
 		ahead.MaybeSent = true
 		// A run stopped while waiting stops waiting by its deadline at
@@ -187,44 +212,28 @@ func (a *Annotator) deliver(ctx context.Context, e *Entry) (id string, err error
 		if dl, ok := ctx.Deadline(); ok {
 			ahead.Unanswered = dl.UTC()
 		}
-		if err := a.store.saveDurably(ctx, &ahead); err != nil {
+		if err := a.outbox.SaveDurably(ctx, &ahead); err != nil {
 			return "", err
 		}
 	}
-	id, err = a.opts.Sender.deliver(spanCtx, e)
+	tries := target.Tries{Attempts: e.Attempts, MaybeSent: e.MaybeSent, Unanswered: e.Unanswered, LastError: e.LastError}
+	id, err := a.sender.Send(spanCtx, e.Annotation, &tries)
+	e.Attempts, e.MaybeSent, e.Unanswered, e.LastError = tries.Attempts, tries.MaybeSent, tries.Unanswered, tries.LastError
 	if err != nil {
-		// Losing this update to a crash leaves the record written ahead,
-		// which errs on the safe side.
-		if serr := a.store.update(ctx, e); serr != nil {
-			a.log.Warn("spool entry not updated", "err", serr)
-		}
-		if errors.Is(err, ErrRejected) {
-			a.log.Warn("axiom rejected an annotation; it stays spooled until it is dropped", "id", e.ID, "title", e.Request.Title, "err", err)
-		}
-		return "", err
+		return "", a.keepFailed(ctx, e, err)
 	}
-	a.log.Info("annotated", "title", e.Request.Title, "id", id, "time", e.Request.Time)
-	if err := a.store.MarkDelivered(ctx, e, id); err != nil {
-		// Axiom holds it: the next run must find it, not send it again.
+	a.log.Info("annotated", "title", e.Annotation.Title, "id", id, "time", e.Annotation.Time)
+	if err := a.outbox.MarkDelivered(ctx, e, id); err != nil {
+		// The target holds it: the next run must find it, not send it
+		// again.
 		e.MaybeSent = true
-		_ = a.store.saveDurably(ctx, e)
+		_ = a.outbox.SaveDurably(ctx, e)
 		return "", err
 	}
 	return id, nil
 }
 
-// deliveredBefore says whether the state names e as delivered, with its
-// annotation id: a run that stopped between writing the state and
-// removing the spool file left e behind.
-func (a *Annotator) deliveredBefore(e *Entry) (string, bool, error) {
-	last, err := a.store.last()
-	if err != nil || e.Rollout || last == nil || e.Seq == 0 || last.Seq != e.Seq || last.StorePath != e.StorePath {
-		return "", false, err
-	}
-	return last.AnnotationID, true, nil
-}
-
-func outcomeOf(e *Entry) vocab.Outcome {
+func outcomeOf(e *outbox.Entry) vocab.Outcome {
 	if e.NoAnnotation && !e.Rollout {
 		return vocab.OutcomeRecorded
 	}
@@ -232,18 +241,18 @@ func outcomeOf(e *Entry) vocab.Outcome {
 }
 
 // prepare works out what changed since the system deployed before and
-// builds the annotation, then keeps both in the spool entry, so that a
+// renders the annotation, then keeps both in the spool entry, so that a
 // retry sends the same annotation.
-func (a *Annotator) prepare(ctx context.Context, e *Entry) error {
-	a.describe(ctx, e)
-	return a.store.update(ctx, e)
+func (a *Annotator) prepare(ctx context.Context, e *outbox.Entry) error {
+	a.render(ctx, e)
+	return a.outbox.Update(ctx, e)
 }
 
-// describe works out what changed since the system deployed before, under
-// the span "diff", and builds the entry's annotation; it returns the
-// changes, nil when unknown or when there is nothing to compare with.
-func (a *Annotator) describe(ctx context.Context, e *Entry) *nixinfo.Diff {
-	g := e.Deploy
+// render works out what changed since the previous system, under the span
+// "diff", and renders the entry's annotation; it returns the changes, nil
+// when unknown or when there is nothing to compare with.
+func (a *Annotator) render(ctx context.Context, e *outbox.Entry) *nixinfo.Diff {
+	g := e.Discovered
 	var diff *nixinfo.Diff
 	if g.Previous != "" {
 		ctx, span := a.opts.Tracer.Start(ctx, vocab.SpanDiff, trace.WithAttributes(
@@ -260,8 +269,9 @@ func (a *Annotator) describe(ctx context.Context, e *Entry) *nixinfo.Diff {
 		}
 		span.End()
 	}
-	e.Changes = countChanges(diff)
+	e.Changes = outbox.CountChanges(diff)
 	a.judge(ctx, e)
-	e.Request = Build(Deploy{Generation: g, Diff: diff, TraceID: a.traceID(e), Time: e.Time, Health: e.Health}, a.opts.Settings)
+	ann := render.Deploy{Generation: g, Diff: diff, TraceID: a.traceID(e), Time: e.Time, Health: e.Health}.Annotation(a.opts.Settings)
+	e.Annotation = &ann
 	return diff
 }

@@ -1,14 +1,10 @@
 package annotator
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -19,188 +15,20 @@ import (
 	"testing"
 	"time"
 
-	"github.com/axiomhq/axiom-go/axiom"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
+	"github.com/bdsqqq/axiom-deploy-annotation/annotator/outbox"
+	"github.com/bdsqqq/axiom-deploy-annotation/annotator/render"
+	"github.com/bdsqqq/axiom-deploy-annotation/annotator/target"
+	"github.com/bdsqqq/axiom-deploy-annotation/annotator/target/axiomapi"
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/axiomclient"
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/fakeaxiom"
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/testlog"
 	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo"
 )
-
-const testToken = "xaat-00000000-test-0000-0000-000000000000"
-
-// deployTime is when the test deploys happened: the time each annotation
-// must keep, however late it is delivered.
-var deployTime = time.Date(2026, 3, 14, 15, 9, 26, 535_000_000, time.UTC)
-
-func intp(n int) *int { return &n }
-
-// testEntry is a spooled deploy as the command makes it.
-func testEntry(at time.Time, system string) *Entry {
-	return &Entry{
-		StorePath:  "/nix/store/" + system,
-		Generation: intp(42),
-		Time:       at,
-		Request: &axiom.AnnotationCreateRequest{
-			Datasets:    []string{"deployments", "infra"},
-			Type:        "nix-deploy",
-			Time:        at,
-			EndTime:     at,
-			Title:       "host gen 42 (" + system[:7] + ")",
-			Description: "host generation 42.\nSystem: /nix/store/" + system + "\n",
-		},
-	}
-}
-
-// logBuffer is a slog destination that tests can read while runs write.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func newLog(w io.Writer) *slog.Logger {
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-// testLog is a logger whose output the test shows when it fails.
-func testLog(t *testing.T) (*slog.Logger, *logBuffer) {
-	t.Helper()
-	buf := &logBuffer{}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("log:\n%s", buf)
-		}
-	})
-	return newLog(buf), buf
-}
-
-type senderOpts struct {
-	token          string
-	transport      http.RoundTripper
-	retries        int
-	attemptTimeout time.Duration
-	// settle is how long an unanswered POST keeps the entry from being
-	// sent again; a test whose runs come once Axiom is done with the one
-	// before sets it tiny.
-	settle time.Duration
-}
-
-// newSender makes a sender with a transport of its own, so that no test
-// shares a connection with another.
-func newSender(t *testing.T, endpoint string, o senderOpts, log *slog.Logger) *Sender {
-	t.Helper()
-	if o.transport == nil {
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		t.Cleanup(tr.CloseIdleConnections)
-		o.transport = tr
-	}
-	s, err := NewSender(SenderConfig{
-		Endpoint:       endpoint,
-		Token:          o.token,
-		Transport:      o.transport,
-		Retries:        o.retries,
-		Backoff:        20 * time.Millisecond,
-		AttemptTimeout: o.attemptTimeout,
-		Settle:         o.settle,
-		Tracer:         otel.Tracer("test"),
-	}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-func openStore(t *testing.T, dir string, log *slog.Logger) *Store {
-	t.Helper()
-	s, err := OpenStore(dir, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
-
-var testSettings = Settings{Datasets: []string{"deployments", "infra"}, Type: "nix-deploy"}
-
-// testGeneration is a deployed system as discovery finds it.
-func testGeneration(storePath string) *nixinfo.Generation {
-	return &nixinfo.Generation{Number: intp(42), StorePath: storePath, Hostname: "host", Platform: nixinfo.NixOS, Label: "25.11"}
-}
-
-// flushWith delivers the spool as a run of the command does, waiting for
-// the delivery lock.
-func flushWith(ctx context.Context, store *Store, sender *Sender, log *slog.Logger) FlushResult {
-	res, err := New(store, Options{Sender: sender, Log: log, Tracer: otel.Tracer("test")}).Deliver(ctx, true)
-	if err != nil {
-		res.Err = err
-	}
-	return res
-}
-
-// requests is what the fake saw, one "METHOD STATUS" each.
-func requests(fake *fakeaxiom.Server) []string {
-	var out []string
-	for _, r := range fake.Requests() {
-		out = append(out, fmt.Sprintf("%s %d", r.Method, r.Status))
-	}
-	return out
-}
-
-// storedOnce checks that Axiom holds the entry's annotation exactly once,
-// at the deploy's time, and returns its id.
-func storedOnce(t *testing.T, fake *fakeaxiom.Server, e *Entry) string {
-	t.Helper()
-	got := fake.Annotations()
-	if len(got) != 1 {
-		t.Fatalf("Axiom holds %d annotations, want exactly 1: %+v", len(got), got)
-	}
-	a := got[0]
-	if !a.Time.Equal(e.Request.Time) || !a.EndTime.Equal(e.Request.Time) {
-		t.Errorf("annotation time %s–%s, want the deploy's %s", a.Time, a.EndTime, e.Request.Time)
-	}
-	if a.Title != e.Request.Title || a.Type != e.Request.Type || !slices.Equal(a.Datasets, e.Request.Datasets) || a.Description != e.Request.Description {
-		t.Errorf("annotation %+v, want %+v", a, e.Request)
-	}
-	return a.ID
-}
-
-func spooled(t *testing.T, s *Store) []*Entry {
-	t.Helper()
-	p, err := s.Pending()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-// closedAddress is an address nothing listens on.
-func closedAddress(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
-}
-
-// margin is what a run may take past its deadline: returning, not waiting.
-const margin = 2 * time.Second
 
 // TestFlushFaults runs a deploy's delivery against each way Axiom (or the
 // way to it) can fail: the run ends by its deadline, the annotation stays
@@ -240,7 +68,7 @@ func TestFlushFaults(t *testing.T) {
 			name:        "connection refused",
 			endpoint:    func(t *testing.T) string { return "http://" + closedAddress(t) + "/v2/annotations" },
 			retries:     2,
-			wantErr:     ErrUnavailable,
+			wantErr:     target.ErrUnavailable,
 			wantErrText: "refused",
 			wantSecond:  []string{"POST 201"},
 		},
@@ -248,7 +76,7 @@ func TestFlushFaults(t *testing.T) {
 			name:        "DNS failure",
 			endpoint:    func(*testing.T) string { return "http://axiom-deploy-annotation-test.invalid/v2/annotations" },
 			retries:     2,
-			wantErr:     ErrUnavailable,
+			wantErr:     target.ErrUnavailable,
 			wantErrText: "axiom-deploy-annotation-test.invalid",
 			wantSecond:  []string{"POST 201"},
 		},
@@ -256,7 +84,7 @@ func TestFlushFaults(t *testing.T) {
 			name:        "TLS certificate not trusted",
 			tls:         true,
 			retries:     2,
-			wantErr:     ErrUnavailable,
+			wantErr:     target.ErrUnavailable,
 			wantErrText: "certificate",
 			wantSecond:  []string{"POST 201"},
 		},
@@ -266,7 +94,7 @@ func TestFlushFaults(t *testing.T) {
 			name:        "307 to plain http",
 			faults:      []fakeaxiom.Fault{{Status: 307, Header: http.Header{"Location": {"http://127.0.0.1:1/v2/annotations"}}, Method: http.MethodPost}},
 			retries:     2,
-			wantErr:     ErrUnavailable,
+			wantErr:     target.ErrUnavailable,
 			wantErrText: "answered 307 with a redirect to http://127.0.0.1:1/v2/annotations: redirects are not followed",
 			wantFirst:   []string{"POST 307"},
 			wantSecond:  []string{"POST 201"},
@@ -276,7 +104,7 @@ func TestFlushFaults(t *testing.T) {
 			faults:     []fakeaxiom.Fault{{Hang: true, Method: http.MethodPost}},
 			retries:    2,
 			timeout:    2 * time.Second,
-			wantErr:    ErrUnavailable,
+			wantErr:    target.ErrUnavailable,
 			minElapsed: 2 * time.Second,
 			wantFirst:  []string{"POST 0"},
 			wantMaybe:  true,
@@ -286,7 +114,7 @@ func TestFlushFaults(t *testing.T) {
 			name:       "hang after storing",
 			faults:     []fakeaxiom.Fault{{Hang: true, Store: true, Method: http.MethodPost}},
 			timeout:    2 * time.Second,
-			wantErr:    ErrUnavailable,
+			wantErr:    target.ErrUnavailable,
 			minElapsed: 2 * time.Second,
 			wantFirst:  []string{"POST 0"},
 			wantStored: 1,
@@ -298,7 +126,7 @@ func TestFlushFaults(t *testing.T) {
 			faults:     []fakeaxiom.Fault{{SlowBody: true, SlowEvery: 200 * time.Millisecond, Method: http.MethodPost}},
 			retries:    2,
 			timeout:    2 * time.Second,
-			wantErr:    ErrUnavailable,
+			wantErr:    target.ErrUnavailable,
 			minElapsed: 2 * time.Second,
 			wantFirst:  []string{"POST 201"},
 			wantStored: 1,
@@ -311,7 +139,7 @@ func TestFlushFaults(t *testing.T) {
 				{Status: 500, Method: http.MethodPost}, {Status: 500, Method: http.MethodPost}, {Status: 500, Method: http.MethodPost},
 			},
 			retries:    2,
-			wantErr:    ErrUnavailable,
+			wantErr:    target.ErrUnavailable,
 			wantFirst:  []string{"POST 500", "GET 200", "POST 500", "GET 200", "POST 500"},
 			wantMaybe:  true,
 			wantSecond: []string{"GET 200", "POST 201"},
@@ -327,7 +155,7 @@ func TestFlushFaults(t *testing.T) {
 		{
 			name:       "502 after Axiom stored it",
 			faults:     []fakeaxiom.Fault{{Status: 502, Store: true, Method: http.MethodPost}},
-			wantErr:    ErrUnavailable,
+			wantErr:    target.ErrUnavailable,
 			wantFirst:  []string{"POST 502"},
 			wantStored: 1,
 			wantMaybe:  true,
@@ -344,7 +172,7 @@ func TestFlushFaults(t *testing.T) {
 		{
 			name:       "answer lost after storing",
 			faults:     []fakeaxiom.Fault{{StoreThenDrop: true}},
-			wantErr:    ErrUnavailable,
+			wantErr:    target.ErrUnavailable,
 			wantFirst:  []string{"POST 0"},
 			wantStored: 1,
 			wantMaybe:  true,
@@ -391,7 +219,7 @@ func TestFlushFaults(t *testing.T) {
 			name:        "429 with Retry-After past the deadline",
 			faults:      []fakeaxiom.Fault{{Status: 429, Header: retryAfter("60"), Method: http.MethodPost}},
 			timeout:     3 * time.Second,
-			wantErr:     ErrRateLimited,
+			wantErr:     target.ErrRateLimited,
 			wantErrText: "wait 1m0s",
 			wantFirst:   []string{"POST 429"},
 			wantSecond:  []string{"POST 201"},
@@ -400,7 +228,7 @@ func TestFlushFaults(t *testing.T) {
 			name:       "429 without Retry-After",
 			faults:     []fakeaxiom.Fault{{Status: 429, Method: http.MethodPost}},
 			retries:    2,
-			wantErr:    ErrRateLimited,
+			wantErr:    target.ErrRateLimited,
 			wantFirst:  []string{"POST 429"},
 			wantSecond: []string{"POST 201"},
 		},
@@ -408,7 +236,7 @@ func TestFlushFaults(t *testing.T) {
 			name:        "401 token refused",
 			token:       "xaat-ffffffff-wrong-ffff-ffff-ffffffffffff",
 			retries:     2,
-			wantErr:     ErrUnauthorized,
+			wantErr:     target.ErrUnauthorized,
 			wantErrText: "annotations create permission",
 			wantFirst:   []string{"POST 401"},
 			wantSecond:  []string{"POST 201"},
@@ -417,7 +245,7 @@ func TestFlushFaults(t *testing.T) {
 			name:        "403 token without the create permission",
 			deny:        []string{"create"},
 			retries:     2,
-			wantErr:     ErrUnauthorized,
+			wantErr:     target.ErrUnauthorized,
 			wantErrText: "annotations create permission",
 			wantFirst:   []string{"POST 403"},
 			wantSecond:  []string{"POST 201"},
@@ -426,7 +254,7 @@ func TestFlushFaults(t *testing.T) {
 			name:       "400",
 			faults:     []fakeaxiom.Fault{{Status: 400, Method: http.MethodPost}},
 			retries:    2,
-			wantErr:    ErrRejected,
+			wantErr:    target.ErrRejected,
 			wantFirst:  []string{"POST 400"},
 			wantSecond: []string{"POST 201"},
 		},
@@ -434,12 +262,12 @@ func TestFlushFaults(t *testing.T) {
 			name:       "no token",
 			token:      "-",
 			retries:    2,
-			wantErr:    ErrNoToken,
+			wantErr:    axiomclient.ErrNoToken,
 			wantSecond: []string{"POST 201"},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			log, _ := testLog(t)
+			log, _ := testlog.New(t)
 			var fake *fakeaxiom.Server
 			if tc.tls {
 				fake = fakeaxiom.NewTLS(testToken)
@@ -453,7 +281,7 @@ func TestFlushFaults(t *testing.T) {
 			}
 			fake.Deny(tc.deny...)
 
-			store := openStore(t, t.TempDir(), log)
+			store := openOutbox(t, t.TempDir(), log)
 			e := testEntry(deployTime, "0123456789abcdefghijklmnopqrstuv-nixos-system-host")
 			if err := store.Add(t.Context(), e, 100); err != nil {
 				t.Fatal(err)
@@ -519,7 +347,7 @@ func TestFlushFaults(t *testing.T) {
 					t.Fatalf("spool holds %d entries after delivery", len(left))
 				}
 				id := storedOnce(t, fake, e)
-				if last, _ := store.LastAnnotated(); last == nil || last.AnnotationID != id || !last.Time.Equal(deployTime) {
+				if last, _ := store.Last(); last == nil || last.AnnotationID != id || !last.Time.Equal(deployTime) {
 					t.Errorf("state %+v, want the annotation %s at %s", last, id, deployTime)
 				}
 				return
@@ -527,7 +355,7 @@ func TestFlushFaults(t *testing.T) {
 			if len(left) != 1 {
 				t.Fatalf("spool holds %d entries, want the one undelivered", len(left))
 			}
-			if got := left[0]; !got.Request.Time.Equal(deployTime) || got.MaybeSent != tc.wantMaybe || got.LastError == "" {
+			if got := left[0]; !got.Annotation.Time.Equal(deployTime) || got.MaybeSent != tc.wantMaybe || got.LastError == "" {
 				t.Errorf("spooled %+v: want time %s, maybeSent %v and the error", got, deployTime, tc.wantMaybe)
 			}
 			if got := left[0].Attempts; tc.wantAttempts != 0 && got != tc.wantAttempts {
@@ -558,39 +386,10 @@ func TestFlushFaults(t *testing.T) {
 			if left := spooled(t, store); len(left) != 0 {
 				t.Errorf("spool holds %d entries after delivery", len(left))
 			}
-			if last, _ := store.LastAnnotated(); last == nil || last.AnnotationID != id || !last.Time.Equal(deployTime) {
+			if last, _ := store.Last(); last == nil || last.AnnotationID != id || !last.Time.Equal(deployTime) {
 				t.Errorf("state %+v, want the annotation %s at %s", last, id, deployTime)
 			}
 		})
-	}
-}
-
-// TestDeliverHangEndsAtDeadline calls Deliver itself against a hanging
-// Axiom: it returns by the deadline.
-func TestDeliverHangEndsAtDeadline(t *testing.T) {
-	fake := fakeaxiom.New(testToken)
-	defer fake.Close()
-	fake.Fail(fakeaxiom.Fault{Hang: true}, fakeaxiom.Fault{Hang: true}, fakeaxiom.Fault{Hang: true})
-	log, _ := testLog(t)
-	s := newSender(t, fake.Endpoint(), senderOpts{token: testToken, retries: 5}, log)
-	e := testEntry(deployTime, "0123456789abcdefghijklmnopqrstuv-nixos-system-host")
-
-	const deadline = 800 * time.Millisecond
-	ctx, cancel := context.WithTimeout(context.Background(), deadline)
-	defer cancel()
-	start := time.Now()
-	_, err := s.deliver(ctx, e)
-	if elapsed := time.Since(start); elapsed > deadline+margin {
-		t.Errorf("Deliver took %s, past its %s deadline", elapsed, deadline)
-	}
-	if !errors.Is(err, ErrUnavailable) {
-		t.Errorf("error %v, want ErrUnavailable", err)
-	}
-	if !e.MaybeSent || e.Attempts != 1 {
-		t.Errorf("entry %+v: want one attempt that may have been stored", e)
-	}
-	if n := len(fake.Annotations()); n != 0 {
-		t.Errorf("Axiom holds %d annotations, want none", n)
 	}
 }
 
@@ -600,27 +399,27 @@ func TestDeliverHangEndsAtDeadline(t *testing.T) {
 func TestDeliverLookupNeedsReadPermission(t *testing.T) {
 	fake := fakeaxiom.New(testToken)
 	defer fake.Close()
-	log, _ := testLog(t)
-	store := openStore(t, t.TempDir(), log)
+	log, _ := testlog.New(t)
+	store := openOutbox(t, t.TempDir(), log)
 	e := testEntry(deployTime, "0123456789abcdefghijklmnopqrstuv-nixos-system-host")
 	if err := store.Add(t.Context(), e, 100); err != nil {
 		t.Fatal(err)
 	}
-	flush := func() FlushResult {
+	flush := func() DeliveryRun {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		defer cancel()
 		return flushWith(ctx, store, newSender(t, fake.Endpoint(), senderOpts{token: testToken}, log), log)
 	}
 
 	fake.Fail(fakeaxiom.Fault{StoreThenDrop: true})
-	if res := flush(); !errors.Is(res.Err, ErrUnavailable) {
-		t.Fatalf("first run: %v, want ErrUnavailable", res.Err)
+	if res := flush(); !errors.Is(res.Err, target.ErrUnavailable) {
+		t.Fatalf("first run: %v, want target.ErrUnavailable", res.Err)
 	}
 
 	fake.Deny("read")
 	res := flush()
-	if !errors.Is(res.Err, ErrUnauthorized) || !strings.Contains(res.Err.Error(), "annotations read permission") {
-		t.Fatalf("second run: %v, want ErrUnauthorized naming the read permission", res.Err)
+	if !errors.Is(res.Err, target.ErrUnauthorized) || !strings.Contains(res.Err.Error(), "annotations read permission") {
+		t.Fatalf("second run: %v, want target.ErrUnauthorized naming the read permission", res.Err)
 	}
 	if got, want := requests(fake), []string{"POST 0", "GET 403"}; !slices.Equal(got, want) {
 		t.Errorf("sent %q, want %q: nothing sent again without a lookup", got, want)
@@ -636,67 +435,17 @@ func TestDeliverLookupNeedsReadPermission(t *testing.T) {
 	storedOnce(t, fake, e)
 }
 
-// TestDeliverLookupMatches: the lookup counts only an annotation with the
-// same type, datasets, title and time as delivered.
-func TestDeliverLookupMatches(t *testing.T) {
-	e := testEntry(deployTime, "0123456789abcdefghijklmnopqrstuv-nixos-system-host")
-	for _, tc := range []struct {
-		name  string
-		other func(r *axiom.AnnotationCreateRequest)
-		found bool
-	}{
-		{"same", func(*axiom.AnnotationCreateRequest) {}, true},
-		{"datasets in another order", func(r *axiom.AnnotationCreateRequest) { r.Datasets = []string{"infra", "deployments"} }, true},
-		{"other title", func(r *axiom.AnnotationCreateRequest) { r.Title += " again" }, false},
-		{"other type", func(r *axiom.AnnotationCreateRequest) { r.Type = "deploy" }, false},
-		{"other datasets", func(r *axiom.AnnotationCreateRequest) { r.Datasets = []string{"deployments"} }, false},
-		{"other time", func(r *axiom.AnnotationCreateRequest) {
-			r.Time = r.Time.Add(30 * time.Second)
-			r.EndTime = r.Time
-		}, false},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			fake := fakeaxiom.New(testToken)
-			defer fake.Close()
-			log, _ := testLog(t)
-			s := newSender(t, fake.Endpoint(), senderOpts{token: testToken}, log)
-			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-			defer cancel()
-
-			// Axiom already holds a similar annotation.
-			other := *e.Request
-			other.Datasets = slices.Clone(other.Datasets)
-			tc.other(&other)
-			if _, err := s.client.Annotations.Create(ctx, &other); err != nil {
-				t.Fatal(err)
-			}
-			mine := *e
-			mine.MaybeSent = true
-			if _, err := s.deliver(ctx, &mine); err != nil {
-				t.Fatal(err)
-			}
-			want := 2
-			if tc.found {
-				want = 1
-			}
-			if n := len(fake.Annotations()); n != want {
-				t.Errorf("Axiom holds %d annotations, want %d", n, want)
-			}
-		})
-	}
-}
-
 // TestFlushRejectedStaysOthersGo: an annotation Axiom refuses as invalid
 // stays spooled, and the deploys after it are still delivered.
 func TestFlushRejectedStaysOthersGo(t *testing.T) {
 	fake := fakeaxiom.New(testToken)
 	defer fake.Close()
-	log, _ := testLog(t)
-	store := openStore(t, t.TempDir(), log)
+	log, _ := testlog.New(t)
+	store := openOutbox(t, t.TempDir(), log)
 	bad := testEntry(deployTime, "0123456789abcdefghijklmnopqrstuv-nixos-system-bad")
-	bad.Request.Title = strings.Repeat("x", MaxTitle+1)
+	bad.Annotation.Title = strings.Repeat("x", render.MaxTitle+1)
 	good := testEntry(deployTime.Add(time.Hour), "abcdefghijklmnopqrstuv0123456789-nixos-system-good")
-	for _, e := range []*Entry{bad, good} {
+	for _, e := range []*outbox.Entry{bad, good} {
 		if err := store.Add(t.Context(), e, 100); err != nil {
 			t.Fatal(err)
 		}
@@ -704,7 +453,7 @@ func TestFlushRejectedStaysOthersGo(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	res := flushWith(ctx, store, newSender(t, fake.Endpoint(), senderOpts{token: testToken, retries: 2}, log), log)
-	if !errors.Is(res.Err, ErrRejected) || len(res.Delivered) != 1 || res.Pending != 1 {
+	if !errors.Is(res.Err, target.ErrRejected) || len(res.Delivered) != 1 || res.Pending != 1 {
 		t.Fatalf("%+v: want the bad one rejected and kept, the good one delivered", res)
 	}
 	if got, want := requests(fake), []string{"POST 400", "POST 201"}; !slices.Equal(got, want) {
@@ -740,8 +489,8 @@ func TestFlushHostileAnswer(t *testing.T) {
 			fake := fakeaxiom.New(testToken)
 			defer fake.Close()
 			fake.Fail(fakeaxiom.Fault{Status: 400, Body: tc.body})
-			log, logs := testLog(t)
-			store := openStore(t, t.TempDir(), log)
+			log, logs := testlog.New(t)
+			store := openOutbox(t, t.TempDir(), log)
 			e := testEntry(deployTime, "0123456789abcdefghijklmnopqrstuv-nixos-system-host")
 			if err := store.Add(t.Context(), e, 100); err != nil {
 				t.Fatal(err)
@@ -749,20 +498,20 @@ func TestFlushHostileAnswer(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 			defer cancel()
 			res := flushWith(ctx, store, newSender(t, fake.Endpoint(), senderOpts{token: testToken, retries: 2}, log), log)
-			if !errors.Is(res.Err, ErrRejected) {
-				t.Fatalf("error %v, want ErrRejected", res.Err)
+			if !errors.Is(res.Err, target.ErrRejected) {
+				t.Fatalf("error %v, want target.ErrRejected", res.Err)
 			}
 			text := res.Err.Error()
-			if len(text) > 2*maxErrText || strings.ContainsAny(text, "\x1b\r\n\x00") {
+			if len(text) > 2*target.MaxErrorText || strings.ContainsAny(text, "\x1b\r\n\x00") {
 				t.Errorf("error text is %d bytes or holds control characters: %q", len(text), text[:min(len(text), 200)])
 			}
 			for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
-				if len(line) > 4*maxErrText {
+				if len(line) > 4*target.MaxErrorText {
 					t.Errorf("log line of %d bytes", len(line))
 				}
 			}
 			left := spooled(t, store)
-			if len(left) != 1 || len(left[0].LastError) > maxErrText || left[0].MaybeSent {
+			if len(left) != 1 || len(left[0].LastError) > target.MaxErrorText || left[0].MaybeSent {
 				t.Fatalf("spool %+v, want the entry with a bounded error, not maybe sent", left)
 			}
 			if got, want := requests(fake), []string{"POST 400"}; !slices.Equal(got, want) {
@@ -795,9 +544,9 @@ func (o onPost) RoundTrip(r *http.Request) (*http.Response, error) {
 func TestFlushRecordsBeforeSending(t *testing.T) {
 	fake := fakeaxiom.New(testToken)
 	defer fake.Close()
-	log, _ := testLog(t)
+	log, _ := testlog.New(t)
 	dir := t.TempDir()
-	store := openStore(t, dir, log)
+	store := openOutbox(t, dir, log)
 	e := testEntry(deployTime, "0123456789abcdefghijklmnopqrstuv-nixos-system-host")
 	if err := store.Add(t.Context(), e, 100); err != nil {
 		t.Fatal(err)
@@ -810,8 +559,10 @@ func TestFlushRecordsBeforeSending(t *testing.T) {
 			t.Errorf("spool entry while sending: %v", err)
 			return
 		}
-		got, err := parseEntry(b)
-		if err != nil || !got.MaybeSent {
+		var got struct {
+			MaybeSent bool `json:"maybeSent"`
+		}
+		if err := json.Unmarshal(b, &got); err != nil || !got.MaybeSent {
 			t.Errorf("spool entry while sending: %+v, %v; want it marked maybe sent", got, err)
 		}
 	}}
@@ -824,79 +575,6 @@ func TestFlushRecordsBeforeSending(t *testing.T) {
 	storedOnce(t, fake, e)
 	if got, want := requests(fake), []string{"POST 201"}; !slices.Equal(got, want) {
 		t.Errorf("sent %q, want %q", got, want)
-	}
-}
-
-func TestAPIBase(t *testing.T) {
-	for _, tc := range []struct {
-		endpoint, want string
-		ok             bool
-	}{
-		{"https://api.axiom.co/v2/annotations", "https://api.axiom.co", true},
-		{"https://api.axiom.co/v2/annotations/", "https://api.axiom.co", true},
-		{"http://127.0.0.1:8080/v2/annotations", "http://127.0.0.1:8080", true},
-		{"https://api.axiom.co", "https://api.axiom.co", true},
-		{"https://api.axiom.co/v1/traces", "", false},
-		{"https://xaat-secret@api.axiom.co/v2/annotations", "", false},
-		{"https://u:xaat-secret@api.axiom.co/v2/annotations", "", false},
-		{"://xaat-secret", "", false},
-	} {
-		got, err := APIBase(tc.endpoint)
-		if (err == nil) != tc.ok || got != tc.want {
-			t.Errorf("APIBase(%q) = %q, %v; want %q, ok %v", tc.endpoint, got, err, tc.want, tc.ok)
-		}
-		if err != nil && strings.Contains(err.Error(), "xaat-secret") {
-			t.Errorf("APIBase(%q) repeats the credentials: %v", tc.endpoint, err)
-		}
-	}
-}
-
-// A token that no header can carry is no token: nothing is tried with it.
-func TestCheckToken(t *testing.T) {
-	for tok, ok := range map[string]bool{
-		"xaat-01234567-89ab-cdef-0123-456789abcdef": true,
-		"xapt-0123":         true,
-		"":                  false,
-		"token":             false,
-		"xaat-abc\x01def":   false,
-		"xaat-abc def":      false,
-		"xaat-abc\tdef":     false,
-		"xaat-abc\x7fdef":   false,
-		"xaat-abc\u202edef": false,
-		"xaat-abcdéf":       false,
-	} {
-		err := CheckToken(tok)
-		if (err == nil) != ok || err != nil && !errors.Is(err, ErrNoToken) {
-			t.Errorf("CheckToken(%q) = %v, want ok %v", tok, err, ok)
-		}
-		if err != nil && len(tok) > 5 && strings.Contains(err.Error(), tok[5:]) {
-			t.Errorf("CheckToken(%q) repeats the token: %v", tok, err)
-		}
-	}
-}
-
-func TestParseRetryAfter(t *testing.T) {
-	now := time.Date(2026, 3, 14, 15, 0, 0, 0, time.UTC)
-	for _, tc := range []struct {
-		v    string
-		want time.Duration
-	}{
-		{"", 0},
-		{"3", 3 * time.Second},
-		{" 3 ", 3 * time.Second},
-		{"-1", 0},
-		{"soon", 0},
-		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second},
-		{now.Add(-time.Minute).Format(http.TimeFormat), 0},
-		// Beyond any deadline, and never wrapped around.
-		{"99999999999", 24 * time.Hour},
-		{"9223372036854775807", 24 * time.Hour},
-		{"99999999999999999999999", 24 * time.Hour},
-		{"Fri, 31 Dec 9999 23:59:59 GMT", 24 * time.Hour},
-	} {
-		if got := parseRetryAfter(tc.v, now); got != tc.want {
-			t.Errorf("parseRetryAfter(%q) = %s, want %s", tc.v, got, tc.want)
-		}
 	}
 }
 
@@ -922,10 +600,10 @@ func TestTokenNeverLeaks(t *testing.T) {
 
 	fake := fakeaxiom.New(token)
 	defer fake.Close()
-	logs := &logBuffer{}
-	log := newLog(logs)
+	logs := &testlog.Buffer{}
+	log := testlog.To(logs)
 	dir := t.TempDir()
-	store := openStore(t, dir, log)
+	store := openOutbox(t, dir, log)
 	var seen []string // every error and result, as text
 	flush := func() {
 		// Each run comes once Axiom is done with what the one before sent.
@@ -1039,22 +717,22 @@ func TestTokenNeverLeaks(t *testing.T) {
 func TestHostileStrings(t *testing.T) {
 	fake := fakeaxiom.New(testToken)
 	defer fake.Close()
-	log, _ := testLog(t)
-	store := openStore(t, t.TempDir(), log)
+	log, _ := testlog.New(t)
+	store := openOutbox(t, t.TempDir(), log)
 	e := testEntry(deployTime, "0123456789abcdefghijklmnopqrstuv-nixos-system-host")
-	e.Request.Title = "\"host\" \u202egen 1\u202c <script>alert(1)</script> \\ %s %!v"
-	e.Request.Description = "line\nline\r\n\ttab \x1b[31mred\x1b[0m \u2028 {\"json\":true} ../../etc/passwd"
-	e.Request.Datasets = []string{"déploiements", "a\"b", "../spool"}
+	e.Annotation.Title = "\"host\" \u202egen 1\u202c <script>alert(1)</script> \\ %s %!v"
+	e.Annotation.Description = "line\nline\r\n\ttab \x1b[31mred\x1b[0m \u2028 {\"json\":true} ../../etc/passwd"
+	e.Annotation.Datasets = []string{"déploiements", "a\"b", "../spool"}
 	if err := store.Add(t.Context(), e, 100); err != nil {
 		t.Fatal(err)
 	}
-	flush := func() FlushResult {
+	flush := func() DeliveryRun {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		defer cancel()
 		return flushWith(ctx, store, newSender(t, fake.Endpoint(), senderOpts{token: testToken}, log), log)
 	}
 	fake.Fail(fakeaxiom.Fault{StoreThenDrop: true})
-	if res := flush(); !errors.Is(res.Err, ErrUnavailable) {
+	if res := flush(); !errors.Is(res.Err, target.ErrUnavailable) {
 		t.Fatalf("first run: %v", res.Err)
 	}
 	if res := flush(); res.Err != nil || len(res.Delivered) != 1 {
@@ -1064,32 +742,8 @@ func TestHostileStrings(t *testing.T) {
 		t.Errorf("sent %q, want %q", got, want)
 	}
 	storedOnce(t, fake, e)
-	if last, _ := store.LastAnnotated(); last == nil || last.Title != e.Request.Title {
+	if last, _ := store.Last(); last == nil || last.Title != e.Annotation.Title {
 		t.Errorf("state %+v, want the title kept as it was", last)
-	}
-}
-
-// A lookup that finds the list API unavailable is tried again within the
-// deadline, like a create: the entry is then sent once.
-func TestDeliverRetriesUnavailableLookup(t *testing.T) {
-	log, _ := testLog(t)
-	fake := fakeaxiom.New(testToken)
-	defer fake.Close()
-	fake.Fail(fakeaxiom.Fault{Status: http.StatusServiceUnavailable, Method: http.MethodGet})
-	s := newSender(t, fake.Endpoint(), senderOpts{token: testToken, retries: 2}, log)
-	e := testEntry(deployTime, "0123456789abcdef-host")
-	e.MaybeSent = true
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	id, err := s.deliver(ctx, e)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, want := strings.Join(requests(fake), ","), "GET 503,GET 200,POST 201"; got != want {
-		t.Errorf("requests %s, want %s", got, want)
-	}
-	if stored := storedOnce(t, fake, e); stored != id {
-		t.Errorf("stored %s, Deliver returned %s", stored, id)
 	}
 }
 
@@ -1104,7 +758,7 @@ func TestDeliverRetains(t *testing.T) {
 		keep []string
 	}
 	var calls []call
-	a := newAnnotator(t, t.TempDir(), fake.Endpoint(), func(o *Options, _ *SenderConfig) {
+	a := newAnnotator(t, t.TempDir(), fake.Endpoint(), func(o *Options, _ *axiomapi.Config) {
 		o.Diff = func(context.Context, string, string) (*nixinfo.Diff, error) { return &nixinfo.Diff{}, nil }
 		o.Retain = func(_ context.Context, next string, keep []string) { calls = append(calls, call{next, keep}) }
 	})

@@ -1,51 +1,18 @@
 package annotator
 
 import (
-	"context"
 	"errors"
 	"io"
 	"net"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/bdsqqq/axiom-deploy-annotation/annotator/outbox"
+	"github.com/bdsqqq/axiom-deploy-annotation/annotator/target"
+	"github.com/bdsqqq/axiom-deploy-annotation/annotator/target/axiomapi"
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/fakeaxiom"
 )
-
-const (
-	systemA = "/nix/store/0123456789abcdefghijklmnopqrstuv-nixos-system-host-a"
-	systemB = "/nix/store/abcdefghijklmnopqrstuv0123456789-nixos-system-host-b"
-)
-
-// newAnnotator is an annotator on dir that delivers to endpoint; change,
-// when given, adjusts its options (the sender made from cfg when set).
-func newAnnotator(t *testing.T, dir, endpoint string, change ...func(o *Options, cfg *SenderConfig)) *Annotator {
-	t.Helper()
-	log, _ := testLog(t)
-	s, err := OpenStore(dir, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	o := Options{Log: log, Settings: testSettings, SpoolLimit: 100}
-	var cfg SenderConfig
-	for _, c := range change {
-		c(&o, &cfg)
-	}
-	if cfg.Endpoint == "" {
-		o.Sender = newSender(t, endpoint, senderOpts{token: testToken}, log)
-	} else if o.Sender, err = NewSender(cfg, log); err != nil {
-		t.Fatal(err)
-	}
-	return New(s, o)
-}
-
-func ctxFor(t *testing.T, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
 
 // TestPendingNotQueuedTwice: a deploy Axiom has not taken yet is reported as
 // spooled, with its attempts and last error, and neither a second run nor
@@ -75,7 +42,7 @@ func TestPendingNotQueuedTwice(t *testing.T) {
 			t.Errorf("force=%v: pending entry says %d attempts, last error %q", force, rec.Pending.Attempts, rec.Pending.LastError)
 		}
 	}
-	if n := len(spooled(t, a.store)); n != 1 {
+	if n := len(spooled(t, a.outbox)); n != 1 {
 		t.Fatalf("%d entries spooled, want 1", n)
 	}
 	if _, err := a.Deliver(ctxFor(t, 5*time.Second), true); err != nil {
@@ -94,10 +61,10 @@ func TestRecordDuringDelivery(t *testing.T) {
 	defer fake.Close()
 	dir := t.TempDir()
 	delivering := newAnnotator(t, dir, fake.Endpoint())
-	if err := delivering.store.LockDelivery(ctxFor(t, time.Second), false); err != nil {
+	if err := delivering.outbox.LockDelivery(ctxFor(t, time.Second), false); err != nil {
 		t.Fatal(err)
 	}
-	defer delivering.store.Close()
+	defer delivering.outbox.Close()
 
 	a := newAnnotator(t, dir, fake.Endpoint())
 	for i, sys := range []string{systemA, systemB} {
@@ -106,10 +73,10 @@ func TestRecordDuringDelivery(t *testing.T) {
 			t.Fatalf("record %s while a delivery holds the lock: %+v, %v", sys, rec, err)
 		}
 	}
-	if _, err := a.Deliver(ctxFor(t, time.Second), false); !errors.Is(err, ErrBusy) {
-		t.Fatalf("deliver while another run delivers: %v, want ErrBusy", err)
+	if _, err := a.Deliver(ctxFor(t, time.Second), false); !errors.Is(err, outbox.ErrBusy) {
+		t.Fatalf("deliver while another run delivers: %v, want outbox.ErrBusy", err)
 	}
-	delivering.store.Close()
+	delivering.outbox.Close()
 	res, err := a.Deliver(ctxFor(t, 5*time.Second), false)
 	if err != nil || len(res.Delivered) != 2 {
 		t.Fatalf("%+v, %v: want both delivered", res, err)
@@ -117,53 +84,6 @@ func TestRecordDuringDelivery(t *testing.T) {
 	got := fake.Annotations()
 	if len(got) != 2 || !got[0].Time.Equal(deployTime) || !got[1].Time.Equal(deployTime.Add(time.Minute)) {
 		t.Errorf("annotations %+v, want one at each deploy's time", got)
-	}
-}
-
-// TestStateDirectoryLinksRefused: links inside the state directory are
-// refused before anything is written or sent through them.
-func TestStateDirectoryLinksRefused(t *testing.T) {
-	for _, name := range []string{"lock", "spool.lock", "spool", "state.json"} {
-		t.Run(name, func(t *testing.T) {
-			dir := t.TempDir()
-			outside := filepath.Join(t.TempDir(), "outside")
-			if name == "spool" {
-				if err := os.Mkdir(outside, 0o700); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if err := os.Symlink(outside, filepath.Join(dir, name)); err != nil {
-				t.Fatal(err)
-			}
-			_, err := OpenStore(dir, nil)
-			if !errors.Is(err, ErrState) || !strings.Contains(err.Error(), "symbolic link") {
-				t.Fatalf("got %v, want ErrState naming the link", err)
-			}
-			if fi, err := os.Stat(outside); name != "spool" && err == nil {
-				t.Errorf("a file was made through the link: %v", fi.Name())
-			}
-			if des, _ := os.ReadDir(outside); len(des) != 0 {
-				t.Errorf("files were made through the link: %d", len(des))
-			}
-		})
-	}
-}
-
-// TestUnusableStateBeforeSending: a state.json that cannot be replaced is
-// found before anything is sent.
-func TestUnusableStateBeforeSending(t *testing.T) {
-	fake := fakeaxiom.New(testToken)
-	defer fake.Close()
-	dir := t.TempDir()
-	if err := os.Mkdir(filepath.Join(dir, "state.json"), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	_, err := OpenStore(dir, nil)
-	if !errors.Is(err, ErrState) || !strings.Contains(err.Error(), "state.json is not a regular file") {
-		t.Fatalf("got %v, want ErrState about state.json", err)
-	}
-	if n := len(fake.Requests()); n != 0 {
-		t.Errorf("%d requests sent", n)
 	}
 }
 
@@ -180,7 +100,7 @@ func TestDropRejected(t *testing.T) {
 		t.Fatal(err)
 	}
 	res, err := a.Deliver(ctxFor(t, 5*time.Second), true)
-	if err != nil || !errors.Is(res.Err, ErrRejected) {
+	if err != nil || !errors.Is(res.Err, target.ErrRejected) {
 		t.Fatalf("%+v, %v: want it rejected", res, err)
 	}
 	pending, err := a.Pending()
@@ -190,19 +110,19 @@ func TestDropRejected(t *testing.T) {
 	if _, err := a.Drop(t.Context(), pending[0].ID, "00000000000000000099-deadbeef"); err == nil {
 		t.Fatal("dropping an unknown id: no error")
 	}
-	if n := len(spooled(t, a.store)); n != 1 {
+	if n := len(spooled(t, a.outbox)); n != 1 {
 		t.Fatalf("a failed drop removed entries: %d left", n)
 	}
 	dropped, err := a.Drop(t.Context(), pending[0].ID)
 	if err != nil || len(dropped) != 1 {
 		t.Fatalf("drop: %v, %v", dropped, err)
 	}
-	if n := len(spooled(t, a.store)); n != 0 {
+	if n := len(spooled(t, a.outbox)); n != 0 {
 		t.Errorf("%d entries left after the drop", n)
 	}
 
 	rec, err := a.Record(ctxFor(t, 5*time.Second), testGeneration(systemA), deployTime.Add(time.Minute), false)
-	if err != nil || rec.Entry != nil || rec.Annotated == nil || rec.Annotated.NotAnnotated != NotAnnotatedDropped {
+	if err != nil || rec.Entry != nil || rec.Settled == nil || rec.Settled.NotAnnotated != outbox.NotAnnotatedDropped {
 		t.Fatalf("the next run on the dropped deploy's system: %+v, %v; want it recorded already, as dropped", rec, err)
 	}
 	if _, err := a.Deliver(ctxFor(t, 5*time.Second), true); err != nil {
@@ -222,7 +142,7 @@ func TestDropRejected(t *testing.T) {
 func TestNoAnnotation(t *testing.T) {
 	fake := fakeaxiom.New(testToken)
 	defer fake.Close()
-	a := newAnnotator(t, t.TempDir(), fake.Endpoint(), func(o *Options, _ *SenderConfig) { o.NoAnnotation = true })
+	a := newAnnotator(t, t.TempDir(), fake.Endpoint(), func(o *Options, _ *axiomapi.Config) { o.NoAnnotation = true })
 	if _, err := a.Record(ctxFor(t, 5*time.Second), testGeneration(systemA), deployTime, false); err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +154,7 @@ func TestNoAnnotation(t *testing.T) {
 		t.Errorf("%d requests sent with annotations off", n)
 	}
 	rec, err := a.Record(ctxFor(t, 5*time.Second), testGeneration(systemA), deployTime.Add(time.Minute), false)
-	if err != nil || rec.Annotated == nil {
+	if err != nil || rec.Settled == nil {
 		t.Errorf("second record: %+v, %v; want it already recorded", rec, err)
 	}
 }
@@ -283,15 +203,14 @@ func TestAttemptTimeout(t *testing.T) {
 	fake := fakeaxiom.NewTLS(testToken)
 	defer fake.Close()
 	endpoint := "https://" + stallFirst(t, strings.TrimPrefix(fake.URL, "https://")) + "/v2/annotations"
-	a := newAnnotator(t, t.TempDir(), fake.Endpoint(), func(_ *Options, cfg *SenderConfig) {
-		*cfg = SenderConfig{
+	a := newAnnotator(t, t.TempDir(), fake.Endpoint(), func(o *Options, cfg *axiomapi.Config) {
+		*cfg = axiomapi.Config{
 			Endpoint:       endpoint,
 			Token:          testToken,
 			Transport:      fake.Client().Transport,
-			Retries:        2,
-			Backoff:        10 * time.Millisecond,
 			AttemptTimeout: 300 * time.Millisecond,
 		}
+		o.Retry = target.Retry{Retries: 2, Backoff: 10 * time.Millisecond}
 	})
 	if _, err := a.Record(ctxFor(t, 5*time.Second), testGeneration(systemA), deployTime, false); err != nil {
 		t.Fatal(err)

@@ -2,14 +2,13 @@ package annotator
 
 import (
 	"context"
-	"fmt"
 	"strings"
 
 	"go.opentelemetry.io/otel/attribute"
 	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
 
+	"github.com/bdsqqq/axiom-deploy-annotation/annotator/outbox"
 	"github.com/bdsqqq/axiom-deploy-annotation/health"
-	"github.com/bdsqqq/axiom-deploy-annotation/internal/text"
 	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo"
 	"github.com/bdsqqq/axiom-deploy-annotation/telemetry/vocab"
 )
@@ -24,8 +23,8 @@ type Health interface {
 }
 
 // recordBefore keeps in a NixOS deploy's entry what failed before it.
-func (a *Annotator) recordBefore(ctx context.Context, e *Entry) {
-	if a.opts.Health == nil || e.Deploy == nil || e.Deploy.Platform != nixinfo.NixOS {
+func (a *Annotator) recordBefore(ctx context.Context, e *outbox.Entry) {
+	if a.opts.Health == nil || e.Discovered == nil || e.Discovered.Platform != nixinfo.NixOS {
 		return
 	}
 	b := a.opts.Health.Before(ctx)
@@ -34,11 +33,11 @@ func (a *Annotator) recordBefore(ctx context.Context, e *Entry) {
 
 // judge works out, once, how a NixOS deploy ended; a deploy whose health
 // cannot be known (no judge, not NixOS) is unknown.
-func (a *Annotator) judge(ctx context.Context, e *Entry) {
+func (a *Annotator) judge(ctx context.Context, e *outbox.Entry) {
 	switch {
-	case e.Health != nil || e.Deploy == nil:
+	case e.Health != nil || e.Discovered == nil:
 		return
-	case e.Deploy.Platform != nixinfo.NixOS:
+	case e.Discovered.Platform != nixinfo.NixOS:
 		e.Health = health.Unknowable("not NixOS")
 	case a.opts.Health == nil:
 		e.Health = health.Unknowable("systemd not asked")
@@ -71,37 +70,4 @@ func healthAttributes(r *health.Report) []attribute.KeyValue {
 		attrs = append(attrs, vocab.DeployAlreadyFailedUnits.String(strings.Join(r.AlreadyFailed, ", ")))
 	}
 	return attrs
-}
-
-// healthTitle is what the title says after the deploy's name: " failed:
-// nginx.service", " degraded: …"; nothing when healthy or unknown.
-func healthTitle(r *health.Report) string {
-	switch {
-	case r == nil:
-		return ""
-	case r.Status == health.Failed:
-		return " failed: " + text.Line(r.Units())
-	case r.Status == health.Degraded:
-		return " degraded: " + text.Line(r.Units())
-	}
-	return ""
-}
-
-// healthDescription is the description's lines on the failed units; none
-// when healthy or unknown (the spans say which).
-func healthDescription(r *health.Report) string {
-	if r == nil {
-		return ""
-	}
-	var b strings.Builder
-	if len(r.Failed) > 0 {
-		fmt.Fprintf(&b, "Failed units: %s\n", text.Line(strings.Join(r.Failed, ", ")))
-	}
-	if len(r.AlreadyFailed) > 0 {
-		fmt.Fprintf(&b, "Failed before the deploy, still failed: %s\n", text.Line(strings.Join(r.AlreadyFailed, ", ")))
-	}
-	if r.More > 0 {
-		fmt.Fprintf(&b, "and %d more failed units\n", r.More)
-	}
-	return b.String()
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bdsqqq/axiom-deploy-annotation/annotator/outbox"
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/fakeaxiom"
 )
 
@@ -38,19 +39,21 @@ func TestRecordsRaceFlushes(t *testing.T) {
 	var flushes, flushErrors atomic.Int64
 	flush := func() {
 		flushes.Add(1)
-		s, err := OpenStore(dir, log)
+		s, err := outbox.Open(dir, log)
 		if err != nil {
 			flushErrors.Add(1)
 			return
 		}
 		defer s.Close()
-		if _, err := New(s, Options{Sender: sender, Log: log, Settings: testSettings}).Deliver(ctx, false); err != nil && err != ErrBusy {
+		opts := Options{Log: log, Settings: testSettings}
+		sender.apply(&opts)
+		if _, err := New(s, opts).Deliver(ctx, false); err != nil && err != outbox.ErrBusy {
 			flushErrors.Add(1)
 		}
 	}
 	// record is what a record run does.
 	record := func(i int) error {
-		s, err := OpenStore(dir, log)
+		s, err := outbox.Open(dir, log)
 		if err != nil {
 			return err
 		}
@@ -119,7 +122,7 @@ func TestRecordsRaceFlushes(t *testing.T) {
 	if n := flushErrors.Load(); n > 0 {
 		t.Errorf("%d flush runs failed", n)
 	}
-	if left := spooled(t, openStore(t, dir, log)); len(left) != 0 {
+	if left := spooled(t, openOutbox(t, dir, log)); len(left) != 0 {
 		t.Errorf("%d entries left in the spool", len(left))
 	}
 }

@@ -8,7 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bdsqqq/axiom-deploy-annotation/annotator/target"
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/fakeaxiom"
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/testlog"
 )
 
 // perDeploy counts the annotations Axiom holds for each deploy time.
@@ -40,8 +42,8 @@ func TestSlowAxiomAnsweredInTheRun(t *testing.T) {
 	const deploys = 5
 	fake := fakeaxiom.New(testToken)
 	defer fake.Close()
-	log, _ := testLog(t)
-	store := openStore(t, t.TempDir(), log)
+	log, _ := testlog.New(t)
+	store := openOutbox(t, t.TempDir(), log)
 	delivered := 0
 	for i := range deploys {
 		e := testEntry(deployTime.Add(time.Duration(i)*time.Minute), fmt.Sprintf("%032d-nixos-system-host", i))
@@ -73,9 +75,9 @@ func TestSlowAxiomAnsweredAfterTheRun(t *testing.T) {
 	const deploys = 5
 	fake := fakeaxiom.New(testToken)
 	defer fake.Close()
-	log, _ := testLog(t)
-	store := openStore(t, t.TempDir(), log)
-	flush := func() FlushResult {
+	log, _ := testlog.New(t)
+	store := openOutbox(t, t.TempDir(), log)
+	flush := func() DeliveryRun {
 		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 		defer cancel()
 		return flushWith(ctx, store, newSender(t, fake.Endpoint(), senderOpts{token: testToken, retries: 2, attemptTimeout: 200 * time.Millisecond}, log), log)
@@ -88,10 +90,10 @@ func TestSlowAxiomAnsweredAfterTheRun(t *testing.T) {
 		}
 		release := make(chan struct{})
 		fake.Fail(fakeaxiom.Fault{Until: release, Method: http.MethodPost})
-		if res := flush(); !errors.Is(res.Err, ErrUnavailable) { // the run that sends it ends first
+		if res := flush(); !errors.Is(res.Err, target.ErrUnavailable) { // the run that sends it ends first
 			t.Fatalf("deploy %d, the sending run: %+v", i, res)
 		}
-		if res := flush(); !errors.Is(res.Err, ErrInFlight) { // the next, at once
+		if res := flush(); !errors.Is(res.Err, target.ErrInFlight) { // the next, at once
 			t.Fatalf("deploy %d, the next run: %+v, want it left in flight", i, res)
 		}
 		close(release)
@@ -123,22 +125,22 @@ func TestSlowAxiomAnsweredAfterTheRun(t *testing.T) {
 func TestUnansweredSentAgainLater(t *testing.T) {
 	fake := fakeaxiom.New(testToken)
 	defer fake.Close()
-	log, _ := testLog(t)
-	store := openStore(t, t.TempDir(), log)
+	log, _ := testlog.New(t)
+	store := openOutbox(t, t.TempDir(), log)
 	e := testEntry(deployTime, "0123456789abcdefghijklmnopqrstuv-nixos-system-host")
 	if err := store.Add(t.Context(), e, 100); err != nil {
 		t.Fatal(err)
 	}
 	fake.Fail(fakeaxiom.Fault{Hang: true, Method: http.MethodPost})
-	flush := func(settle time.Duration) FlushResult {
+	flush := func(settle time.Duration) DeliveryRun {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		return flushWith(ctx, store, newSender(t, fake.Endpoint(), senderOpts{token: testToken, settle: settle}, log), log)
 	}
-	if res := flush(time.Minute); !errors.Is(res.Err, ErrUnavailable) {
+	if res := flush(time.Minute); !errors.Is(res.Err, target.ErrUnavailable) {
 		t.Fatalf("first run: %+v", res)
 	}
-	if res := flush(time.Minute); !errors.Is(res.Err, ErrInFlight) || len(fake.Annotations()) != 0 {
+	if res := flush(time.Minute); !errors.Is(res.Err, target.ErrInFlight) || len(fake.Annotations()) != 0 {
 		t.Fatalf("a run within the settling time: %+v", res)
 	}
 	if res := flush(time.Nanosecond); res.Err != nil || len(res.Delivered) != 1 {

@@ -13,6 +13,7 @@ import (
 	"github.com/axiomhq/axiom-go/axiom"
 	"github.com/axiomhq/axiom-go/axiom/query"
 
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/axiomclient"
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/text"
 	"github.com/bdsqqq/axiom-deploy-annotation/telemetry/vocab"
 )
@@ -172,8 +173,8 @@ func queryError(dataset string, err error) error {
 		}
 		return fmt.Errorf("query dataset %q: Axiom answered %d: %s", dataset, he.Status, text.Field(he.Message, maxMessage))
 	}
-	if tooLarge(err) {
-		return fmt.Errorf("query dataset %q: %w", dataset, ErrAnswerTooLarge)
+	if errors.Is(err, axiomclient.ErrAnswerTooLarge) {
+		return fmt.Errorf("query dataset %q: %w", dataset, axiomclient.ErrAnswerTooLarge)
 	}
 	return fmt.Errorf("query dataset %q: %s", dataset, text.Field(err.Error(), maxMessage))
 }

@@ -9,7 +9,7 @@ import (
 )
 
 // BenchmarkFleetHugeAnswer reads a 300 MB answer as the fleet view does:
-// the bytes allocated, and the peak heap, stay near MaxAnswer.
+// the bytes allocated, and the peak heap, stay near axiomclient.MaxAnswer.
 func BenchmarkFleetHugeAnswer(b *testing.B) {
 	s := fakeaxiom.New(testToken)
 	defer s.Close()

@@ -12,6 +12,7 @@ import (
 
 	"github.com/axiomhq/axiom-go/axiom"
 
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/axiomclient"
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/axiomcols"
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/fakeaxiom"
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/kusto"
@@ -41,7 +42,7 @@ func fleetFake(t *testing.T) *fakeaxiom.Server {
 // viewClient is the views' client, as the command makes it.
 func viewClient(t testing.TB, s *fakeaxiom.Server) *axiom.Client {
 	t.Helper()
-	c, err := NewClient(ClientOptions{URL: s.URL, Token: testToken})
+	c, err := axiomclient.New(axiomclient.Options{URL: s.URL, Token: testToken})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,7 +304,7 @@ func TestFleetAxiomFails(t *testing.T) {
 	}
 }
 
-// An answer is read up to MaxAnswer bytes, then given up.
+// An answer is read up to axiomclient.MaxAnswer bytes, then given up.
 func TestFleetHugeAnswer(t *testing.T) {
 	s := fleetFake(t)
 	fleetTable(s)

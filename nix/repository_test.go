@@ -8,14 +8,14 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/bdsqqq/axiom-deploy-annotation/annotator"
+	"github.com/bdsqqq/axiom-deploy-annotation/annotator/render"
 )
 
-// flakeRefForges reads the keys of annotator's flakeRefHosts, the flake
+// flakeRefForges reads the keys of render's flakeRefHosts, the flake
 // reference prefixes the command resolves, from its source.
 func flakeRefForges(t *testing.T) []string {
 	t.Helper()
-	file := filepath.Join(moduleRoot(t), "annotator", "annotation.go")
+	file := filepath.Join(moduleRoot(t), "annotator", "render", "link.go")
 	f, err := parser.ParseFile(token.NewFileSet(), file, nil, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -47,7 +47,7 @@ func flakeRefForges(t *testing.T) []string {
 }
 
 func commandAccepts(repository string) error {
-	return annotator.Settings{Datasets: []string{"deployments"}, Type: "nix-deploy", RepositoryURL: repository}.Validate()
+	return render.Settings{Datasets: []string{"deployments"}, Type: "nix-deploy", RepositoryURL: repository}.Validate()
 }
 
 // TestRepositoryURLNix keeps the module's repositoryUrl option and the

@@ -165,7 +165,7 @@ func parseArgs(args []string, interspersed bool) (config, []string, error) {
 	c := defaults()
 	if probe.configFile != "" {
 		// A pipe that never ends is given the run's time, no more.
-		b, err := bounded.ReadFile(probe.configFile, maxConfig, time.Now().Add(time.Duration(probe.Timeout)))
+		b, err := bounded.ReadFile(probe.configFile, maxConfig, newBudget(time.Duration(probe.Timeout), time.Now()).deadline)
 		if err != nil {
 			return c, nil, fmt.Errorf("config %s: %w", probe.configFile, err)
 		}

@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -48,32 +46,29 @@ func settingsTable() string {
 }
 
 // TestModesReference keeps the modes table of docs/configuration.md the
-// modes --help lists, in its order.
+// modes table's: each mode, in --help's order, the first the default, with
+// its usage and its reference text.
 func TestModesReference(t *testing.T) {
-	var help bytes.Buffer
-	if code := run([]string{"--help"}, &help, &bytes.Buffer{}); code != exitOK {
-		t.Fatalf("--help exited %d", code)
-	}
-	head, _, _ := strings.Cut(help.String(), "\nFlags")
-	_, list, _ := strings.Cut(head, "\nModes")
-	want := regexp.MustCompile(`(?m)^  ([a-z-]+)`).FindAllStringSubmatch(list, -1)
-	rows := reference.Rows(reference.Read(t, reference.File(t, "docs/configuration.md"), "modes"))
-	var got, wanted []string
-	for _, m := range want {
-		wanted = append(wanted, m[1])
-	}
-	for _, r := range rows {
-		if m := modeCell.FindStringSubmatch(r[0]); m != nil {
-			got = append(got, m[1])
-		}
-	}
-	if len(wanted) == 0 || !slices.Equal(got, wanted) {
-		t.Errorf("docs/configuration.md lists the modes %q; --help lists %q", got, wanted)
-	}
+	reference.Check(t, reference.File(t, "docs/configuration.md"), "modes", modesTable())
 }
 
-// modeCell is the mode a row of the modes table names first.
-var modeCell = regexp.MustCompile("^`([a-z-]+)")
+// modesTable is the modes as a markdown table.
+func modesTable() string {
+	var b strings.Builder
+	b.WriteString("| mode | what it does |\n| --- | --- |\n")
+	for i, m := range modes {
+		usage := string(m.name)
+		if m.args != "" {
+			usage += " " + m.args
+		}
+		usage = "`" + usage + "`"
+		if i == 0 {
+			usage += " (default)"
+		}
+		fmt.Fprintf(&b, "| %s | %s |\n", usage, strings.ReplaceAll(m.ref, "|", `\|`))
+	}
+	return b.String()
+}
 
 // TestExitStatusReference checks the exit status table of
 // docs/operations.md against the command's exit statuses: each has a row,

@@ -11,10 +11,8 @@ import (
 	"log/slog"
 	"os"
 	"runtime/debug"
-	"slices"
-	"strings"
 
-	"github.com/bdsqqq/axiom-deploy-annotation/annotator"
+	"github.com/bdsqqq/axiom-deploy-annotation/annotator/outbox"
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/text"
 	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo"
 )
@@ -45,9 +43,6 @@ const (
 	exitAxiom = 5
 )
 
-// modes are the command's modes, the first the default.
-var modes = []string{"annotate", "record", "flush", "drop", "rollout", "dashboard", "fleet", "monitors", "check-config"}
-
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
@@ -64,14 +59,11 @@ func (e *exitError) Unwrap() error { return e.err }
 func fail(code int, err error) error { return &exitError{code, err} }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	mode := modes[0]
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		mode, args = args[0], args[1:]
-		if !slices.Contains(modes, mode) {
-			return usageFail(stderr, usageError{fmt.Errorf("unknown mode %q: want %s", mode, strings.Join(modes, ", "))})
-		}
+	m, args, err := modeOf(args)
+	if err != nil {
+		return usageFail(stderr, err)
 	}
-	c, rest, err := parseArgs(args, mode == "drop")
+	c, rest, err := parseArgs(args, m.takes == takesIDs)
 	switch {
 	case errors.Is(err, flag.ErrHelp):
 		printUsage(stdout)
@@ -83,50 +75,34 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "axiom-deploy-annotate %s\n", versionString())
 		return exitOK
 	}
-	if len(rest) > 0 && mode != "drop" && mode != "rollout" {
-		if slices.Contains(modes, rest[0]) {
-			return usageFail(stderr, usageError{fmt.Errorf("the mode goes first: axiom-deploy-annotate %s %s", rest[0], strings.Join(args[:len(args)-len(rest)], " "))})
-		}
-		return usageFail(stderr, usageError{fmt.Errorf("unexpected argument %q", rest[0])})
+	if err := m.check(c, args, rest); err != nil {
+		return usageFail(stderr, err)
 	}
-	if mode == "drop" && len(rest) == 0 {
-		return usageFail(stderr, usageError{errors.New("drop needs the ids of the entries to drop: flush --dry-run lists them")})
-	}
-	if mode == "rollout" && (len(rest) == 0 || len(rest) == len(args) || args[len(args)-len(rest)-1] != "--") {
-		return usageFail(stderr, usageError{errors.New("rollout needs the deploy command after --: axiom-deploy-annotate rollout [flags] -- COMMAND [ARGS...]")})
-	}
-	if mode == "rollout" && c.dryRun {
-		// A dry run sends and writes nothing, and what rollout would send
-		// is known only once the command has run.
-		return usageFail(stderr, usageError{errors.New("rollout has no dry run: it would have to run the deploy command; run the command alone, or rollout without --dry-run")})
-	}
-	if (mode == "dashboard" || mode == "fleet" || mode == "monitors") && c.TracesDataset == "" {
-		return usageFail(stderr, usageError{errors.New(mode + " needs the traces dataset: --traces-dataset NAME (or tracesDataset in the config)")})
-	}
-	if mode == "check-config" {
+	if m.configOnly {
 		fmt.Fprintln(stdout, "config ok")
 		return exitOK
 	}
-	r := &runner{c: c, mode: mode, args: rest, stdin: os.Stdin, stdout: stdout, stderr: stderr, log: logTo(stderr, c.verbose)}
-	err = r.run()
-	if mode == "rollout" {
-		return r.status
-	}
+	r := &runner{c: c, mode: m, args: rest, stdin: os.Stdin, stdout: stdout, stderr: stderr, log: logTo(stderr, c.verbose)}
+	status, err := r.run()
 	if err != nil {
-		var ee *exitError
-		code := exitInternal
-		switch {
-		case errors.As(err, &ee):
-			code = ee.code
-		case errors.Is(err, annotator.ErrState):
-			code = exitState
-		case errors.Is(err, nixinfo.ErrNotNixSystem), errors.Is(err, nixinfo.ErrNotHomeManager):
-			code = exitNotNix
-		}
 		sayError(stderr, err)
-		return code
+		return exitStatus(err)
 	}
-	return exitOK
+	return status
+}
+
+// exitStatus is the exit status an error ends the run with.
+func exitStatus(err error) int {
+	var ee *exitError
+	switch {
+	case errors.As(err, &ee):
+		return ee.code
+	case errors.Is(err, outbox.ErrState):
+		return exitState
+	case errors.Is(err, nixinfo.ErrNotNixSystem), errors.Is(err, nixinfo.ErrNotHomeManager):
+		return exitNotNix
+	}
+	return exitInternal
 }
 
 // sayError writes err as the run's one error line: whatever of it came

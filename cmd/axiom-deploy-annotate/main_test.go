@@ -15,7 +15,7 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
-	"github.com/bdsqqq/axiom-deploy-annotation/annotator"
+	"github.com/bdsqqq/axiom-deploy-annotation/annotator/outbox"
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/axiomcols"
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/fakeaxiom"
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/kusto"
@@ -126,7 +126,7 @@ func TestScripts(t *testing.T) {
 				}
 			},
 			"holdlock": func(ts *testscript.TestScript, neg bool, args []string) {
-				s, err := annotator.OpenStore(ts.MkAbs(args[0]), nil)
+				s, err := outbox.Open(ts.MkAbs(args[0]), nil)
 				if err != nil {
 					ts.Fatalf("holdlock: %v", err)
 				}

@@ -2,297 +2,184 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
-	"time"
-
-	"go.opentelemetry.io/otel/trace"
 
 	"github.com/bdsqqq/axiom-deploy-annotation/annotator"
-	"github.com/bdsqqq/axiom-deploy-annotation/internal/text"
-	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo"
 	"github.com/bdsqqq/axiom-deploy-annotation/telemetry/vocab"
 )
 
-// recordCurrent discovers the running system and records it unless it is
-// the newest deploy recorded already.
-func (r *runner) recordCurrent(ctx context.Context, a *annotator.Annotator) (annotator.Recording, error) {
-	last, pending, err := a.Latest()
-	if err != nil {
-		return annotator.Recording{}, err
-	}
-	g, err := r.discover(ctx, a, latestSystem(last, pending))
-	if err != nil {
-		return annotator.Recording{}, err
-	}
-	rec, err := a.Record(ctx, g, time.Now(), r.c.force)
-	switch {
-	case err != nil || rec.Annotated == nil:
-	case rec.Annotated.NotAnnotated != "":
-		r.log.Info("already recorded: this system is the one recorded last, not annotated; --force annotates it",
-			"system", g.StorePath, "why", rec.Annotated.NotAnnotated)
-	default:
-		r.log.Info("already annotated: this system is the one annotated last; --force sends anyway",
-			"system", g.StorePath, "annotation", rec.Annotated.AnnotationID)
-	}
-	return rec, err
+// mode is one thing the command does, declared once, as a setting is: its
+// line in --help, what it takes besides flags, what becomes of its spans,
+// what it needs, and how it runs. The usage text, the checks of a command
+// line and the dispatch all read it.
+type mode struct {
+	name vocab.Mode
+	// args is what follows the name in its usage line; help says what it
+	// does.
+	args, help string
+	// ref is what it does in the reference, docs/configuration.md's modes
+	// table (markdown): help at more length.
+	ref   string
+	takes takes
+	// missing says what to give when what it takes is missing.
+	missing string
+	spans   spans
+	token   tokenUse
+	// traces: it needs the traces dataset. state: it keeps deploys in the
+	// state directory, through an annotator.
+	traces, state bool
+	// run runs it, dryRun with --dry-run; noDryRun says why it has none.
+	run, dryRun func(*runner) (status int, err error)
+	noDryRun    string
+	// configOnly modes only check the settings.
+	configOnly bool
 }
 
-// latestSystem is the system of the newest deploy recorded, the one a new
-// deploy is compared with; "" when there is none.
-func latestSystem(last *annotator.Record, pending *annotator.Entry) string {
-	switch {
-	case pending != nil:
-		return pending.StorePath
-	case last != nil:
-		return last.StorePath
-	}
-	return ""
+// takes is what a mode takes besides flags.
+type takes int
+
+const (
+	takesNothing takes = iota
+	// takesIDs: spool entries' ids, before, between or after the flags.
+	takesIDs
+	// takesCommand: a command after "--".
+	takesCommand
+)
+
+// spans is what becomes of a mode's spans.
+type spans int
+
+const (
+	// spansExported go to the traces endpoint at the end of the run.
+	spansExported spans = iota
+	// spansDeferred are kept in the state directory for the next run that
+	// exports to send: the run waits on no network.
+	spansDeferred
+	// spansDropped are made but go nowhere. Every dry run's are.
+	spansDropped
+)
+
+// tokenUse is what a mode does with the Axiom token.
+type tokenUse int
+
+const (
+	tokenNone tokenUse = iota
+	// tokenToSend: it delivers annotations; without a usable token they
+	// stay spooled, with a warning.
+	tokenToSend
+	// tokenRequired: it calls Axiom's API, and fails without one.
+	tokenRequired
+)
+
+// modeCheckConfig makes no span, so telemetry/vocab has no name for it.
+const modeCheckConfig vocab.Mode = "check-config"
+
+// modes are the command's modes, in --help's order, the first the default.
+var modes = []mode{
+	{name: vocab.ModeAnnotate, help: "record the current system if it is a new deploy, then deliver everything spooled (the default)",
+		ref:   "record the running system if it is a new deploy, then deliver everything spooled; for manual runs and nix-darwin",
+		spans: spansExported, token: tokenToSend, state: true, run: inRun((*runner).annotate), dryRun: inRun((*runner).preview)},
+	{name: vocab.ModeRecord, help: "only record the current system in the spool: no network, for the switch to wait on",
+		ref:   "only record the running system in the spool: no network, no diff, no trace export; what the NixOS service runs while a switch waits",
+		spans: spansDeferred, token: tokenNone, state: true, run: inRun((*runner).record), dryRun: inRun((*runner).preview)},
+	{name: vocab.ModeFlush, help: "deliver what is spooled; with --dry-run, list it",
+		ref:   "deliver what is spooled; with `--dry-run`, list it (`{\"pending\": [{\"id\", \"deploy\", \"time\", \"attempts\", \"lastError\", \"annotation\"}]}`)",
+		spans: spansExported, token: tokenToSend, state: true, run: inRun((*runner).flush), dryRun: inRun((*runner).listPending)},
+	{name: vocab.ModeDrop, args: "ID...", help: "remove spooled entries Axiom keeps refusing (--dry-run shows them)",
+		ref:   "remove spooled entries by id (from `flush --dry-run`), for annotations Axiom keeps refusing; the ids may come among the flags; with `--dry-run`, show them (`{\"drop\": [...]}`)",
+		takes: takesIDs, missing: "drop needs the ids of the entries to drop: flush --dry-run lists them",
+		spans: spansDropped, token: tokenNone, state: true, run: inRun((*runner).drop), dryRun: inRun((*runner).showDrop)},
+	{name: vocab.ModeRollout, args: "[flags] -- COMMAND [ARGS...]",
+		help:  "run a fleet's deploy command, trace it, and annotate it as one range; exits with the command's status",
+		ref:   "run a fleet's deploy command, trace it and annotate it as one range; see [rollout.md](rollout.md)",
+		takes: takesCommand, missing: "rollout needs the deploy command after --: axiom-deploy-annotate rollout [flags] -- COMMAND [ARGS...]",
+		spans: spansExported, token: tokenToSend, state: true, run: (*runner).rollout,
+		// A dry run sends and writes nothing, and what rollout would send
+		// is known only once the command has run.
+		noDryRun: "rollout has no dry run: it would have to run the deploy command; run the command alone, or rollout without --dry-run"},
+	{name: vocab.ModeDashboard, help: "create or update the Axiom dashboard of the deploy runs (--dry-run prints its body)",
+		ref:   "create or update the deploy dashboard; see [dashboards.md](dashboards.md)",
+		spans: spansDropped, token: tokenRequired, traces: true, run: inRun((*runner).dashboard), dryRun: inRun((*runner).dashboardBody)},
+	{name: vocab.ModeFleet, help: "print what each host runs, from the traces dataset",
+		ref:   "print what each host runs, from the traces dataset; see [dashboards.md](dashboards.md#the-fleet-in-a-terminal)",
+		spans: spansDropped, token: tokenRequired, traces: true, run: inRun((*runner).fleet), dryRun: inRun((*runner).fleet)},
+	{name: vocab.ModeMonitors, help: "create or update the Axiom monitors that alert on failed deploys, stuck deliveries, silent hosts and hosts left behind (--dry-run prints their bodies)",
+		ref:   "create or update the Axiom monitors on failed deploys, stuck deliveries, silent hosts and hosts left behind; see [monitors.md](monitors.md)",
+		spans: spansDropped, token: tokenRequired, traces: true, run: inRun((*runner).monitors), dryRun: inRun((*runner).monitorBodies)},
+	{name: modeCheckConfig, help: "check the settings and exit: 0 when good, 2 when not",
+		ref:   "check the settings and exit 0, or 2 with the reason; reads no token, runs no Nix, sends nothing (the modules run it at build time)",
+		spans: spansDropped, token: tokenNone, configOnly: true},
 }
 
-func (r *runner) record(ctx context.Context, a *annotator.Annotator) (outcome, error) {
-	rec, err := r.recordCurrent(ctx, a)
-	if err != nil {
-		return outcome{}, err
-	}
-	if o, done := notNew(rec); done {
-		return o, nil
-	}
-	return outcome{outcome: vocab.OutcomeRecorded, line: fmt.Sprintf("recorded %q", rec.Entry.Name()), entry: rec.Entry}, nil
-}
-
-// notNew is the outcome of a record that found the deploy recorded before.
-func notNew(rec annotator.Recording) (outcome, bool) {
-	switch {
-	case rec.Annotated != nil && rec.Annotated.NotAnnotated != "":
-		line := fmt.Sprintf("already recorded, not annotated (%s): %q; --force annotates it", rec.Annotated.NotAnnotated, rec.Annotated.Title)
-		return outcome{outcome: vocab.OutcomeAlreadyRecorded, line: line}, true
-	case rec.Annotated != nil:
-		line := "already annotated: " + rec.Annotated.Title
-		if rec.Annotated.AnnotationID != "" {
-			line += " as " + rec.Annotated.AnnotationID
-		}
-		return outcome{outcome: vocab.OutcomeAlreadyAnnotated, line: line, id: rec.Annotated.AnnotationID}, true
-	case rec.Pending != nil:
-		return outcome{outcome: vocab.OutcomeSpooled, line: pendingLine(rec.Pending), entry: rec.Pending}, true
-	}
-	return outcome{}, false
-}
-
-func pendingLine(e *annotator.Entry) string {
-	name := e.Name()
-	if e.Request != nil {
-		name = e.Request.Title
-	}
-	line := fmt.Sprintf("spooled, not yet delivered: %q (%d attempts", name, e.Attempts)
-	if e.LastError != "" {
-		line += ", last error: " + e.LastError
-	}
-	return line + ")"
-}
-
-func (r *runner) annotate(ctx context.Context, a *annotator.Annotator) (outcome, error) {
-	rec, err := r.recordCurrent(ctx, a)
-	if err != nil {
-		return outcome{}, err
-	}
-	res, derr := a.Deliver(ctx, true)
-	r.delivering = a
-	mine := rec.Entry
-	if mine == nil {
-		mine = rec.Pending
-	}
-	if mine != nil {
-		for _, d := range res.Delivered {
-			if d.Entry.ID != mine.ID {
-				continue
-			}
-			if d.ID == "" {
-				return outcome{outcome: vocab.OutcomeRecorded, line: fmt.Sprintf("recorded %q (annotations are off)", d.Entry.Name()), entry: d.Entry}, nil
-			}
-			return outcome{outcome: vocab.OutcomeAnnotated, line: fmt.Sprintf("annotated %q as %s", d.Entry.Request.Title, d.ID), entry: d.Entry, id: d.ID}, nil
-		}
-		if o, done, err := settledElsewhere(a, mine); err != nil || done {
-			return o, err
-		}
-	}
-	switch {
-	case errors.Is(derr, annotator.ErrBusy):
-		r.log.Info("another run is delivering the spool; it or the next flush delivers this deploy")
-	case derr != nil:
-		return outcome{}, derr
-	case res.Err != nil:
-		r.log.Warn("annotation not delivered; it stays spooled for the next run", "pending", res.Pending, "err", res.Err)
-	}
-	if o, done := notNew(rec); done {
-		if rec.Pending != nil {
-			o.line = pendingLine(latestCopy(a, rec.Pending))
-		}
-		o.err = res.Err
-		return o, nil
-	}
-	return outcome{outcome: vocab.OutcomeSpooled, line: fmt.Sprintf("not delivered, spooled for the next run: %q", rec.Entry.Name()), entry: rec.Entry, err: res.Err}, nil
-}
-
-// settledElsewhere is the outcome of a deploy this run recorded that
-// another run settled while this one waited: delivered, or dropped.
-func settledElsewhere(a *annotator.Annotator, e *annotator.Entry) (outcome, bool, error) {
-	done, last, err := a.Settled(e)
-	switch {
-	case err != nil || !done:
-		return outcome{}, false, err
-	case last == nil:
-		return outcome{outcome: vocab.OutcomeRecorded, line: fmt.Sprintf("recorded %q, no longer spooled: another run delivered or dropped it", e.Name()), entry: e}, true, nil
-	case last.NotAnnotated != "":
-		return outcome{outcome: vocab.OutcomeRecorded, line: fmt.Sprintf("recorded %q, not annotated (%s)", last.Title, last.NotAnnotated), entry: e}, true, nil
-	}
-	return outcome{outcome: vocab.OutcomeAnnotated, line: fmt.Sprintf("annotated %q as %s by another run", last.Title, last.AnnotationID), entry: e, id: last.AnnotationID}, true, nil
-}
-
-// latestCopy is e as the spool holds it now, after a delivery attempt.
-func latestCopy(a *annotator.Annotator, e *annotator.Entry) *annotator.Entry {
-	pending, err := a.Pending()
-	if err != nil {
-		return e
-	}
-	for _, p := range pending {
-		if p.ID == e.ID {
-			return p
+// modeNamed is the mode of that name.
+func modeNamed(name string) (*mode, bool) {
+	for i := range modes {
+		if string(modes[i].name) == name {
+			return &modes[i], true
 		}
 	}
-	return e
+	return nil, false
 }
 
-// deliverSpool delivers what is spooled: what the flush mode does, and what
-// a run does again with what was recorded while it delivered. Without wait
-// it leaves the spool to another run delivering it.
-func (r *runner) deliverSpool(ctx context.Context, a *annotator.Annotator, wait bool) (outcome, error) {
-	res, err := a.Deliver(ctx, wait)
-	if errors.Is(err, annotator.ErrBusy) {
-		r.log.Info("another run is delivering the spool; leaving it to that run")
-		return outcome{outcome: vocab.OutcomeBusy, line: "another run is delivering the spool"}, nil
+// modeNames are the modes' names, as --help lists them.
+func modeNames() []string {
+	names := make([]string, len(modes))
+	for i, m := range modes {
+		names[i] = string(m.name)
 	}
-	if err == nil && errors.Is(res.Err, annotator.ErrState) {
-		err = res.Err
-	}
-	if err != nil {
-		return outcome{}, err
-	}
-	out := outcome{outcome: vocab.OutcomeFlushed, delivered: len(res.Delivered), pending: res.Pending}
-	out.line = flushLine(out)
-	trace.SpanFromContext(ctx).SetAttributes(vocab.DeploySpooled.Int(res.Pending))
-	if res.Err != nil {
-		r.log.Warn("not everything delivered; it stays spooled for the next run", "pending", res.Pending, "err", res.Err)
-		out.outcome, out.err = vocab.OutcomeSpooled, res.Err
-	}
-	return out, nil
+	return names
 }
 
-func flushLine(o outcome) string {
-	return fmt.Sprintf("delivered %d, %d still spooled", o.delivered, o.pending)
+// modeOf splits the mode, when one comes first, from the rest of the
+// command line.
+func modeOf(args []string) (*mode, []string, error) {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		return &modes[0], args, nil
+	}
+	m, ok := modeNamed(args[0])
+	if !ok {
+		return nil, nil, usageError{fmt.Errorf("unknown mode %q: want %s", args[0], strings.Join(modeNames(), ", "))}
+	}
+	return m, args[1:], nil
 }
 
-func (r *runner) drop(ctx context.Context, a *annotator.Annotator) (outcome, error) {
-	dropped, err := a.Drop(ctx, r.args...)
-	if errors.Is(err, annotator.ErrNoEntry) {
-		return outcome{}, fail(exitUsage, err)
-	}
-	if err != nil {
-		return outcome{}, err
-	}
-	names := make([]string, len(dropped))
-	for i, e := range dropped {
-		names[i] = fmt.Sprintf("%s (%q)", e.ID, e.Name())
-		r.log.Warn("spooled deploy dropped; it will not be annotated", "id", e.ID, "deploy", e.Name())
-	}
-	return outcome{outcome: vocab.OutcomeDropped, line: "dropped " + strings.Join(names, ", ")}, nil
-}
-
-// dryRunOutput is what --dry-run prints.
-type dryRunOutput struct {
-	// Send says whether a run would send this annotation; Reason says why
-	// not.
-	Send       bool                `json:"send"`
-	Reason     string              `json:"reason,omitempty"`
-	Annotation any                 `json:"annotation"`
-	Generation *nixinfo.Generation `json:"generation"`
-	Changes    []nixinfo.Change    `json:"changes"`
-}
-
-func (r *runner) dryRun(ctx context.Context) (outcome, error) {
-	a := annotator.New(annotator.ReadStore(r.c.StateDir, r.log), r.options(false))
-	switch r.mode {
-	case "flush":
-		pending, err := a.Pending()
-		if err != nil {
-			return outcome{}, err
+// check says what is wrong with a command line for the mode: args are its
+// arguments after the mode, rest those that are not flags.
+func (m *mode) check(c config, args, rest []string) error {
+	switch m.takes {
+	case takesNothing:
+		if len(rest) == 0 {
+			break
 		}
-		return outcome{outcome: vocab.OutcomeDryRun}, r.printJSON(map[string]any{"pending": pendingView(pending)})
-	case "drop":
-		found, err := a.Find(r.args...)
-		if errors.Is(err, annotator.ErrNoEntry) {
-			return outcome{}, fail(exitUsage, err)
+		if _, ok := modeNamed(rest[0]); ok {
+			return usageError{fmt.Errorf("the mode goes first: axiom-deploy-annotate %s %s", rest[0], strings.Join(args[:len(args)-len(rest)], " "))}
 		}
-		if err != nil {
-			return outcome{}, err
+		return usageError{fmt.Errorf("unexpected argument %q", rest[0])}
+	case takesIDs:
+		if len(rest) == 0 {
+			return usageError{errors.New(m.missing)}
 		}
-		return outcome{outcome: vocab.OutcomeDryRun}, r.printJSON(map[string]any{"drop": pendingView(found)})
+	case takesCommand:
+		if len(rest) == 0 || len(rest) == len(args) || args[len(args)-len(rest)-1] != "--" {
+			return usageError{errors.New(m.missing)}
+		}
 	}
-	last, pending, err := a.Latest()
-	if err != nil {
-		return outcome{}, err
+	if c.dryRun && m.noDryRun != "" {
+		return usageError{errors.New(m.noDryRun)}
 	}
-	g, err := r.discover(ctx, a, latestSystem(last, pending))
-	if err != nil {
-		return outcome{}, err
+	if m.traces && c.TracesDataset == "" {
+		return usageError{errors.New(string(m.name) + " needs the traces dataset: --traces-dataset NAME (or tracesDataset in the config)")}
 	}
-	e, diff := a.Preview(ctx, g, time.Now())
-	out := dryRunOutput{Send: r.c.Annotate, Annotation: e.Request, Generation: g, Changes: []nixinfo.Change{}}
-	if diff != nil {
-		out.Changes = diff.Changes
-	}
-	switch {
-	case !r.c.Annotate:
-		out.Reason = "annotations are off: the deploy would be recorded and traced only"
-	case pending != nil && pending.StorePath == g.StorePath:
-		out.Send, out.Reason = false, thisDeploy(r.c.Scope)+" is spooled already and would be delivered from the spool: flush --dry-run shows it"
-	case pending == nil && last != nil && last.StorePath == g.StorePath && !r.c.force:
-		out.Send, out.Reason = false, thisDeploy(r.c.Scope)+" was annotated last, as "+last.AnnotationID+": nothing would be sent (--force sends anyway)"
-	}
-	return outcome{outcome: vocab.OutcomeDryRun}, r.printJSON(out)
+	return nil
 }
 
-// pendingEntry is how flush --dry-run shows an entry.
-type pendingEntry struct {
-	ID         string `json:"id"`
-	Deploy     string `json:"deploy"`
-	Time       string `json:"time"`
-	Attempts   int    `json:"attempts"`
-	LastError  string `json:"lastError,omitempty"`
-	Annotation any    `json:"annotation,omitempty"`
-}
+// modeFunc is what a mode does under the run's span, with an annotator on
+// the state directory when the mode keeps state there.
+type modeFunc func(r *runner, ctx context.Context, a *annotator.Annotator) (outcome, error)
 
-func pendingView(entries []*annotator.Entry) []pendingEntry {
-	out := make([]pendingEntry, 0, len(entries))
-	for _, e := range entries {
-		p := pendingEntry{ID: e.ID, Deploy: e.Name(), Time: e.Time.Format(time.RFC3339Nano), Attempts: e.Attempts, LastError: e.LastError}
-		if e.Request != nil {
-			p.Annotation = e.Request
-		}
-		out = append(out, p)
-	}
-	return out
-}
-
-// printJSON prints v as indented JSON, what came from outside (a label, a
-// host name) escaped where a terminal would take it for more than text.
-func (r *runner) printJSON(v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	_, err = r.stdout.Write(append(text.JSON(b), '\n'))
-	return err
+// inRun runs f under the run's root span, "run", and says what it did.
+func inRun(f modeFunc) func(*runner) (int, error) {
+	return func(r *runner) (int, error) { return exitOK, r.inRunSpan(f) }
 }

@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/bdsqqq/axiom-deploy-annotation/annotator"
 	"github.com/bdsqqq/axiom-deploy-annotation/dashboard/monitor"
 	"github.com/bdsqqq/axiom-deploy-annotation/telemetry/vocab"
 )
 
-// monitors creates or updates the deploy monitors, one line each on
-// stdout; with --dry-run it prints their bodies and sends nothing.
-func (r *runner) monitors(ctx context.Context) (outcome, error) {
+// monitorDefinitions are the monitors as this version makes them.
+func (r *runner) monitorDefinitions() ([]monitor.Definition, error) {
 	defs, err := monitor.Build(monitor.Options{
 		Dataset:      r.c.TracesDataset,
 		Notifiers:    r.c.notifiers,
@@ -21,16 +21,33 @@ func (r *runner) monitors(ctx context.Context) (outcome, error) {
 		BehindAfter:  time.Duration(r.c.behindAfter),
 	})
 	if err != nil {
-		return outcome{}, fail(exitUsage, err)
+		return nil, fail(exitUsage, err)
 	}
-	if r.c.dryRun {
-		bodies := make([]json.RawMessage, len(defs))
-		for i, d := range defs {
-			if bodies[i], err = d.Body(); err != nil {
-				return outcome{}, err
-			}
+	return defs, nil
+}
+
+// monitorBodies is monitors --dry-run: it prints their bodies and sends
+// nothing.
+func (r *runner) monitorBodies(context.Context, *annotator.Annotator) (outcome, error) {
+	defs, err := r.monitorDefinitions()
+	if err != nil {
+		return outcome{}, err
+	}
+	bodies := make([]json.RawMessage, len(defs))
+	for i, d := range defs {
+		if bodies[i], err = d.Body(); err != nil {
+			return outcome{}, err
 		}
-		return outcome{outcome: vocab.OutcomeDryRun}, r.printJSON(bodies)
+	}
+	return outcome{outcome: vocab.OutcomeDryRun}, r.printJSON(bodies)
+}
+
+// monitors creates or updates the deploy monitors, one line each on
+// stdout.
+func (r *runner) monitors(ctx context.Context, _ *annotator.Annotator) (outcome, error) {
+	defs, err := r.monitorDefinitions()
+	if err != nil {
+		return outcome{}, err
 	}
 	if len(r.c.notifiers) == 0 {
 		r.log.Info("no --notifier: the monitors alert in Axiom's Monitors tab only; name a notifier to be told")

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"io"
 	"os"
 	"strings"
 	"time"
@@ -15,7 +14,12 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/bdsqqq/axiom-deploy-annotation/annotator"
+	"github.com/bdsqqq/axiom-deploy-annotation/annotator/annotation"
+	"github.com/bdsqqq/axiom-deploy-annotation/annotator/mask"
+	"github.com/bdsqqq/axiom-deploy-annotation/annotator/outbox"
+	"github.com/bdsqqq/axiom-deploy-annotation/annotator/render"
 	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo"
+	"github.com/bdsqqq/axiom-deploy-annotation/telemetry"
 	"github.com/bdsqqq/axiom-deploy-annotation/telemetry/vocab"
 )
 
@@ -23,22 +27,21 @@ import (
 // that the child joins through TRACEPARENT, then annotates the whole run
 // as one range. The child's output passes through untouched, and its exit
 // status is the command's: annotating never delays or fails it, and comes
-// after it, within --timeout.
-func (r *runner) rollout(ctx context.Context, stdin io.Reader, stderr io.Writer) (outcome, int, error) {
-	ctx, span := r.tracer.Start(ctx, vocab.SpanRollout, trace.WithSpanKind(trace.SpanKindInternal))
-	masked := annotator.MaskArgs(r.args)
+// after it, within --timeout, which starts again when the command ends.
+func (r *runner) rollout() (int, error) {
+	ctx, span := r.tracer.Start(telemetry.FromEnvironment(context.Background()), vocab.SpanRollout, trace.WithSpanKind(trace.SpanKindInternal))
 	span.SetAttributes(
 		vocab.ModeRollout.KeyValue(),
-		vocab.DeployCommand.String(strings.Join(masked, " ")),
+		vocab.DeployCommand.String(strings.Join(mask.Args(r.args), " ")),
 	)
 	vars := map[string]string{"TRACEPARENT": "", "TRACESTATE": ""}
 	propagation.TraceContext{}.Inject(ctx, &envcar.Carrier{SetEnvFunc: func(k, v string) { vars[strings.ToUpper(k)] = v }})
 
-	res, err := runChild(context.Background(), r.args, childEnv(os.Environ(), vars), stdin, r.stdout, stderr)
+	res, err := runChild(context.Background(), r.args, childEnv(os.Environ(), vars), r.stdin, r.stdout, r.stderr)
 	status := res.ShellStatus()
 	var se *startError
 	if errors.As(err, &se) {
-		sayError(stderr, err)
+		sayError(r.stderr, err)
 		res.Start, res.End = time.Now(), time.Now()
 		res.ExitCode = status
 	} else if err != nil {
@@ -46,61 +49,69 @@ func (r *runner) rollout(ctx context.Context, stdin io.Reader, stderr io.Writer)
 	}
 
 	// From here on the run is bounded by --timeout.
-	dctx, cancel := context.WithTimeout(ctx, time.Duration(r.c.Timeout)-exportReserve(time.Duration(r.c.Timeout)))
+	r.budget = newBudget(r.budget.total, time.Now())
+	dctx, cancel := context.WithDeadline(ctx, r.budget.work())
 	defer cancel()
-	rev, dirty := r.c.Revision, false
-	if rev == "" {
-		wd, _ := os.Getwd()
-		var gerr error
-		rev, dirty, gerr = nixinfo.GitRevision(dctx, wd)
-		switch {
-		case errors.Is(gerr, nixinfo.ErrNoRevision):
-			r.log.Info("no revision: not in a git work tree, and no --revision")
-		case gerr != nil:
-			r.log.Warn("revision unknown", "err", gerr)
-		}
-	}
-	ro := annotator.Rollout{Command: r.args, Start: res.Start, End: res.End, ExitCode: res.ExitCode, Signal: res.SignalName(), Revision: rev, Dirty: dirty}
+	ro := render.Rollout{Command: r.args, Start: res.Start, End: res.End, ExitCode: res.ExitCode, Signal: res.SignalName()}
+	ro.Revision, ro.Dirty = r.revision(dctx)
 	if r.exporting {
 		ro.TraceID = span.SpanContext().TraceID().String()
 	}
-	req := annotator.BuildRollout(ro, r.c.settings())
+	ann := ro.Annotation(r.c.settings())
 	span.SetAttributes(annotator.RolloutAttributes(ro, r.c.RepositoryURL)...)
-	span.SetAttributes(semconv.DeploymentName(req.Title), semconv.ProcessExitCode(status))
+	span.SetAttributes(semconv.DeploymentName(ann.Title), semconv.ProcessExitCode(status))
 	if ro.Failed() {
 		span.SetStatus(codes.Error, "the deploy command failed: "+res.describe())
 	}
 	defer span.End(trace.WithTimestamp(res.End))
+	r.annotateRollout(ctx, dctx, span, &ann)
+	return status, nil
+}
 
-	store, err := annotator.OpenStore(r.c.StateDir, r.log)
+// revision is the revision rolled out: --revision, else HEAD of the git
+// work tree the command runs in.
+func (r *runner) revision(ctx context.Context) (string, bool) {
+	if r.c.Revision != "" {
+		return r.c.Revision, false
+	}
+	wd, _ := os.Getwd()
+	rev, dirty, err := nixinfo.GitRevision(ctx, wd)
+	switch {
+	case errors.Is(err, nixinfo.ErrNoRevision):
+		r.log.Info("no revision: not in a git work tree, and no --revision")
+	case err != nil:
+		r.log.Warn("revision unknown", "err", err)
+	}
+	return rev, dirty
+}
+
+// annotateRollout records the rollout's annotation and delivers the spool
+// within dctx; what goes wrong is a warning, and what is not delivered
+// stays spooled. It puts what became of it on the rollout's span.
+func (r *runner) annotateRollout(ctx, dctx context.Context, span trace.Span, ann *annotation.Annotation) {
+	ob, err := outbox.Open(r.c.StateDir, r.log)
 	if err != nil {
 		r.log.Warn("rollout not annotated", "err", err)
-		return outcome{outcome: vocab.OutcomeError}, status, nil
+		return
 	}
+	defer ob.Close()
 	opts := r.options(true)
 	opts.NoAnnotation = false
-	a := annotator.New(store, opts)
-	e, err := a.RecordRollout(ctx, req)
+	a := annotator.New(ob, opts)
+	e, err := a.RecordRollout(ctx, ann)
 	if err != nil {
 		r.log.Warn("rollout not annotated", "err", err)
-		return outcome{outcome: vocab.OutcomeError}, status, nil
+		return
 	}
 	span.SetAttributes(semconv.DeploymentID(e.DeploymentID()))
-	out := outcome{outcome: vocab.OutcomeSpooled, entry: e}
-	fres, derr := a.Deliver(dctx, true)
-	for _, d := range fres.Delivered {
+	res, err := a.Deliver(dctx, true)
+	for _, d := range res.Delivered {
 		if d.Entry.ID == e.ID {
-			out.outcome, out.id = vocab.OutcomeAnnotated, d.ID
-			r.log.Info("rollout annotated", "title", req.Title, "id", d.ID)
+			r.log.Info("rollout annotated", "title", ann.Title, "id", d.ID)
+			span.SetAttributes(vocab.OutcomeAnnotated.KeyValue(), vocab.AxiomAnnotationID.String(d.ID))
+			return
 		}
 	}
-	if out.outcome != vocab.OutcomeAnnotated {
-		r.log.Warn("rollout annotation not delivered; it stays spooled for the next run", "title", req.Title, "err", errors.Join(derr, fres.Err))
-		out.err = fres.Err
-	}
-	span.SetAttributes(out.outcome.KeyValue())
-	if out.id != "" {
-		span.SetAttributes(vocab.AxiomAnnotationID.String(out.id))
-	}
-	return out, status, nil
+	r.log.Warn("rollout annotation not delivered; it stays spooled for the next run", "title", ann.Title, "err", errors.Join(err, res.Err))
+	span.SetAttributes(vocab.OutcomeSpooled.KeyValue())
 }

@@ -6,18 +6,16 @@ import (
 	"github.com/bdsqqq/axiom-deploy-annotation/health"
 	"io"
 	"log/slog"
-	"net/http"
-	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
-	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/codes"
 	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/bdsqqq/axiom-deploy-annotation/annotator"
+	"github.com/bdsqqq/axiom-deploy-annotation/annotator/outbox"
+	"github.com/bdsqqq/axiom-deploy-annotation/annotator/target"
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/text"
 	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo"
 	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo/snapshot"
@@ -25,36 +23,33 @@ import (
 	"github.com/bdsqqq/axiom-deploy-annotation/telemetry/vocab"
 )
 
+// runner is one run of a mode: its settings, where it writes, its time
+// and its trace.
 type runner struct {
 	c      config
-	mode   string
+	mode   *mode
 	args   []string
 	stdout io.Writer
 	stderr io.Writer
 	stdin  io.Reader
 	log    *slog.Logger
-	// deadline ends the run; a rollout's starts when its command ends.
-	deadline time.Time
-	// status is the exit status a rollout takes from its command.
-	status int
-	// tokenRead, tokenValue and tokenErr keep the token once read.
-	tokenRead  bool
-	tokenValue string
-	tokenErr   error
-	tracer     trace.Tracer
-	host       string
+	// budget is the run's time; a rollout's starts again when its command
+	// ends.
+	budget budget
+	tok    axiomToken
+	tracer trace.Tracer
+	host   string
 	// exporting says whether the run's spans leave the process.
 	exporting bool
+	tel       *telemetry.Provider
 	// delivering is the annotator of a run that delivered the spool, which
 	// settles before it ends; settled says it has.
 	delivering *annotator.Annotator
 	settled    bool
 }
 
-// exportReserve is the part of the deadline kept for exporting the trace.
-func exportReserve(total time.Duration) time.Duration {
-	return min(total/5, 5*time.Second)
-}
+// shortHostname finds the host name when --hostname gives none.
+var shortHostname = nixinfo.ShortHostname
 
 // outcome is what a mode did: the run span's deploy.outcome, the line for
 // stdout (shown as text.Line makes it: it may name an id from Axiom or a
@@ -63,83 +58,102 @@ type outcome struct {
 	outcome vocab.Outcome
 	line    string
 	err     error
-	entry   *annotator.Entry
+	entry   *outbox.Entry
 	id      string
-	// delivered and pending count what a flush delivered and left.
+	// counts says that delivered and pending count what a flush delivered
+	// and left.
+	counts             bool
 	delivered, pending int
 }
 
-func (r *runner) run() error {
+// run runs the mode, and returns the exit status it ends with when there
+// is no error: 0, or a rollout's command's.
+func (r *runner) run() (int, error) {
+	if err := r.start(); err != nil {
+		return 0, err
+	}
+	defer r.finish()
+	if r.mode.token == tokenRequired && !r.c.dryRun {
+		if _, err := r.token(); err != nil {
+			return 0, fail(exitUsage, fmt.Errorf("no usable Axiom token: %v", err))
+		}
+	}
+	if r.c.dryRun {
+		return r.mode.dryRun(r)
+	}
+	return r.mode.run(r)
+}
+
+// start begins the run's time, finds the host, and sets up the trace: a
+// mode whose spans are dropped, and every dry run, exports nothing; a
+// record, which a switch waits for, writes its spans to the state
+// directory for the next delivery to send.
+func (r *runner) start() error {
 	c := r.c
-	timeout := time.Duration(c.Timeout)
-	r.deadline = time.Now().Add(timeout)
+	r.budget = newBudget(time.Duration(c.Timeout), time.Now())
 	r.host = c.Hostname
 	if r.host == "" {
-		h, err := nixinfo.ShortHostname()
+		h, err := shortHostname()
 		if err != nil {
 			return fail(exitInternal, err)
 		}
 		r.host = h
 	}
-
-	// A record must not wait on the network, nor a dry run send anything:
-	// neither exports its spans.
-	// A dry run sends nothing; a record, which a switch waits for, writes
-	// its spans to the state directory for the delivery to send.
-	tracesEndpoint := c.TracesEndpoint
-	if c.dryRun || r.mode == "drop" || r.mode == "dashboard" || r.mode == "fleet" || r.mode == "monitors" {
-		tracesEndpoint = ""
+	endpoint, token := c.TracesEndpoint, ""
+	if c.dryRun || r.mode.spans == spansDropped {
+		endpoint = ""
 	}
-	tracesToken := ""
-	if tracesEndpoint != "" && r.mode != "record" {
-		tracesToken, _ = r.token()
-		if c.TracesTokenFile != "" {
-			t, err := readToken(c.TracesTokenFile, r.deadline, r.log.Warn)
-			if err != nil {
-				r.log.Warn("traces token unusable", "err", err)
-			}
-			tracesToken = t
-		}
+	if endpoint != "" && r.mode.spans == spansExported {
+		token = r.tracesToken()
 	}
-	setupCtx, cancelSetup := context.WithDeadline(context.Background(), r.deadline)
-	tel, err := telemetry.Setup(setupCtx, telemetry.Config{
-		Endpoint:    tracesEndpoint,
+	ctx, cancel := context.WithDeadline(context.Background(), r.budget.deadline)
+	defer cancel()
+	tel, err := telemetry.Setup(ctx, telemetry.Config{
+		Endpoint:    endpoint,
 		Dataset:     c.TracesDataset,
-		Token:       tracesToken,
+		Token:       token,
 		OrgID:       c.OrgID,
 		Version:     versionString(),
 		Host:        r.host,
 		Environment: c.Environment,
-		Timeout:     exportReserve(timeout),
+		Timeout:     r.budget.reserve(),
 		StateDir:    c.StateDir,
-		Defer:       r.mode == "record",
+		Defer:       r.mode.spans == spansDeferred,
 	}, r.log)
-	cancelSetup()
 	if err != nil {
 		return fail(exitInternal, err)
 	}
-	r.exporting = tel.Exporting
-	defer func() {
-		ctx, cancel := r.exportContext(timeout)
-		defer cancel()
-		if err := r.endTraces(ctx, tel); err != nil {
-			r.log.Warn("traces not exported", "err", err)
-		}
-	}()
+	r.tel, r.exporting, r.tracer = tel, tel.Exporting, tel.Tracer()
+	return nil
+}
 
-	r.tracer = tel.Tracer()
-	if r.mode == "rollout" {
-		_, status, err := r.rollout(telemetry.FromEnvironment(context.Background()), r.stdin, r.stderr)
-		r.status = status
-		r.deadline = time.Now().Add(timeout)
-		return err
+// finish exports what is left of the trace, and what earlier runs
+// spooled: it may take the reserve, never past the run's deadline. A run
+// that settled exported its spans already, and may not wait on the network
+// while it holds the spool lock: it sends nothing more (no span ends after
+// the export; what records spooled meanwhile waits for the next run).
+func (r *runner) finish() {
+	if r.settled {
+		return
 	}
-	ctx, cancel := context.WithDeadline(context.Background(), r.deadline.Add(-exportReserve(timeout)))
+	ctx, cancel := context.WithDeadline(context.Background(), r.budget.exportBy(time.Now()))
+	defer cancel()
+	if err := r.tel.Shutdown(ctx); err != nil {
+		r.log.Warn("traces not exported", "err", err)
+	}
+}
+
+// inRunSpan runs f under the root span "run", until the budget's work is
+// done, with an annotator on the state directory when the mode keeps
+// state there; a run that delivered the spool then settles it. It says
+// what f did on stdout.
+func (r *runner) inRunSpan(f modeFunc) error {
+	ctx, cancel := context.WithDeadline(context.Background(), r.budget.work())
 	defer cancel()
 	ctx = telemetry.FromEnvironment(ctx)
-	out, err := r.traced(ctx, r.dispatch)
+	out, err := r.traced(ctx, func(ctx context.Context) (outcome, error) { return r.withAnnotator(ctx, f) })
 	if err == nil && r.delivering != nil {
-		out = r.settle(ctx, tel, timeout, out)
+		out = r.settle(ctx, out)
 	}
 	if err == nil && out.line != "" {
 		fmt.Fprintln(r.stdout, text.Line(out.line))
@@ -147,28 +161,26 @@ func (r *runner) run() error {
 	return err
 }
 
-// exportContext bounds an export: the reserve, never past the run's
-// deadline.
-func (r *runner) exportContext(timeout time.Duration) (context.Context, context.CancelFunc) {
-	end := time.Now().Add(exportReserve(timeout))
-	if end.After(r.deadline) {
-		end = r.deadline
-	}
-	return context.WithDeadline(context.Background(), end)
-}
-
-// traced runs fn under the root span "run", and says in the span what it
-// did.
+// traced runs fn under a root span "run", and says in the span what it
+// did; the line names the trace of an annotation exported.
 func (r *runner) traced(ctx context.Context, fn func(context.Context) (outcome, error)) (outcome, error) {
 	ctx, span := r.tracer.Start(ctx, vocab.SpanRun, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(
-		vocab.Mode(r.mode).KeyValue(),
+		r.mode.name.KeyValue(),
 		semconv.HostName(r.host),
 		vocab.DeployDryRun.Bool(r.c.dryRun),
 		vocab.DeployForce.Bool(r.c.force),
 	))
-	defer span.End()
-	span.SetAttributes(scopeAttributes(r.mode, r.c.Scope)...)
+	span.SetAttributes(scopeAttributes(string(r.mode.name), r.c.Scope)...)
 	out, err := fn(ctx)
+	r.endRunSpan(span, out, err)
+	if r.exporting && out.outcome == vocab.OutcomeAnnotated && out.line != "" {
+		out.line += " trace " + span.SpanContext().TraceID().String()
+	}
+	return out, err
+}
+
+// endRunSpan puts what the mode did on the run span, and ends it.
+func (r *runner) endRunSpan(span trace.Span, out outcome, err error) {
 	if out.entry != nil {
 		span.SetAttributes(annotator.DeployAttributes(out.entry, r.c.RepositoryURL)...)
 	}
@@ -185,43 +197,27 @@ func (r *runner) traced(ctx context.Context, fn func(context.Context) (outcome, 
 	} else if out.err != nil {
 		span.SetStatus(codes.Error, out.err.Error())
 	}
-	if r.exporting && out.outcome == vocab.OutcomeAnnotated && out.line != "" {
-		out.line += " trace " + span.SpanContext().TraceID().String()
-	}
-	return out, err
+	span.End()
 }
 
-func (r *runner) dispatch(ctx context.Context) (outcome, error) {
-	switch r.mode {
-	case "dashboard":
-		return r.dashboard(ctx)
-	case "fleet":
-		return r.fleet(ctx)
-	case "monitors":
-		return r.monitors(ctx)
+// withAnnotator runs f, with an annotator on the state directory when the
+// mode keeps state there: read only in a dry run, which sends nothing.
+func (r *runner) withAnnotator(ctx context.Context, f modeFunc) (outcome, error) {
+	if !r.mode.state {
+		return f(r, ctx, nil)
 	}
 	if r.c.dryRun {
-		return r.dryRun(ctx)
+		return f(r, ctx, annotator.New(outbox.OpenReadOnly(r.c.StateDir, r.log), r.options(false)))
 	}
-	store, err := annotator.OpenStore(r.c.StateDir, r.log)
+	ob, err := outbox.Open(r.c.StateDir, r.log)
 	if err != nil {
 		return outcome{}, err
 	}
-	defer store.Close()
-	a := annotator.New(store, r.options(r.mode != "record" && r.mode != "drop"))
-	switch r.mode {
-	case "record":
-		return r.record(ctx, a)
-	case "flush":
-		r.delivering = a
-		return r.deliverSpool(ctx, a, false)
-	case "drop":
-		return r.drop(ctx, a)
-	}
-	return r.annotate(ctx, a)
+	defer ob.Close()
+	return f(r, ctx, annotator.New(ob, r.options(r.mode.token == tokenToSend)))
 }
 
-// options are the annotator's; a sender only where something is sent.
+// options are the annotator's; a target only where something is sent.
 // Closures are diffed with the snapshots in the state directory, which a
 // dry run reads but never writes.
 func (r *runner) options(send bool) annotator.Options {
@@ -242,51 +238,18 @@ func (r *runner) options(send bool) annotator.Options {
 		Health:       health.NixOS{CurrentSystem: r.c.CurrentSystem},
 	}
 	if send {
-		token, tokenErr := r.token()
-		s, err := annotator.NewSender(annotator.SenderConfig{
-			Endpoint:       r.c.APIEndpoint,
-			Token:          token,
-			TokenErr:       tokenErr,
-			OrgID:          r.c.OrgID,
-			Transport:      otelhttp.NewTransport(http.DefaultTransport),
-			Retries:        2,
-			AttemptTimeout: attemptTimeout(time.Duration(r.c.Timeout)),
-			Tracer:         r.tracer,
-		}, r.log)
-		if err != nil {
-			r.log.Warn("nothing sent", "err", err)
-		}
-		opts.Sender = s
+		opts.Target, opts.NoTarget = r.target()
+		opts.Retry = target.Retry{Retries: 2}
 	}
 	return opts
 }
 
-// attemptTimeout bounds one request, so that a hung connection leaves time
-// for two more attempts on fresh ones.
-func attemptTimeout(total time.Duration) time.Duration {
-	return max(total/4, time.Second)
-}
-
-// token finds the Axiom token: a chosen token file, else AXIOM_TOKEN, else
-// the default token file.
-func (r *runner) token() (string, error) {
-	if !r.tokenRead {
-		r.tokenValue, r.tokenErr = r.readToken()
-		r.tokenRead = true
+// discover finds what runs now, compared with the newest deploy recorded.
+func (r *runner) discover(ctx context.Context, a *annotator.Annotator) (*nixinfo.Generation, error) {
+	previous, err := a.Previous()
+	if err != nil {
+		return nil, err
 	}
-	return r.tokenValue, r.tokenErr
-}
-
-func (r *runner) readToken() (string, error) {
-	if !r.c.tokenFileSet {
-		if t := strings.TrimSpace(os.Getenv("AXIOM_TOKEN")); t != "" {
-			return t, annotator.CheckToken(t)
-		}
-	}
-	return readToken(r.c.TokenFile, r.deadline, r.log.Warn)
-}
-
-func (r *runner) discover(ctx context.Context, a *annotator.Annotator, previous string) (*nixinfo.Generation, error) {
 	g, err := a.Discover(ctx, nixinfo.Options{
 		Scope:         nixinfo.Scope(r.c.Scope),
 		Revision:      r.c.Revision,

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"time"
-
-	"github.com/bdsqqq/axiom-deploy-annotation/telemetry"
 )
 
 // settle ends a run that delivered the spool (see annotator.Settle): its
@@ -13,19 +11,19 @@ import (
 // spool finds nothing new, the spool lock stays held until the process
 // exits, and nothing more goes out. A flush's line then counts every
 // round.
-func (r *runner) settle(ctx context.Context, tel *telemetry.Provider, timeout time.Duration, out outcome) outcome {
+func (r *runner) settle(ctx context.Context, out outcome) outcome {
 	a := r.delivering
 	failed := false
 	for {
-		ectx, cancel := r.exportContext(timeout)
-		if err := tel.Export(ectx); err != nil {
+		ectx, cancel := context.WithDeadline(context.Background(), r.budget.exportBy(time.Now()))
+		if err := r.tel.Export(ectx); err != nil {
 			r.log.Warn("traces not exported", "err", err)
 		}
 		cancel()
 		final := failed || ctx.Err() != nil
 		// The spool lock is only ever held for a file write, or by a run
 		// about to exit: the whole run's deadline bounds the wait.
-		lctx, cancel := context.WithDeadline(context.Background(), r.deadline)
+		lctx, cancel := context.WithDeadline(context.Background(), r.budget.deadline)
 		fresh, err := a.Settle(lctx, final)
 		cancel()
 		if err != nil {
@@ -48,22 +46,10 @@ func (r *runner) settle(ctx context.Context, tel *telemetry.Provider, timeout ti
 			failed = true
 			continue
 		}
-		if r.mode == "flush" {
+		if out.counts {
 			more.delivered += out.delivered
 			out = more
 			out.line = flushLine(out)
 		}
 	}
-}
-
-// endTraces sends what is left of the run's spans, and what earlier runs
-// spooled. A run that settled exported its spans already, and may not wait
-// on the network while it holds the spool lock: it sends nothing more (no
-// span ends after the export; what records spooled meanwhile waits for the
-// next run).
-func (r *runner) endTraces(ctx context.Context, tel *telemetry.Provider) error {
-	if r.settled {
-		return nil
-	}
-	return tel.Shutdown(ctx)
 }

@@ -13,24 +13,9 @@ Tells Axiom once about the NixOS or nix-darwin system that runs now, or with
 chosen datasets, and a trace of the run.
 
 Modes (the mode goes first):
-  annotate        record the current system if it is a new deploy, then
-                  deliver everything spooled (the default)
-  record          only record the current system in the spool: no network,
-                  for the switch to wait on
-  flush           deliver what is spooled; with --dry-run, list it
-  drop ID...      remove spooled entries Axiom keeps refusing (--dry-run shows
-                  them)
-  rollout [flags] -- COMMAND [ARGS...]
-                  run a fleet's deploy command, trace it, and annotate it as
-                  one range; exits with the command's status
-  dashboard       create or update the Axiom dashboard of the deploy runs
-                  (--dry-run prints its body)
-  fleet           print what each host runs, from the traces dataset
-  monitors        create or update the Axiom monitors that alert on failed
-                  deploys, stuck deliveries, silent hosts and hosts left
-                  behind (--dry-run prints their bodies)
-  check-config    check the settings and exit: 0 when good, 2 when not
+`
 
+const usageFlags = `
 Flags (config file key in brackets):
 `
 
@@ -49,9 +34,22 @@ Axiom refused or failed a dashboard, fleet or monitors request.
 rollout exits with its command's status.
 `
 
-// printUsage prints the help, its flags from the settings table.
+// printUsage prints the help, its modes from the modes table and its
+// flags from the settings table.
 func printUsage(w io.Writer) {
 	io.WriteString(w, usageHead)
+	for _, m := range modes {
+		left := "  " + string(m.name)
+		if m.args != "" {
+			left += " " + m.args
+		}
+		if len(left) > 16 {
+			fmt.Fprintln(w, left)
+			left = ""
+		}
+		fmt.Fprintf(w, "%-18s%s\n", left, wrap(m.help, 18, 78))
+	}
+	io.WriteString(w, usageFlags)
 	d := defaults()
 	for _, s := range settings {
 		left := "  --" + s.flag

@@ -1,20 +1,17 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"regexp"
 	"strings"
-	"syscall"
 	"time"
 
-	"github.com/bdsqqq/axiom-deploy-annotation/annotator"
+	"github.com/bdsqqq/axiom-deploy-annotation/annotator/render"
 	"github.com/bdsqqq/axiom-deploy-annotation/dashboard"
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/authhttp"
-	"github.com/bdsqqq/axiom-deploy-annotation/internal/bounded"
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/axiomclient"
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/text"
 )
 
@@ -24,8 +21,8 @@ const minTimeout = time.Second
 // datasetPattern is what Axiom accepts as a dataset name.
 var datasetPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 
-func (c *config) settings() annotator.Settings {
-	return annotator.Settings{Datasets: c.Datasets, Type: c.Type, RepositoryURL: c.RepositoryURL}
+func (c *config) settings() render.Settings {
+	return render.Settings{Datasets: c.Datasets, Type: c.Type, RepositoryURL: c.RepositoryURL}
 }
 
 func (c *config) validate() error {
@@ -50,7 +47,7 @@ func (c *config) validate() error {
 	if err := checkEndpoint("API endpoint", c.APIEndpoint); err != nil {
 		return err
 	}
-	if _, err := annotator.APIBase(c.APIEndpoint); err != nil {
+	if _, err := axiomclient.APIBase(c.APIEndpoint); err != nil {
 		return err
 	}
 	if c.TracesEndpoint != "" {
@@ -70,7 +67,7 @@ func (c *config) validate() error {
 		// It goes in a header, which could not carry it.
 		return fmt.Errorf("invalid org id %q: use printable ASCII without spaces", c.OrgID)
 	}
-	if err := annotator.CheckHostname(c.Hostname); err != nil {
+	if err := render.CheckHostname(c.Hostname); err != nil {
 		return err
 	}
 	if c.DashboardUID != "" {
@@ -107,41 +104,4 @@ func checkEndpoint(what, raw string) error {
 		return nil
 	}
 	return fmt.Errorf("invalid %s %q: must be https (plain http only to a loopback address)", what, text.URL(raw))
-}
-
-// maxTokenFile bounds a token file: a token is under a hundred bytes.
-const maxTokenFile = 4096
-
-// readToken reads a token file: surrounding white space trimmed, a warning
-// when others may read it. What cannot be a token is a token-file error,
-// named as such. A pipe is read until deadline at the latest.
-func readToken(path string, deadline time.Time, warn func(msg string, args ...any)) (string, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	if fi, err := f.Stat(); err == nil && fi.Mode().Perm()&0o004 != 0 {
-		warn("token file is readable by every user: chmod o-r it", "file", path)
-	}
-	b, err := bounded.Read(f, maxTokenFile, deadline)
-	switch {
-	case errors.Is(err, bounded.ErrTooLarge):
-		return "", fmt.Errorf("token file %s is larger than %d bytes: it holds more than a token", path, maxTokenFile)
-	case err != nil:
-		return "", fmt.Errorf("token file %s: %w", path, err)
-	case bytes.HasPrefix(b, []byte("\xef\xbb\xbf")):
-		return "", fmt.Errorf("token file %s starts with a byte-order mark: save it as plain text", path)
-	}
-	t := strings.TrimSpace(string(b))
-	switch {
-	case t == "":
-		return "", fmt.Errorf("token file %s is empty", path)
-	case strings.ContainsAny(t, "\r\n"):
-		return "", fmt.Errorf("token file %s holds more than one line: put the token alone in it", path)
-	}
-	if err := annotator.CheckToken(t); err != nil {
-		return "", fmt.Errorf("token file %s: %v", path, err)
-	}
-	return t, nil
 }

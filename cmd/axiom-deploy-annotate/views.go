@@ -3,55 +3,47 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"time"
-
-	"github.com/axiomhq/axiom-go/axiom"
-	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 
 	"github.com/bdsqqq/axiom-deploy-annotation/annotator"
 	"github.com/bdsqqq/axiom-deploy-annotation/dashboard"
 	"github.com/bdsqqq/axiom-deploy-annotation/telemetry/vocab"
 )
 
-// axiomClient is a client of Axiom's API at the scheme and host of
-// --api-endpoint, with the run's token.
-func (r *runner) axiomClient() (*axiom.Client, error) {
-	token, err := r.token()
-	if err != nil {
-		return nil, fail(exitUsage, fmt.Errorf("no usable Axiom token: %v", err))
-	}
-	base, err := annotator.APIBase(r.c.APIEndpoint)
-	if err != nil {
-		return nil, fail(exitUsage, err)
-	}
-	return dashboard.NewClient(dashboard.ClientOptions{
-		URL:       base,
-		Token:     token,
-		OrgID:     r.c.OrgID,
-		Transport: otelhttp.NewTransport(http.DefaultTransport),
-	})
-}
-
-// dashboard creates or updates the deploy dashboard; with --dry-run it
-// prints the request body and sends nothing.
-func (r *runner) dashboard(ctx context.Context) (outcome, error) {
+// dashboardRequest is the dashboard as this version makes it.
+func (r *runner) dashboardRequest() (dashboard.Request, error) {
 	req, err := dashboard.Build(dashboard.Options{
 		Dataset: r.c.TracesDataset,
 		UID:     r.c.DashboardUID,
 		Message: "axiom-deploy-annotate " + versionString(),
 	})
 	if err != nil {
-		return outcome{}, fail(exitUsage, err)
+		return dashboard.Request{}, fail(exitUsage, err)
 	}
-	if r.c.dryRun {
-		b, err := req.JSON()
-		if err != nil {
-			return outcome{}, err
-		}
-		_, err = fmt.Fprintf(r.stdout, "%s\n", b)
-		return outcome{outcome: vocab.OutcomeDryRun}, err
+	return req, nil
+}
+
+// dashboardBody is dashboard --dry-run: it prints the request body and
+// sends nothing.
+func (r *runner) dashboardBody(context.Context, *annotator.Annotator) (outcome, error) {
+	req, err := r.dashboardRequest()
+	if err != nil {
+		return outcome{}, err
+	}
+	b, err := req.JSON()
+	if err != nil {
+		return outcome{}, err
+	}
+	_, err = fmt.Fprintf(r.stdout, "%s\n", b)
+	return outcome{outcome: vocab.OutcomeDryRun}, err
+}
+
+// dashboard creates or updates the deploy dashboard.
+func (r *runner) dashboard(ctx context.Context, _ *annotator.Annotator) (outcome, error) {
+	req, err := r.dashboardRequest()
+	if err != nil {
+		return outcome{}, err
 	}
 	client, err := r.axiomClient()
 	if err != nil {
@@ -69,7 +61,7 @@ func (r *runner) dashboard(ctx context.Context) (outcome, error) {
 }
 
 // fleet prints what each host runs, from the traces dataset.
-func (r *runner) fleet(ctx context.Context) (outcome, error) {
+func (r *runner) fleet(ctx context.Context, _ *annotator.Annotator) (outcome, error) {
 	client, err := r.axiomClient()
 	if err != nil {
 		return outcome{}, err

@@ -91,7 +91,7 @@ func (s *Server) denies(perms ...string) bool {
 
 // serveDashboards is /v2/dashboards: list and create, and
 // /v2/dashboards/uid/{uid}: get, update (with the version check) and
-// delete. Bodies are checked against the shared schema where it is.
+// delete. Bodies are checked against the API description (api-v2.schema.json).
 func (s *Server) serveDashboards(w http.ResponseWriter, r *http.Request, body []byte) int {
 	if s.denies("dashboards", "dashboards:"+verb(r.Method)) {
 		return dashboardError(w, http.StatusForbidden, "forbidden", "forbidden", 0)

@@ -1,6 +1,6 @@
 // Package fakeaxiom is an Axiom API on loopback for tests: annotations,
 // dashboards (/v2/dashboards) and monitors (/v2/monitors, /v2/notifiers),
-// their bodies checked against the shared schema, and APL queries
+// their bodies checked against Axiom's published v2 API (api-v2.schema.json), and APL queries
 // (/v1/datasets/_apl, answering tables a test sets). It checks requests the way Axiom's API documents them (bearer token, JSON
 // body, required fields, limits), keeps what it accepted, and can be told
 // to misbehave for the next requests: answer an error status, hang, send
