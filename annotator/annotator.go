@@ -49,6 +49,9 @@ type Options struct {
 	// with, and which systems the state and the spool can still refer to:
 	// nixinfo.Closures.Retain, which keeps their closure snapshots.
 	Retain func(ctx context.Context, next string, keep []string)
+	// Health judges NixOS deploys by their failed units; nil judges none
+	// (their health is unknown).
+	Health Health
 }
 
 // Annotator records deploys in an outbox and delivers them.

@@ -35,6 +35,7 @@ func DeployAttributes(e *outbox.Entry, repositoryURL string) []attribute.KeyValu
 		attrs = append(attrs, generationAttributes(g, repositoryURL)...)
 	}
 	attrs = append(attrs, changeAttributes(e.Changes)...)
+	attrs = append(attrs, healthAttributes(e.Health)...)
 	if e.Annotation != nil {
 		attrs = append(attrs, vocab.AxiomAnnotationTitle.String(e.Annotation.Title))
 	}

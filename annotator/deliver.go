@@ -270,7 +270,8 @@ func (a *Annotator) render(ctx context.Context, e *outbox.Entry) *nixinfo.Diff {
 		span.End()
 	}
 	e.Changes = outbox.CountChanges(diff)
-	ann := render.Deploy{Generation: g, Diff: diff, TraceID: a.traceID(e), Time: e.Time}.Annotation(a.opts.Settings)
+	a.judge(ctx, e)
+	ann := render.Deploy{Generation: g, Diff: diff, TraceID: a.traceID(e), Time: e.Time, Health: e.Health}.Annotation(a.opts.Settings)
 	e.Annotation = &ann
 	return diff
 }

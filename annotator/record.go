@@ -68,6 +68,7 @@ func (a *Annotator) Record(ctx context.Context, g *nixinfo.Generation, at time.T
 		func() *outbox.Entry {
 			e := newEntry(ctx, g, at)
 			e.NoAnnotation = a.opts.NoAnnotation
+			a.recordBefore(ctx, e)
 			return e
 		})
 	rec.Entry = added

@@ -168,7 +168,8 @@ Before=%s
 Type=notify
 ExecStart=%s/fakeaxiomd -control %s/control.sock -token %s
 `, recordUnit, srv, srv, testToken)})
-	wants["multi-user.target"] = append(wants["multi-user.target"], "fake-axiom.service")
+	files = append(files, healthUnits...)
+	wants["multi-user.target"] = append(wants["multi-user.target"], "fake-axiom.service", probeUnit)
 	for _, f := range files {
 		write(t, filepath.Join(dir, f.name), f.text)
 	}

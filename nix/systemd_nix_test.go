@@ -44,6 +44,7 @@ func TestNixOSUnitsSystemdNix(t *testing.T) {
 		{"a token systemd cannot load", checkTokenTooLarge},
 		{"ten switches, Axiom healthy", func(t *testing.T, m *machine) { checkTenSwitches(t, m, false) }},
 		{"ten switches, trace endpoint never answers", func(t *testing.T, m *machine) { checkTenSwitches(t, m, true) }},
+		{"a failed unit, the flush unable to ask systemd", checkSandboxedHealthUnknown},
 		{"exposure as documented", checkExposure},
 	}
 	for _, c := range checks {

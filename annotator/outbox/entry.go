@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo/health"
 	"time"
 
 	"github.com/bdsqqq/axiom-deploy-annotation/annotator/annotation"
@@ -48,6 +49,11 @@ type Entry struct {
 	Annotation *annotation.Annotation `json:"annotation,omitempty"`
 	// Changes sums up what changed, once the annotation is rendered.
 	Changes *ChangeCounts `json:"changes,omitempty"`
+	// FailedBefore is what failed before a NixOS deploy, as its record
+	// found; Health is how it ended, judged once by the run that first
+	// delivers it.
+	FailedBefore *health.Before `json:"failedBefore,omitempty"`
+	Health       *health.Report `json:"health,omitempty"`
 	// Attempts counts the deliveries tried.
 	Attempts int `json:"attempts"`
 	// MaybeSent says that an attempt reached the target without an

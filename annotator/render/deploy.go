@@ -2,6 +2,7 @@ package render
 
 import (
 	"fmt"
+	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo/health"
 	"slices"
 	"strings"
 	"time"
@@ -21,6 +22,8 @@ type Deploy struct {
 	TraceID string
 	// Time is when the deploy was first seen.
 	Time time.Time
+	// Health is how it ended, nil when not judged.
+	Health *health.Report
 }
 
 // Annotation is the deploy's annotation, exactly as it is sent: a point
@@ -33,7 +36,7 @@ func (d Deploy) Annotation(s Settings) annotation.Annotation {
 		Type:        s.Type,
 		Time:        t,
 		EndTime:     t,
-		Title:       text.Truncate(title(g), MaxTitle),
+		Title:       text.Truncate(title(g)+healthTitle(d.Health), MaxTitle),
 		Description: description(d),
 	}
 	a.URL = commitLink(s.RepositoryURL, g.Revision)
@@ -111,6 +114,7 @@ func description(d Deploy) string {
 		fmt.Fprintf(&head, "Commit: %s\n", rev)
 	}
 	fmt.Fprintf(&head, "%s: %s\n", storePathLabel(g), text.Line(g.StorePath))
+	head.WriteString(healthDescription(d.Health))
 	if d.Diff != nil && d.Diff.SizeBefore > 0 && d.Diff.SizeAfter > 0 {
 		fmt.Fprintf(&head, "Closure: %s (%s)\n", bytesIEC(d.Diff.SizeAfter), signedBytes(d.Diff.SizeAfter-d.Diff.SizeBefore))
 	}

@@ -29,16 +29,22 @@ func TestDashboardFieldsNix(t *testing.T) {
 		nixtest.System{Host: "web1", Label: "24.05.2", Revision: revB, Packages: []nixtest.Package{{Name: "hello", Version: "2.13"}}, Salt: "fields"},
 		nixtest.System{Host: "web1", Label: "24.05.3", Revision: revB, Salt: "fields"},
 	)
+	failed := h.failingUnits()
 	h.m.Switch(p[0])
 	h.mustRun("--environment", "production")
+	// A unit failed before the deploy, and one the deploy failed.
 	h.m.Switch(p[1])
+	setFailed(t, failed, "old.service")
 	h.mustRun("record", "--environment", "production")
+	setFailed(t, failed, "old.service", "nginx.service")
 	h.mustRun("flush", "--environment", "production")
 	h.m.Switch(p[2])
 	h.m.Rollback()
 	h.mustRun("--environment", "production")
-	// Forward again, annotated at once: the run carries what changed.
+	// Forward again, annotated at once: the run carries what changed, and
+	// the unit still failed from before.
 	h.m.Switch(p[2])
+	setFailed(t, failed, "old.service")
 	h.mustRun("--environment", "production")
 	// A user's Home Manager generations on the host, recorded and
 	// delivered as the module does.
@@ -58,6 +64,7 @@ func TestDashboardFieldsNix(t *testing.T) {
 
 	// What the runs exported is what telemetry/vocab declares.
 	checkVocabulary(t, h.otlp.Spans(), map[string]string{
+		"run deploy.failed_units":        "a run that records and delivers at once carries it as the delivery does; the delivery here is a flush's",
 		"deliver axiom.annotation.found": "a delivery says so only when it finds its annotation in Axiom, after a run stopped while sending it",
 		"resource host.id":               "only where the machine id is readable",
 		"resource os.version":            "only where os-release gives VERSION_ID",

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo/health"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -234,6 +235,7 @@ func (r *runner) options(send bool) annotator.Options {
 		ShowTraceID:  r.exporting,
 		Diff:         closures.Diff,
 		Retain:       closures.Retain,
+		Health:       health.NixOS{CurrentSystem: r.c.CurrentSystem},
 	}
 	if send {
 		opts.Target, opts.NoTarget = r.target()

@@ -95,10 +95,17 @@ func controller(ax *fakeaxiom.Server, otlp *fakeotlp.Receiver, holds map[string]
 		}
 	})
 	mux.HandleFunc("GET /spans", func(w http.ResponseWriter, _ *http.Request) {
-		type span struct{ Name, TraceID, Outcome string }
+		type span struct {
+			Name, TraceID, Outcome string
+			Attrs                  map[string]string
+		}
 		var out []span
 		for _, s := range otlp.Spans() {
-			out = append(out, span{s.Name, s.TraceID, s.Attr(string(vocab.DeployOutcome))})
+			attrs := map[string]string{}
+			for k := range s.Attrs {
+				attrs[string(k)] = s.Attr(string(k))
+			}
+			out = append(out, span{s.Name, s.TraceID, s.Attr(string(vocab.DeployOutcome)), attrs})
 		}
 		json.NewEncoder(w).Encode(out)
 	})

@@ -56,7 +56,11 @@ func Require(t testing.TB) {
 // PID 1, D-Bus for systemctl, and Debian's Nix with its daemon's units
 // (libdbi-perl provides a virtual package nix-bin needs, which debootstrap
 // does not resolve).
-var Packages = []string{"systemd", "systemd-sysv", "dbus", "nix-setup-systemd", "libdbi-perl"}
+//
+// libnss-systemd resolves dynamic users, as NixOS does by default: without
+// it the bus refuses a DynamicUser service's connection ("Transport
+// endpoint is not connected"), and such a service cannot ask systemd.
+var Packages = []string{"systemd", "systemd-sysv", "dbus", "libnss-systemd", "nix-setup-systemd", "libdbi-perl"}
 
 // prepare is what is done to the root once debootstrap made it; it is part
 // of the cache key.

@@ -57,9 +57,18 @@ const (
 	DeployCommand attribute.Key = "deploy.command"
 	// DeployResult is how a rollout's command ended.
 	DeployResult attribute.Key = "deploy.result"
-	// DeployFailedUnits is the units a deploy left failed: reserved, the
-	// deploy monitor reads it and no run sets it yet.
+	// DeployFailedUnits is the units a NixOS deploy left failed that were
+	// not failed before it (comma-separated, at most 16 with
+	// deploy.already_failed_units): what makes deployment.status failed.
 	DeployFailedUnits attribute.Key = "deploy.failed_units"
+	// DeployAlreadyFailedUnits is the units failed before a NixOS deploy
+	// and still failed after it (comma-separated): not the deploy's doing.
+	DeployAlreadyFailedUnits attribute.Key = "deploy.already_failed_units"
+	// DeployHealth is how a NixOS deploy ended once the switch's jobs were
+	// done: healthy, failed (units it failed), degraded (only units failed
+	// before it still failed) or unknown (systemd could not be asked, or
+	// another system ran by the time it was judged).
+	DeployHealth attribute.Key = "deploy.health"
 )
 
 // The attributes of a deployed system.

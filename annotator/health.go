@@ -1,0 +1,73 @@
+package annotator
+
+import (
+	"context"
+	"strings"
+
+	"go.opentelemetry.io/otel/attribute"
+	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
+
+	"github.com/bdsqqq/axiom-deploy-annotation/annotator/outbox"
+	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo/health"
+	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo"
+	"github.com/bdsqqq/axiom-deploy-annotation/telemetry/vocab"
+)
+
+// Health judges NixOS deploys by their failed units (health.NixOS).
+type Health interface {
+	// Before is what failed before the switch: recorded with the deploy.
+	Before(ctx context.Context) health.Before
+	// Judge is how the deploy of a system ended, once the switch's jobs
+	// are done: asked by the run that delivers it.
+	Judge(ctx context.Context, system string, before health.Before) *health.Report
+}
+
+// recordBefore keeps in a NixOS deploy's entry what failed before it.
+func (a *Annotator) recordBefore(ctx context.Context, e *outbox.Entry) {
+	if a.opts.Health == nil || e.Discovered == nil || e.Discovered.Platform != nixinfo.NixOS {
+		return
+	}
+	b := a.opts.Health.Before(ctx)
+	e.FailedBefore = &b
+}
+
+// judge works out, once, how a NixOS deploy ended; a deploy whose health
+// cannot be known (no judge, not NixOS) is unknown.
+func (a *Annotator) judge(ctx context.Context, e *outbox.Entry) {
+	switch {
+	case e.Health != nil || e.Discovered == nil:
+		return
+	case e.Discovered.Platform != nixinfo.NixOS:
+		e.Health = health.Unknowable("not NixOS")
+	case a.opts.Health == nil:
+		e.Health = health.Unknowable("systemd not asked")
+	default:
+		var before health.Before
+		if e.FailedBefore != nil {
+			before = *e.FailedBefore
+		}
+		e.Health = a.opts.Health.Judge(ctx, e.StorePath, before)
+		if e.Health.Status == health.Unknown {
+			a.log.Debug("deploy health unknown", "err", e.Health.Reason)
+		}
+	}
+}
+
+// healthAttributes are deployment.status (unset when unknown),
+// deploy.health and the failed units.
+func healthAttributes(r *health.Report) []attribute.KeyValue {
+	if r == nil {
+		return nil
+	}
+	attrs := []attribute.KeyValue{vocab.DeployHealth.String(string(r.Status))}
+	if s := r.DeploymentStatus(); s != "" {
+		attrs = append(attrs, semconv.DeploymentStatusKey.String(s))
+	}
+	if len(r.Failed) > 0 {
+		attrs = append(attrs, vocab.DeployFailedUnits.String(strings.Join(r.Failed, ", ")))
+	}
+	if len(r.AlreadyFailed) > 0 {
+		attrs = append(attrs, vocab.DeployAlreadyFailedUnits.String(strings.Join(r.AlreadyFailed, ", ")))
+	}
+	return attrs
+}
