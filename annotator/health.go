@@ -8,8 +8,8 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
 
 	"github.com/bdsqqq/axiom-deploy-annotation/annotator/outbox"
-	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo/health"
 	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo"
+	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo/health"
 	"github.com/bdsqqq/axiom-deploy-annotation/telemetry/vocab"
 )
 

@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo/health"
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/text"
+	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo/health"
 )
 
 // healthTitle is what the title says after the deploy's name: " failed:
