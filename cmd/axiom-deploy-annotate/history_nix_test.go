@@ -19,7 +19,7 @@ import (
 // (record after the switch, then flush).
 func TestRollbackByHistoryNix(t *testing.T) {
 	cases := []struct {
-		name   string
+		name string
 		undo func(m *nixtest.Machine, p []string)
 		// profileAt is the generation the profile is left at.
 		profileAt int
