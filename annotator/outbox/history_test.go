@@ -2,6 +2,7 @@ package outbox
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
@@ -101,5 +102,36 @@ func TestHistoryOfOlderState(t *testing.T) {
 	}
 	if st, err = parseState(b); err != nil || st.Version != 3 || len(st.History) != 2 || *st.History[0].Generation != 41 || *st.History[1].Generation != 42 {
 		t.Errorf("state written: %+v, %v", st, err)
+	}
+}
+
+// BenchmarkHistory: what recording adds to judge a deploy by the history:
+// reading a state holding a full history, with a deploy still spooled.
+//
+//	go test -run '^$' -bench History -benchmem ./annotator/outbox/
+func BenchmarkHistory(b *testing.B) {
+	dir := b.TempDir()
+	o, err := Open(dir, slog.New(slog.DiscardHandler))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer o.Close()
+	for i := range HistoryLimit + 1 {
+		e := discovered(deployTime.Add(time.Duration(i)*time.Minute), fmt.Sprintf("%032d-nixos-system-web-1", i), i+1, "0123456789abcdef0123456789abcdef01234567")
+		if err := o.Add(b.Context(), e, 100); err != nil {
+			b.Fatal(err)
+		}
+		if i < HistoryLimit {
+			if err := o.MarkDelivered(b.Context(), e, "ann_x"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		h, err := o.History()
+		if err != nil || len(h) != HistoryLimit {
+			b.Fatalf("%d, %v", len(h), err)
+		}
 	}
 }
