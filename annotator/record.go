@@ -39,6 +39,34 @@ func judge(last *outbox.Settled, pending *outbox.Entry, system string, force boo
 	return Recording{}
 }
 
+// byHistory is g judged by the systems deployed here (oldest first, the
+// newest recorded last): a system deployed before that is not the newest
+// is a rollback to it, named by the generation and revision it had then,
+// whatever the profile holds now (a rollback that deleted the newer
+// generation, or garbage collection that deleted the older one). A system
+// that was deployed before only as a test activation, with no generation,
+// is not a rollback by history. g itself is not changed.
+func byHistory(history []outbox.Deployed, g *nixinfo.Generation) *nixinfo.Generation {
+	n := len(history)
+	if n == 0 || history[n-1].StorePath == g.StorePath {
+		return g
+	}
+	for i := n - 2; i >= 0; i-- {
+		d := history[i]
+		if d.StorePath != g.StorePath || d.Generation == nil {
+			continue
+		}
+		c := *g
+		number := *d.Generation
+		c.Number, c.Rollback = &number, true
+		if d.Revision != "" {
+			c.Revision, c.Dirty = d.Revision, d.Dirty
+		}
+		return &c
+	}
+	return g
+}
+
 // Previous is the system a deploy found now is compared with: the newest
 // deploy recorded, spooled or settled; "" when there is none.
 func (a *Annotator) Previous() (string, error) {
@@ -65,11 +93,15 @@ func (a *Annotator) Record(ctx context.Context, g *nixinfo.Generation, at time.T
 			rec = judge(last, pending, g.StorePath, force)
 			return !rec.NewDeploy()
 		},
-		func() *outbox.Entry {
-			e := newEntry(ctx, g, at)
+		func() (*outbox.Entry, error) {
+			history, err := a.outbox.History()
+			if err != nil {
+				return nil, err
+			}
+			e := newEntry(ctx, byHistory(history, g), at)
 			e.NoAnnotation = a.opts.NoAnnotation
 			a.recordBefore(ctx, e)
-			return e
+			return e, nil
 		})
 	rec.Entry = added
 	return rec, err
@@ -93,7 +125,11 @@ func (a *Annotator) Preview(ctx context.Context, g *nixinfo.Generation, at time.
 	if err != nil {
 		return Preview{}, err
 	}
-	e := newEntry(ctx, g, at)
+	history, err := a.outbox.History()
+	if err != nil {
+		return Preview{}, err
+	}
+	e := newEntry(ctx, byHistory(history, g), at)
 	diff := a.render(ctx, e)
 	return Preview{Recording: judge(last, pending, g.StorePath, force), Would: e, Diff: diff}, nil
 }

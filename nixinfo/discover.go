@@ -80,7 +80,9 @@ type Generation struct {
 	// NixpkgsRevision is the nixpkgs revision, where the system records it.
 	NixpkgsRevision string `json:"nixpkgsRevision,omitempty"`
 	// Rollback says that the profile has a newer generation than this one:
-	// a rollback or a boot into an older generation.
+	// a rollback or a boot into an older generation. Recording also sets
+	// it (and Number, as it was) for a system deployed before that is not
+	// the newest recorded, whatever the profile holds.
 	Rollback bool `json:"rollback"`
 	// Scope says whose deploy it is: System, or HomeManager (a user's Home
 	// Manager generation). Empty in what older versions recorded: System.

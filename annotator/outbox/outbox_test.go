@@ -329,7 +329,8 @@ func corruptions(valid []byte) map[string][]byte {
 // one.
 func TestCorruptState(t *testing.T) {
 	cases := corruptions(validState(t))
-	cases["unknown version"] = []byte(`{"version":3,"last":null}`)
+	cases["unknown version"] = []byte(`{"version":4,"last":null}`)
+	cases["history without a store path"] = []byte(`{"version":3,"last":null,"history":[{"storePath":"","time":"2026-03-14T15:09:26Z"}]}`)
 	cases["another system's deploy"] = []byte(`{"version":2,"last":{"storePath":"/nix/store/a","time":"2026-03-14T15:09:26Z","discovered":{"storePath":"/nix/store/b"}}}`)
 	cases["no store path"] = []byte(`{"version":1,"last":{"storePath":"","time":"2026-03-14T15:09:26Z"}}`)
 	for name, content := range cases {
@@ -535,13 +536,23 @@ func FuzzParseState(f *testing.F) {
 	f.Add([]byte(`[`))
 	f.Add([]byte(`{"version":1,"last":{"seq":18446744073709551615,"storePath":"/nix/store/x","time":"2026-03-14T15:09:26Z","title":"t","notAnnotated":"dropped"}}`))
 	f.Add([]byte(`{"version":1,"last":{"seq":-1,"storePath":"/nix/store/x","time":"2026-03-14T15:09:26Z","notAnnotated":"\u001b]0;x\u0007"}}`))
+	f.Add([]byte(`{"version":3,"last":null,"history":[{"seq":1,"storePath":"/nix/store/x","generation":2,"revision":"r","time":"2026-03-14T15:09:26Z"}]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		r, err := parseState(b)
+		st, err := parseState(b)
+		r := st.Last
 		if err != nil {
-			if r != nil {
-				t.Fatalf("error %v with a record %+v", err, r)
+			if r != nil || st.History != nil {
+				t.Fatalf("error %v with a record %+v", err, st)
 			}
 			return
+		}
+		if len(st.History) > HistoryLimit {
+			t.Fatalf("a history of %d", len(st.History))
+		}
+		for _, d := range st.History {
+			if d.StorePath == "" {
+				t.Fatalf("a history record without a store path: %+v", d)
+			}
 		}
 		if r == nil {
 			return
@@ -554,7 +565,8 @@ func FuzzParseState(f *testing.F) {
 		if err != nil {
 			return // a time outside what JSON can hold
 		}
-		again, err := parseState(out)
+		st, err = parseState(out)
+		again := st.Last
 		if err != nil || again.StorePath != r.StorePath || !again.Time.Equal(r.Time) || again.Seq != r.Seq || again.NotAnnotated != r.NotAnnotated {
 			t.Fatalf("read back %+v, %v; want %+v", again, err, r)
 		}

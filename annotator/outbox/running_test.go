@@ -51,7 +51,7 @@ func TestRunning(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := jsonObject(t, b)
-	if st["version"] != float64(stateVersion) || stateVersion != 2 {
+	if st["version"] != float64(stateVersion) || stateVersion != 3 {
 		t.Errorf("state written as version %v", st["version"])
 	}
 

@@ -94,14 +94,17 @@ func (o *Outbox) Latest() (last *Settled, pending *Entry, err error) {
 // spooled: Latest) makes judge say it is recorded already. Both run under
 // the spool lock, so that two runs never both add one deploy. It returns
 // what was added, nil when nothing was.
-func (o *Outbox) AddUnless(ctx context.Context, limit int, judge func(last *Settled, pending *Entry) bool, fresh func() *Entry) (*Entry, error) {
+func (o *Outbox) AddUnless(ctx context.Context, limit int, judge func(last *Settled, pending *Entry) bool, fresh func() (*Entry, error)) (*Entry, error) {
 	var added *Entry
 	err := o.change(ctx, func() error {
 		last, pending, err := o.Latest()
 		if err != nil || judge(last, pending) {
 			return err
 		}
-		e := fresh()
+		e, err := fresh()
+		if err != nil {
+			return err
+		}
 		if err := o.add(e, limit); err != nil {
 			return err
 		}

@@ -41,52 +41,68 @@ type Settled struct {
 type stateFile struct {
 	Version int      `json:"version"`
 	Last    *Settled `json:"last"`
+	// History is the systems deployed, oldest first, at most
+	// HistoryLimit; empty in state written before version 3.
+	History []Deployed `json:"history,omitempty"`
 }
 
 // stateVersion is the format of state.json written now. Version 1 has no
-// "discovered"; it is read as it is.
-const stateVersion = 2
+// "discovered", versions 1 and 2 no "history"; they are read as they are.
+const stateVersion = 3
 
 // parseState reads state.json.
-func parseState(b []byte) (*Settled, error) {
+func parseState(b []byte) (stateFile, error) {
 	var st stateFile
 	if err := json.Unmarshal(b, &st); err != nil {
-		return nil, err
+		return stateFile{}, err
 	}
-	if st.Version != 1 && st.Version != stateVersion {
-		return nil, fmt.Errorf("unknown version %d", st.Version)
+	if st.Version < 1 || st.Version > stateVersion {
+		return stateFile{}, fmt.Errorf("unknown version %d", st.Version)
 	}
 	if st.Last != nil && st.Last.StorePath == "" {
-		return nil, errors.New("no store path in the last record")
+		return stateFile{}, errors.New("no store path in the last record")
 	}
 	if st.Last != nil && st.Last.Discovered != nil && st.Last.Discovered.StorePath != st.Last.StorePath {
-		return nil, errors.New("the last record's deploy names another system")
+		return stateFile{}, errors.New("the last record's deploy names another system")
 	}
-	return st.Last, nil
+	if st.Version < 3 {
+		st.History = nil
+	}
+	if err := checkHistory(st.History); err != nil {
+		return stateFile{}, err
+	}
+	return st, nil
 }
 
 // readState is what state.json says was settled last, nil when nothing
-// was. A corrupt state file is set aside with a warning and counts as
-// nothing; one that cannot be read is an error wrapping ErrState.
+// was.
 func (o *Outbox) readState() (*Settled, error) {
+	st, err := o.readStateAll()
+	return st.Last, err
+}
+
+// readStateAll is what state.json holds, empty when there is none. A
+// corrupt state file is set aside with a warning and counts as empty; one
+// that cannot be read is an error wrapping ErrState.
+func (o *Outbox) readStateAll() (stateFile, error) {
 	b, err := o.readStateFile()
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
+		return stateFile{}, nil
 	}
 	if err != nil && !errors.Is(err, bounded.ErrTooLarge) {
 		if errors.Is(err, ErrState) {
-			return nil, err
+			return stateFile{}, err
 		}
-		return nil, fmt.Errorf("%w: %v", ErrState, err)
+		return stateFile{}, fmt.Errorf("%w: %v", ErrState, err)
 	}
 	if err == nil {
-		var r *Settled
-		if r, err = parseState(b); err == nil {
-			return r, nil
+		var st stateFile
+		if st, err = parseState(b); err == nil {
+			return st, nil
 		}
 	}
 	o.setAside(o.root, stateName, err)
-	return nil, nil
+	return stateFile{}, nil
 }
 
 // readStateFile reads state.json; fs.ErrNotExist when there is none.
@@ -101,8 +117,8 @@ func (o *Outbox) readStateFile() ([]byte, error) {
 	return o.root.ReadFile(stateName, maxFile)
 }
 
-func (o *Outbox) writeState(r *Settled) error {
-	b, err := json.MarshalIndent(stateFile{Version: stateVersion, Last: r}, "", "  ")
+func (o *Outbox) writeState(r *Settled, history []Deployed) error {
+	b, err := json.MarshalIndent(stateFile{Version: stateVersion, Last: r, History: history}, "", "  ")
 	if err != nil {
 		return err
 	}
@@ -155,7 +171,8 @@ func (o *Outbox) SettledAs(e *Entry) (*Settled, error) {
 // spool file goes, so that a crash between the two leaves a spool entry
 // that the next run recognises instead of sending it again. The state keeps
 // the newest deploy recorded: an older entry delivered late does not
-// replace it.
+// replace it. The state's history keeps every deploy settled, in the order
+// they were recorded.
 func (o *Outbox) MarkDelivered(ctx context.Context, e *Entry, id string) error {
 	why := ""
 	if id == "" && e.NoAnnotation {
@@ -167,19 +184,32 @@ func (o *Outbox) MarkDelivered(ctx context.Context, e *Entry, id string) error {
 // settle records, under the spool lock, that entry e is done with: its
 // annotation id, or why it has none; then removes it from the spool.
 func (o *Outbox) settle(e *Entry, id, why string) error {
+	if e.Rollout {
+		return o.remove(e)
+	}
 	last, err := o.Last()
 	if err != nil {
 		return err
 	}
-	if !e.Rollout && newer(e, last) {
+	st, err := o.readStateAll()
+	if err != nil {
+		return err
+	}
+	rec := st.Last
+	if newer(e, last) {
 		title := e.Name()
 		if e.Annotation != nil {
 			title = e.Annotation.Title
 		}
-		rec := &Settled{Seq: e.Seq, StorePath: e.StorePath, Generation: e.Generation, Time: e.Time, AnnotationID: id, Title: title, NotAnnotated: why, Discovered: e.Discovered}
-		if err := o.writeState(rec); err != nil {
-			return err
-		}
+		rec = &Settled{Seq: e.Seq, StorePath: e.StorePath, Generation: e.Generation, Time: e.Time, AnnotationID: id, Title: title, NotAnnotated: why, Discovered: e.Discovered}
+	}
+	h := st.History
+	if st.Last != nil {
+		// State written before the history was kept starts it.
+		h = remember(h, deployedOfSettled(st.Last))
+	}
+	if err := o.writeState(rec, remember(h, deployedOf(e))); err != nil {
+		return err
 	}
 	return o.remove(e)
 }

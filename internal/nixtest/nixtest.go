@@ -212,6 +212,14 @@ func (m *Machine) Rollback() {
 	m.Activate(target)
 }
 
+// DeleteGenerations deletes generations of the profile, as
+// nix-env --delete-generations does: numbers, or "old" for every one but
+// the current (what nix-collect-garbage -d does to each profile).
+func (m *Machine) DeleteGenerations(gens ...string) {
+	m.t.Helper()
+	m.nixEnv(append([]string{"--delete-generations"}, gens...)...)
+}
+
 // Activate points current-system at path without a new generation, as
 // nixos-rebuild test does.
 func (m *Machine) Activate(path string) {

@@ -89,8 +89,9 @@ const (
 	// NixPreviousStorePath is the store path of the system deployed
 	// before, empty when unknown.
 	NixPreviousStorePath attribute.Key = "nix.previous_store_path"
-	// NixRollback is whether the profile has a newer generation than the
-	// one deployed: a rollback, or a boot into an older one.
+	// NixRollback is whether the deploy is a rollback: to a system deployed
+	// before that is not the newest recorded, or to a generation older than
+	// the profile's newest (a boot into an older one).
 	NixRollback attribute.Key = "nix.rollback"
 	// NixTestActivation is whether no generation of the profile is the
 	// deployed system (nixos-rebuild test, a boot-menu pick).
