@@ -297,20 +297,41 @@ func (d *Dir) createTemp(name string) (string, *os.File, error) {
 	return "", nil, fmt.Errorf("%s: no free temporary name", d.Join(name))
 }
 
-// create makes the empty file name in d unless something is there,
-// which it leaves as it is: made under a temporary name and linked into
-// place, it is never there with another owner.
+// create makes the empty file name in d (a lock file) unless something is
+// there, which it leaves as it is. It runs before any lock is held, so it
+// never makes a file RemoveTemporary would take: a run tidying up must not
+// remove it half-way. Made by root in someone else's directory, it is
+// made under a name of its own, given to the directory's owner and linked
+// into place, so that it is never there with another owner.
 func (d *Dir) create(name string) error {
-	tmp, f, err := d.createTemp(name)
-	if err != nil {
+	uid, gid, chown := d.owner()
+	if !chown {
+		fd, err := unix.Openat(d.fd(), name, unix.O_WRONLY|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+		if err != nil {
+			return d.pathError("create", name, err)
+		}
+		return unix.Close(fd)
+	}
+	for range 100 {
+		tmp := tempPrefix + name + ".new-" + strconv.FormatUint(uint64(rand.Uint32()), 10)
+		fd, err := unix.Openat(d.fd(), tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+		if errors.Is(err, unix.EEXIST) {
+			continue
+		}
+		if err != nil {
+			return d.pathError("create", tmp, err)
+		}
+		err = unix.Fchown(fd, uid, gid)
+		unix.Close(fd)
+		if err == nil {
+			if lerr := unix.Linkat(d.fd(), tmp, d.fd(), name, 0); lerr != nil && !errors.Is(lerr, unix.EEXIST) {
+				err = d.pathError("link", name, lerr)
+			}
+		}
+		_ = d.Remove(tmp)
 		return err
 	}
-	f.Close()
-	defer d.Remove(tmp)
-	if err := unix.Linkat(d.fd(), tmp, d.fd(), name, 0); err != nil && !errors.Is(err, unix.EEXIST) {
-		return d.pathError("link", name, err)
-	}
-	return nil
+	return fmt.Errorf("%s: no free temporary name", d.Join(name))
 }
 
 // owner is the owner of d, when this process is root and d is someone

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -139,6 +140,9 @@ func TestTemporary(t *testing.T) {
 		".sending-12-00000000000000000001.pb": false,
 		".state.json.12a":                     false,
 		"..1":                                 false,
+		// The name a lock file is made under by root in someone else's
+		// directory: made before any lock is held, it is no one's to tidy.
+		".spool.lock.new-123": false,
 	} {
 		if got := IsTemporary(name); got != want {
 			t.Errorf("IsTemporary(%q) = %v, want %v", name, got, want)
@@ -289,4 +293,41 @@ func TestLockKeptToExitNote(t *testing.T) {
 	if !os.SameFile(before, after) {
 		t.Error("the lock file was replaced")
 	}
+}
+
+// TestLockMadeWhileTidying: a lock file made while another run removes
+// temporary files is made whole; lock files are made before any lock is
+// held, so making one must leave nothing a tidying run would take.
+func TestLockMadeWhileTidying(t *testing.T) {
+	dir := t.TempDir()
+	d, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				d.RemoveTemporary()
+			}
+		}
+	}()
+	for i := range 500 {
+		name := "lock" + strconv.Itoa(i)
+		l, err := d.TryLock(name, Exclusive)
+		if err != nil {
+			close(stop)
+			<-done
+			t.Fatalf("lock %d: %v", i, err)
+		}
+		l.Release()
+	}
+	close(stop)
+	<-done
 }
