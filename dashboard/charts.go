@@ -1,8 +1,6 @@
 package dashboard
 
 import (
-	"strings"
-
 	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
 
 	"github.com/bdsqqq/axiom-deploy-annotation/telemetry/vocab"
@@ -61,9 +59,7 @@ const (
 )
 
 // apl joins the lines of a query that starts from the dataset.
-func apl(dataset string, lines ...string) string {
-	return "['" + dataset + "']\n| " + strings.Join(lines, "\n| ")
-}
+var apl = vocab.Query
 
 // runs starts a query on the spans that speak of one host's deploy: the
 // run that recorded it (or annotated it at once), and each delivery of it,

@@ -1,8 +1,6 @@
 package monitor
 
 import (
-	"strings"
-
 	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
 
 	"github.com/bdsqqq/axiom-deploy-annotation/telemetry/vocab"
@@ -35,9 +33,7 @@ var (
 )
 
 // apl joins the lines of a query that starts from the dataset.
-func apl(dataset string, lines ...string) string {
-	return "['" + dataset + "']\n| " + strings.Join(lines, "\n| ")
-}
+var apl = vocab.Query
 
 // deployProblemQuery matches the one span that settles each deploy (its
 // delivery, annotated or recorded: exactly once per deploy) when the

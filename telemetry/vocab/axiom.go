@@ -142,3 +142,8 @@ func In[T ~string](values ...T) string {
 
 // Quote is a value as an APL string literal: 'a'.
 func Quote[T ~string](v T) string { return "'" + string(v) + "'" }
+
+// Query is an APL query on dataset: lines joined as pipeline stages.
+func Query(dataset string, lines ...string) string {
+	return "['" + dataset + "']\n| " + strings.Join(lines, "\n| ")
+}
