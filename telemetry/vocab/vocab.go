@@ -69,6 +69,18 @@ const (
 	// before it still failed) or unknown (systemd could not be asked, or
 	// another system ran by the time it was judged).
 	DeployHealth attribute.Key = "deploy.health"
+	// DeployCommitTime is when the deployed revision was committed (RFC
+	// 3339), where known: the commitTime setting (a flake's
+	// self.lastModified), or git's committer time for a rollout.
+	DeployCommitTime attribute.Key = "deploy.commit_time"
+	// DeployLeadTime is the lead time for changes, in seconds: the deploy's
+	// time less its revision's commit time. Not set on a rollback, which
+	// brings back an old revision.
+	DeployLeadTime attribute.Key = "deploy.lead_time"
+	// DeployTimeToRestore is, on the first healthy deploy of a host after a
+	// failed, degraded or rolled-back one, the seconds from the first of
+	// those to this one.
+	DeployTimeToRestore attribute.Key = "deploy.time_to_restore"
 )
 
 // The attributes of a deployed system.
