@@ -116,6 +116,22 @@ func (d *Dir) Load(system string) (*Closure, error) {
 	return c, nil
 }
 
+// Has says whether there is a snapshot of system: a regular file, not
+// read, so one that Load may still refuse.
+func (d *Dir) Has(system string) bool {
+	name, err := fileName(system)
+	if err != nil {
+		return false
+	}
+	dir, err := d.open(false)
+	if err != nil {
+		return false
+	}
+	defer dir.Close()
+	fi, err := dir.Lstat(name)
+	return err == nil && fi.Mode().IsRegular()
+}
+
 // Save writes the snapshot of c.System, replacing any. The directory is
 // made if missing; a symbolic link in its place is refused.
 func (d *Dir) Save(c *Closure) error {
