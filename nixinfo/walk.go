@@ -182,12 +182,18 @@ func (g storeGraph) addSnapshot(s *snapshot.Closure) (closure, error) {
 		c.paths[i] = p.Path
 		c.size += int64(p.NarSize)
 	}
+	// The references of all paths, in one array.
+	n := 0
 	for _, p := range s.Paths {
-		refs := make([]string, len(p.References))
-		for k, r := range p.References {
-			refs[k] = s.Paths[r].Path
+		n += len(p.References)
+	}
+	all := make([]string, 0, n)
+	for _, p := range s.Paths {
+		start := len(all)
+		for _, r := range p.References {
+			all = append(all, s.Paths[r].Path)
 		}
-		g[p.Path] = pathNode{narSize: int64(p.NarSize), refs: refs}
+		g[p.Path] = pathNode{narSize: int64(p.NarSize), refs: all[start:len(all):len(all)]}
 	}
 	return c, nil
 }
