@@ -83,15 +83,22 @@ func fileName(system string) (string, error) {
 	return hash + ".closure", nil
 }
 
+// fileOf opens the snapshot directory, making it first when create is
+// set, and names the file of system's snapshot in it.
+func (d *Dir) fileOf(system string, create bool) (*statedir.Dir, string, error) {
+	name, err := fileName(system)
+	if err != nil {
+		return nil, "", err
+	}
+	dir, err := d.open(create)
+	return dir, name, err
+}
+
 // Load reads the snapshot of system: nil and no error when there is none;
 // an error when the file is unreadable, corrupt, of another version or of
 // another system, which callers treat as none.
 func (d *Dir) Load(system string) (*Closure, error) {
-	name, err := fileName(system)
-	if err != nil {
-		return nil, err
-	}
-	dir, err := d.open(false)
+	dir, name, err := d.fileOf(system, false)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -119,11 +126,7 @@ func (d *Dir) Load(system string) (*Closure, error) {
 // Has says whether there is a snapshot of system: a regular file, not
 // read, so one that Load may still refuse.
 func (d *Dir) Has(system string) bool {
-	name, err := fileName(system)
-	if err != nil {
-		return false
-	}
-	dir, err := d.open(false)
+	dir, name, err := d.fileOf(system, false)
 	if err != nil {
 		return false
 	}
@@ -135,15 +138,11 @@ func (d *Dir) Has(system string) bool {
 // Save writes the snapshot of c.System, replacing any. The directory is
 // made if missing; a symbolic link in its place is refused.
 func (d *Dir) Save(c *Closure) error {
-	name, err := fileName(c.System)
-	if err != nil {
-		return err
-	}
 	b, err := format(c)
 	if err != nil {
 		return err
 	}
-	dir, err := d.open(true)
+	dir, name, err := d.fileOf(c.System, true)
 	if err != nil {
 		return err
 	}
