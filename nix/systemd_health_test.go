@@ -7,15 +7,18 @@ import (
 	"time"
 )
 
-// The unit that fails on purpose: probe.service runs at every switch (a
+// The units that fail on purpose: probe.service runs at every switch (a
 // oneshot wanted by multi-user.target) and fails while /srv/axiom/break
-// exists.
+// exists; stale.service is wanted by nothing, so no switch starts it: the
+// test starts it, and it fails while /srv/axiom/stale exists.
 const (
 	probeUnit = "probe.service"
+	staleUnit = "stale.service"
 )
 
 var healthUnits = []unitFile{
 	{probeUnit, fmt.Sprintf("[Unit]\nDescription=Fails while %s/break exists\nStartLimitIntervalSec=0\n\n[Service]\nType=oneshot\nExecStart=/bin/sh -c '! test -e %s/break'\n", srv, srv)},
+	{staleUnit, fmt.Sprintf("[Unit]\nDescription=Fails while %s/stale exists, started by hand\nStartLimitIntervalSec=0\n\n[Service]\nType=oneshot\nExecStart=/bin/sh -c '! test -e %s/stale'\n", srv, srv)},
 }
 
 type spanView struct {
@@ -70,20 +73,44 @@ func (m *machine) judged(base, gen int, titleEnd, healthStatus, status, failed, 
 	}
 }
 
-// checkSandboxedHealthUnknown: a switch leaves probe.service failed, and
-// the flush, as the module sandboxes it (a dynamic user), cannot ask
-// systemd here: Debian's dbus-daemon runs with SYSTEMD_NSS_DYNAMIC_BYPASS
-// and ends a dynamic user's connection at its Hello ("Transport endpoint is
-// not connected"). The deploy is then unknown, never succeeded: no
-// deployment.status, an unmarked title.
-func checkSandboxedHealthUnknown(t *testing.T, m *machine) {
+// checkHealthFailed: a switch leaves probe.service failed. The flush asks
+// systemd over the bus once the switch's jobs are done: the deploy failed,
+// and the title, the description and the deliver span name the unit.
+func checkHealthFailed(t *testing.T, m *machine) {
 	base := len(m.annotations())
 	m.c.MustRun("touch", srv+"/break")
-	defer m.c.MustRun("systemctl", "reset-failed", probeUnit)
-	defer m.c.MustRun("rm", "-f", srv+"/break")
 	gen, _ := m.switchNext()
-	m.judged(base, gen, "", "unknown", "", "", "")
+	m.judged(base, gen, " failed: "+probeUnit, "failed", "failed", probeUnit, "")
 	if s := strings.TrimSpace(m.show("ActiveState", probeUnit)); s != "failed" {
 		t.Errorf("%s is %s, want failed", probeUnit, s)
 	}
+	// FLEETROW m.fleetRow(gen, "failed", probeUnit)
+}
+
+// checkHealthFixed: the next switch runs probe.service again, and it
+// succeeds: the deploy is healthy, its title unmarked.
+func checkHealthFixed(t *testing.T, m *machine) {
+	base := len(m.annotations())
+	m.c.MustRun("rm", "-f", srv+"/break")
+	gen, _ := m.switchNext()
+	m.judged(base, gen, "", "healthy", "succeeded", "", "")
+	// FLEETROW m.fleetRow(gen, "healthy", "")
+	m.noneFailed()
+}
+
+// checkHealthAlreadyFailed: stale.service failed before a switch that does
+// not start it, and is failed after: the deploy is degraded, the unit is
+// named as failed before it, and the deploy succeeded.
+func checkHealthAlreadyFailed(t *testing.T, m *machine) {
+	base := len(m.annotations())
+	m.c.MustRun("touch", srv+"/stale")
+	defer m.c.MustRun("rm", "-f", srv+"/stale")
+	defer m.c.MustRun("systemctl", "reset-failed", staleUnit)
+	m.c.Run("systemctl", "start", staleUnit)
+	if s := strings.TrimSpace(m.show("ActiveState", staleUnit)); s != "failed" {
+		t.Fatalf("%s is %s before the switch, want failed", staleUnit, s)
+	}
+	gen, _ := m.switchNext()
+	m.judged(base, gen, " degraded: "+staleUnit, "degraded", "succeeded", "", staleUnit)
+	// FLEETROW m.fleetRow(gen, "degraded", staleUnit)
 }
