@@ -262,7 +262,7 @@ func TestDORACharts(t *testing.T) {
 	}
 	for id, wants := range map[string][]string{
 		"frequency":            {"bin(_time, 7d), host"},
-		"lead-time":            {"['deploy.lead_time']", "percentiles_array(hours, 50, 90) by bin(_time, 7d)", "lead_time / 3600"},
+		"lead-time":            {"['deploy.lead_time']", "percentiles_array(hours, 50, 90) by bin(_time, 7d)", "hours = seconds / 3600"},
 		"time-to-restore":      {"['deploy.time_to_restore']", "percentiles_array(hours, 50, 90) by bin(_time, 7d)"},
 		"change-failure":       {"['deploy.health']", "['nix.rollback']", "failed_change = failed or degraded or rolled_back", "by bin(_time, 7d)"},
 		"change-failure-hosts": {"['deploy.health']", "['nix.rollback']", "['deploy.time_to_restore']", "failed_changes = countif(failed_change)", "by host"},

@@ -40,6 +40,16 @@ func changeFailures(dataset string, lines ...string) string {
 		}, lines...)...)
 }
 
+// weeklyHours is p50 and p90 per week, in hours, of a time in seconds
+// that a deploy's spans carry (field), over the deploys that carry it.
+func weeklyHours(dataset, field string) string {
+	return deploys(dataset, "seconds = "+field, "seconds = max(seconds)",
+		"where isnotnull(seconds)",
+		"project _time = deployed, hours = seconds / 3600",
+		"summarize percentiles_array(hours, 50, 90) by bin(_time, 7d)",
+	)
+}
+
 // doraCharts are the four keys of DORA, under a note that says how each
 // is counted: deploy frequency, lead time for changes, change failure
 // rate and time to restore, per week, and the last two per host.
@@ -52,24 +62,14 @@ func doraCharts(dataset string, y int) []placed {
 			"summarize deploys = count() by bin(_time, 7d), host",
 		)}}, 0, y + 3, 6, 6},
 
-		{Chart{ID: "lead-time", Type: "TimeSeries", Name: "DORA lead time for changes in hours: p50 and p90 per week", Query: &Query{APL: deploys(dataset,
-			"lead_time = "+fLeadTime, "lead_time = max(lead_time)",
-			"where isnotnull(lead_time)",
-			"project _time = deployed, hours = lead_time / 3600",
-			"summarize percentiles_array(hours, 50, 90) by bin(_time, 7d)",
-		)}}, 6, y + 3, 6, 6},
+		{Chart{ID: "lead-time", Type: "TimeSeries", Name: "DORA lead time for changes in hours: p50 and p90 per week", Query: &Query{APL: weeklyHours(dataset, fLeadTime)}}, 6, y + 3, 6, 6},
 
 		{Chart{ID: "change-failure", Type: "TimeSeries", Name: "DORA change failure rate: failed, degraded and rolled-back deploys per week (%)", Query: &Query{APL: changeFailures(dataset,
 			"project _time = deployed, failed_change",
 			"summarize change_failure_percent = avg(iff(failed_change, 100.0, 0.0)) by bin(_time, 7d)",
 		)}}, 0, y + 9, 6, 6},
 
-		{Chart{ID: "time-to-restore", Type: "TimeSeries", Name: "DORA time to restore in hours: p50 and p90 per week", Query: &Query{APL: deploys(dataset,
-			"restore = "+fTimeToRestore, "restore = max(restore)",
-			"where isnotnull(restore)",
-			"project _time = deployed, hours = restore / 3600",
-			"summarize percentiles_array(hours, 50, 90) by bin(_time, 7d)",
-		)}}, 6, y + 9, 6, 6},
+		{Chart{ID: "time-to-restore", Type: "TimeSeries", Name: "DORA time to restore in hours: p50 and p90 per week", Query: &Query{APL: weeklyHours(dataset, fTimeToRestore)}}, 6, y + 9, 6, 6},
 
 		{Chart{ID: "change-failure-hosts", Type: "Table", Name: "DORA change failure rate and time to restore by host", Query: &Query{APL: changeFailures(dataset,
 			"extend restore_hours = restore / 3600",
