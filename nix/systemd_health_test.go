@@ -2,9 +2,18 @@ package nix_test
 
 import (
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/axiomcols"
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/fakeaxiom"
+	"github.com/bdsqqq/axiom-deploy-annotation/internal/kusto"
+	"github.com/bdsqqq/axiom-deploy-annotation/telemetry/vocab"
 )
 
 // The units that fail on purpose: probe.service runs at every switch (a
@@ -84,7 +93,7 @@ func checkHealthFailed(t *testing.T, m *machine) {
 	if s := strings.TrimSpace(m.show("ActiveState", probeUnit)); s != "failed" {
 		t.Errorf("%s is %s, want failed", probeUnit, s)
 	}
-	// FLEETROW m.fleetRow(gen, "failed", probeUnit)
+	m.fleetRow(gen, "failed", probeUnit)
 }
 
 // checkHealthFixed: the next switch runs probe.service again, and it
@@ -94,7 +103,7 @@ func checkHealthFixed(t *testing.T, m *machine) {
 	m.c.MustRun("rm", "-f", srv+"/break")
 	gen, _ := m.switchNext()
 	m.judged(base, gen, "", "healthy", "succeeded", "", "")
-	// FLEETROW m.fleetRow(gen, "healthy", "")
+	m.fleetRow(gen, "healthy", "")
 	m.noneFailed()
 }
 
@@ -112,5 +121,55 @@ func checkHealthAlreadyFailed(t *testing.T, m *machine) {
 	}
 	gen, _ := m.switchNext()
 	m.judged(base, gen, " degraded: "+staleUnit, "degraded", "succeeded", "", staleUnit)
-	// FLEETROW m.fleetRow(gen, "degraded", staleUnit)
+	m.fleetRow(gen, "degraded", staleUnit)
+}
+
+// fleetRow runs `fleet` against an Axiom on loopback whose answer to the
+// fleet query is web-1's row as the query makes it of generation gen's
+// deliver span (its deploy time, generation, label, health and outcome),
+// the query itself bound by the analyzer on a first deploy's columns, and
+// checks the row fleet prints: "deploy failed" for a failed deploy,
+// "degraded" for a degraded one, neither for a healthy one.
+func (m *machine) fleetRow(gen int, health, units string) {
+	m.t.Helper()
+	s := m.deliverOf(gen)
+	if got := s.Attrs[string(vocab.DeployHealth)]; got != health {
+		m.t.Fatalf("deliver span of gen %d: %s = %q, want %q", gen, vocab.DeployHealth, got, health)
+	}
+	deployed, err := time.Parse(time.RFC3339Nano, s.Attrs[string(vocab.DeployTime)])
+	if err != nil {
+		m.t.Fatalf("deliver span of gen %d: %s: %v", gen, vocab.DeployTime, err)
+	}
+	fa := fakeaxiom.New(testToken)
+	defer fa.Close()
+	fa.SetQueryColumns("deploy-traces", axiomcols.FirstDeploy(), kusto.Start(m.t))
+	fields := []fakeaxiom.QueryField{
+		{Name: "host", Type: "string"}, {Name: "scope", Type: "string"}, {Name: "deployed", Type: "datetime"},
+		{Name: "last_run", Type: "datetime"}, {Name: "generation", Type: "integer"}, {Name: "test_activation", Type: "boolean"},
+		{Name: "revision", Type: "string"}, {Name: "label", Type: "string"}, {Name: "health", Type: "string"},
+		{Name: "outcome", Type: "string"}, {Name: "spooled", Type: "integer"}, {Name: "message", Type: "string"},
+	}
+	row := []any{"web-1", "", deployed.Format(time.RFC3339Nano), deployed.Format(time.RFC3339Nano), float64(gen), false,
+		"", s.Attrs[string(vocab.NixLabel)], health, s.Outcome, 0.0, nil}
+	columns := make([][]any, len(row))
+	for i, v := range row {
+		columns[i] = []any{v}
+	}
+	fa.SetQueryResult("deploy-traces", fields, columns...)
+	token := filepath.Join(m.t.TempDir(), "token")
+	write(m.t, token, testToken+"\n")
+	os.Chmod(token, 0o600)
+	out, err := exec.Command(m.bin, "fleet", "--traces-dataset", "deploy-traces", "--api-endpoint", fa.URL, "--token-file", token).CombinedOutput()
+	if err != nil {
+		m.t.Fatalf("fleet: %v\n%s", err, out)
+	}
+	mark := map[string]string{"failed": "deploy failed", "degraded": "degraded"}[health]
+	line := regexp.MustCompile(fmt.Sprintf(`(?m)^web-1 +%d +.*annotated(  +(.*))?$`, gen)).FindStringSubmatch(string(out))
+	if line == nil {
+		m.t.Fatalf("fleet prints no row for web-1 gen %d:\n%s", gen, out)
+	}
+	m.t.Logf("fleet: %s", line[0])
+	if mark == "" && strings.Contains(line[2], "failed") || mark != "" && !strings.HasPrefix(line[2], mark) {
+		m.t.Errorf("fleet's row for web-1 gen %d (%s, %s) says %q, want %q first:\n%s", gen, health, units, line[2], mark, out)
+	}
 }

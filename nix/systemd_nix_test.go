@@ -82,11 +82,16 @@ func checkHangingAxiom(t *testing.T, m *machine) {
 	}
 	// The delivery runs, waiting for Axiom, with the token as a credential
 	// of its own; the record never had one.
-	m.await(time.Minute, flushUnit+" delivering", func() bool {
-		return strings.TrimSpace(m.show("ActiveState", flushUnit)) == "activating"
+	// systemd reports the unit activating from the start of its job, a
+	// moment before it has set up the credentials and run the command.
+	var token string
+	m.await(time.Minute, flushUnit+" delivering, with its token credential", func() bool {
+		var err error
+		token, err = m.c.Run("cat", "/run/credentials/"+flushUnit+"/token")
+		return err == nil && strings.TrimSpace(m.show("ActiveState", flushUnit)) == "activating"
 	})
-	if out, err := m.c.Run("cat", "/run/credentials/"+flushUnit+"/token"); err != nil || strings.TrimSpace(out) != testToken {
-		t.Errorf("the flush's token credential: %q, %v", out, err)
+	if strings.TrimSpace(token) != testToken {
+		t.Errorf("the flush's token credential: %q", token)
 	}
 	if _, err := m.c.Run("test", "-e", "/run/credentials/"+recordUnit); err == nil {
 		t.Errorf("the record service has credentials")
