@@ -60,6 +60,10 @@ func byHistory(history []outbox.Deployed, g *nixinfo.Generation) *nixinfo.Genera
 		number := *d.Generation
 		c.Number, c.Rollback = &number, true
 		if d.Revision != "" {
+			// The commit time goes with the revision it was recorded with.
+			if d.Revision != g.Revision || d.CommitTime != nil {
+				c.CommitTime = d.CommitTime
+			}
 			c.Revision, c.Dirty = d.Revision, d.Dirty
 		}
 		return &c
@@ -99,6 +103,7 @@ func (a *Annotator) Record(ctx context.Context, g *nixinfo.Generation, at time.T
 				return nil, err
 			}
 			e := newEntry(ctx, byHistory(history, g), at)
+			a.warnSkew(e.Discovered, e.Time)
 			e.NoAnnotation = a.opts.NoAnnotation
 			a.recordBefore(ctx, e)
 			return e, nil

@@ -208,7 +208,7 @@ func (o *Outbox) settle(e *Entry, id, why string) error {
 		// State written before the history was kept starts it.
 		h = remember(h, deployedOfSettled(st.Last))
 	}
-	if err := o.writeState(rec, remember(h, deployedOf(e))); err != nil {
+	if err := o.writeState(rec, remember(h, DeployedOf(e))); err != nil {
 		return err
 	}
 	return o.remove(e)
