@@ -33,8 +33,9 @@ func (u *unixTime) setJSON(raw json.RawMessage) error {
 		u.t = nil
 		return nil
 	}
+	// A JSON number, not a string of one (which json.Number would take).
 	var n json.Number
-	if err := json.Unmarshal(raw, &n); err != nil || u.Set(n.String()) != nil {
+	if err := json.Unmarshal(raw, &n); err != nil || bytes.HasPrefix(bytes.TrimSpace(raw), []byte(`"`)) || u.Set(n.String()) != nil {
 		return fmt.Errorf("must be whole Unix seconds such as 1700000000, or null, not %.40s", raw)
 	}
 	return nil
