@@ -2,6 +2,8 @@ package annotator
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +15,7 @@ import (
 	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo"
 	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo/health"
 	"github.com/bdsqqq/axiom-deploy-annotation/telemetry"
+	"github.com/bdsqqq/axiom-deploy-annotation/telemetry/vocab"
 )
 
 // TestStreakStart: which deploy ends an unhealthy streak, and where the
@@ -242,5 +245,52 @@ func TestTimeToRestoreRollback(t *testing.T) {
 	b := deliverSpan(t, spans, systemB, times[1])
 	if lead, ok := seconds(b, "deploy.lead_time"); !ok || lead != 4*time.Minute.Seconds() {
 		t.Errorf("deploy.lead_time %v (set %v), want 240", lead, ok)
+	}
+}
+
+// TestRestoreBeyondHistory: a streak longer than the history keeps is
+// measured from the oldest deploy kept, and a debug line says so; a
+// revision committed after its deploy (clock skew) has no lead time, and a
+// debug line says why.
+func TestRestoreBeyondHistory(t *testing.T) {
+	fake := fakeaxiom.New(testToken)
+	defer fake.Close()
+	log, buf := testlog.New(t)
+	judge := scriptedHealth{}
+	a := newAnnotator(t, t.TempDir(), fake.Endpoint(), func(o *Options, _ *axiomapi.Config) { o.Health, o.Log = judge, log })
+	n := outbox.HistoryLimit + 3
+	var last *outbox.Entry
+	for i := range n {
+		system := fmt.Sprintf("/nix/store/%032d-nixos-system-host", i)
+		judge[system] = health.Failed
+		g := testGeneration(system)
+		if i == n-1 {
+			judge[system] = health.Healthy
+			future := deployTime.Add(time.Duration(i)*time.Minute + time.Hour)
+			g.CommitTime = &future
+		}
+		record(t, a, g, deployTime.Add(time.Duration(i)*time.Minute))
+		res, err := a.Deliver(ctxFor(t, 5*time.Second), true)
+		if err != nil || res.Err != nil || len(res.Delivered) != 1 {
+			t.Fatalf("deliver %d: %+v, %v", i, res, err)
+		}
+		last = res.Delivered[0].Entry
+	}
+	oldestKept := deployTime.Add(time.Duration(n-outbox.HistoryLimit) * time.Minute)
+	if !last.UnhealthySince.Equal(oldestKept) {
+		t.Errorf("healthy after %d failed: unhealthy since %s, want the oldest kept %s", n-1, last.UnhealthySince, oldestKept)
+	}
+	for _, want := range []string{"the unhealthy streak began before the oldest deploy the history keeps", "no lead time: the revision's commit time is after the deploy's"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("no debug line %q in:\n%s", want, buf.String())
+		}
+	}
+	var commitTime, leadTime bool
+	for _, kv := range DeployAttributes(last, "") {
+		commitTime = commitTime || kv.Key == vocab.DeployCommitTime
+		leadTime = leadTime || kv.Key == vocab.DeployLeadTime
+	}
+	if !commitTime || leadTime {
+		t.Errorf("commit after the deploy: commit time set %v, lead time set %v; want the commit time alone", commitTime, leadTime)
 	}
 }
