@@ -48,6 +48,9 @@ type stateFile struct {
 
 // stateVersion is the format of state.json written now. Version 1 has no
 // "discovered", versions 1 and 2 no "history"; they are read as they are.
+// The history's "commitTime", "rollback" and "health" are optional within
+// version 3: records written before they were kept read as unknown, and a
+// run that does not know them drops them without harm.
 const stateVersion = 3
 
 // parseState reads state.json.
