@@ -271,6 +271,7 @@ func (a *Annotator) render(ctx context.Context, e *outbox.Entry) *nixinfo.Diff {
 	}
 	e.Changes = outbox.CountChanges(diff)
 	a.judge(ctx, e)
+	a.restore(e)
 	ann := render.Deploy{Generation: g, Diff: diff, TraceID: a.traceID(e), Time: e.Time, Health: e.Health}.Annotation(a.opts.Settings)
 	e.Annotation = &ann
 	return diff

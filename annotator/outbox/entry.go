@@ -54,6 +54,11 @@ type Entry struct {
 	// delivers it.
 	FailedBefore *health.Before `json:"failedBefore,omitempty"`
 	Health       *health.Report `json:"health,omitempty"`
+	// UnhealthySince is, on the first healthy deploy of the host after a
+	// failed, degraded or rolled-back one, when the first of those was
+	// deployed (time to restore runs from it); worked out with Health,
+	// from the deploy times the state's history keeps. Zero otherwise.
+	UnhealthySince time.Time `json:"unhealthySince,omitzero"`
 	// Attempts counts the deliveries tried.
 	Attempts int `json:"attempts"`
 	// MaybeSent says that an attempt reached the target without an

@@ -3,8 +3,10 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bdsqqq/axiom-deploy-annotation/dashboard"
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/axiomcols"
@@ -43,8 +45,15 @@ func TestDashboardFieldsNix(t *testing.T) {
 	h.mustRun("--environment", "production")
 	// Forward again, annotated at once: the run carries what changed, and
 	// the unit still failed from before.
+	// The flake's commit time, as the module passes it: lead time.
+	commit := strconv.FormatInt(time.Now().Add(-time.Hour).Unix(), 10)
 	h.m.Switch(p[2])
 	setFailed(t, failed, "old.service")
+	h.mustRun("--environment", "production", "--commit-time", commit)
+	// Nothing failed, back on the first: the streak of failed and
+	// degraded deploys ends, with a time to restore.
+	h.m.Switch(p[0])
+	setFailed(t, failed)
 	h.mustRun("--environment", "production")
 	// A user's Home Manager generations on the host, recorded and
 	// delivered as the module does.
@@ -57,7 +66,7 @@ func TestDashboardFieldsNix(t *testing.T) {
 	u.switchTo(hp[1], "--environment", "production", "--revision", revB)
 
 	seen := filepath.Join(t.TempDir(), "traceparent")
-	r := h.run("rollout", "--revision", revB, "--", "sh", "-c", `printf %s "$TRACEPARENT" > `+seen+`; exit 3`)
+	r := h.run("rollout", "--revision", revB, "--commit-time", commit, "--", "sh", "-c", `printf %s "$TRACEPARENT" > `+seen+`; exit 3`)
 	if r.code != 3 {
 		t.Fatalf("rollout exit %d, want the command's 3\n%s", r.code, r.stderr)
 	}

@@ -77,9 +77,10 @@ const (
 	// time less its revision's commit time. Not set on a rollback, which
 	// brings back an old revision.
 	DeployLeadTime attribute.Key = "deploy.lead_time"
-	// DeployTimeToRestore is, on the first healthy deploy of a host after a
-	// failed, degraded or rolled-back one, the seconds from the first of
-	// those to this one.
+	// DeployTimeToRestore is the time to restore, in seconds: on the first
+	// healthy deploy of a host after a failed, degraded or rolled-back one
+	// (or on the rollback that undid one), the time from the first of those
+	// to this one, by their deploy times.
 	DeployTimeToRestore attribute.Key = "deploy.time_to_restore"
 )
 
