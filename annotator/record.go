@@ -106,7 +106,6 @@ func (a *Annotator) Record(ctx context.Context, g *nixinfo.Generation, at time.T
 			e := newEntry(ctx, byHistory(history, g), at)
 			a.warnSkew(e.Discovered, e.Time)
 			e.NoAnnotation = a.opts.NoAnnotation
-			a.recordBefore(ctx, e)
 			return e, nil
 		})
 	rec.Entry = added

@@ -36,9 +36,9 @@ func TestDashboardFieldsNix(t *testing.T) {
 	h.mustRun("--environment", "production")
 	// A unit failed before the deploy, and one the deploy failed.
 	h.m.Switch(p[1])
-	setFailed(t, failed, "old.service")
+	setFailed(t, failed, "old.service before")
 	h.mustRun("record", "--environment", "production")
-	setFailed(t, failed, "old.service", "nginx.service")
+	setFailed(t, failed, "old.service before", "nginx.service")
 	h.mustRun("flush", "--environment", "production")
 	h.m.Switch(p[2])
 	h.m.Rollback()
@@ -48,7 +48,7 @@ func TestDashboardFieldsNix(t *testing.T) {
 	// The flake's commit time, as the module passes it: lead time.
 	commit := strconv.FormatInt(time.Now().Add(-time.Hour).Unix(), 10)
 	h.m.Switch(p[2])
-	setFailed(t, failed, "old.service")
+	setFailed(t, failed, "old.service before")
 	h.mustRun("--environment", "production", "--commit-time", commit)
 	// Nothing failed, back on the first: the streak of failed and
 	// degraded deploys ends, with a time to restore.
