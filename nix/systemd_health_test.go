@@ -173,3 +173,22 @@ func (m *machine) fleetRow(gen int, health, units string) {
 		m.t.Errorf("fleet's row for web-1 gen %d (%s, %s) says %q, want %q first:\n%s", gen, health, units, line[2], mark, out)
 	}
 }
+
+// checkHealthNoBus: with the system bus stopped, a switch leaves
+// probe.service failed and the flush cannot ask systemd: the deploy is
+// unknown, never succeeded: no deployment.status, an unmarked title.
+func checkHealthNoBus(t *testing.T, m *machine) {
+	base := len(m.annotations())
+	// Masked, or the switch would start it again with multi-user.target.
+	m.c.MustRun("systemctl", "mask", "--runtime", "--now", "dbus.socket", "dbus.service")
+	defer m.c.MustRun("systemctl", "start", "dbus.socket")
+	defer m.c.MustRun("systemctl", "unmask", "--runtime", "dbus.socket", "dbus.service")
+	m.c.MustRun("touch", srv+"/break")
+	defer m.c.MustRun("systemctl", "reset-failed", probeUnit)
+	defer m.c.MustRun("rm", "-f", srv+"/break")
+	gen, _ := m.switchNext()
+	m.judged(base, gen, "", "unknown", "", "", "")
+	if s := strings.TrimSpace(m.show("ActiveState", probeUnit)); s != "failed" {
+		t.Errorf("%s is %s, want failed", probeUnit, s)
+	}
+}

@@ -47,6 +47,7 @@ func TestNixOSUnitsSystemdNix(t *testing.T) {
 		{"a switch leaves a unit failed", checkHealthFailed},
 		{"the next switch fixes it", checkHealthFixed},
 		{"a unit failed before the switch and after", checkHealthAlreadyFailed},
+		{"a failed unit, no bus to ask systemd", checkHealthNoBus},
 		{"exposure as documented", checkExposure},
 	}
 	for _, c := range checks {
