@@ -1,9 +1,6 @@
 package dashboard
 
-import (
-	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo/health"
-	"github.com/bdsqqq/axiom-deploy-annotation/telemetry/vocab"
-)
+import "github.com/bdsqqq/axiom-deploy-annotation/telemetry/vocab"
 
 // The fields of a deploy's health and of the DORA keys.
 var (
@@ -19,10 +16,10 @@ var (
 // deployHealth names it from those counts: failed, degraded, healthy,
 // unknown, or empty when no span said.
 var (
-	healthCounts = "failed_spans = countif(health == " + vocab.Quote(health.Failed) + "), degraded_spans = countif(health == " + vocab.Quote(health.Degraded) +
-		"), healthy_spans = countif(health == " + vocab.Quote(health.Healthy) + "), unknown_spans = countif(health == " + vocab.Quote(health.Unknown) + ")"
-	deployHealth = "health = case(failed_spans > 0, " + vocab.Quote(health.Failed) + ", degraded_spans > 0, " + vocab.Quote(health.Degraded) +
-		", healthy_spans > 0, " + vocab.Quote(health.Healthy) + ", unknown_spans > 0, " + vocab.Quote(health.Unknown) + ", '')"
+	healthCounts = "failed_spans = countif(health == " + vocab.Quote(vocab.HealthFailed) + "), degraded_spans = countif(health == " + vocab.Quote(vocab.HealthDegraded) +
+		"), healthy_spans = countif(health == " + vocab.Quote(vocab.HealthHealthy) + "), unknown_spans = countif(health == " + vocab.Quote(vocab.HealthUnknown) + ")"
+	deployHealth = "health = case(failed_spans > 0, " + vocab.Quote(vocab.HealthFailed) + ", degraded_spans > 0, " + vocab.Quote(vocab.HealthDegraded) +
+		", healthy_spans > 0, " + vocab.Quote(vocab.HealthHealthy) + ", unknown_spans > 0, " + vocab.Quote(vocab.HealthUnknown) + ", '')"
 )
 
 // changeFailures is one row per deploy, at its time, saying whether it

@@ -15,7 +15,6 @@ import (
 
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/axiomclient"
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/text"
-	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo/health"
 	"github.com/bdsqqq/axiom-deploy-annotation/telemetry/vocab"
 )
 
@@ -300,9 +299,9 @@ func hostAt(col map[string]query.Column, i int, now time.Time) (Host, error) {
 	if str(col["scope"], i) == scopeHome {
 		h.Scope = scopeHome
 	}
-	h.DeployFailed = h.Health == string(health.Failed)
-	h.Degraded = h.Health == string(health.Degraded)
-	h.Failed = h.Outcome == "error"
+	h.DeployFailed = h.Health == string(vocab.HealthFailed)
+	h.Degraded = h.Health == string(vocab.HealthDegraded)
+	h.Failed = h.Outcome == string(vocab.OutcomeError)
 	h.Held = h.Spooled > 0 || h.Outcome == "spooled"
 	if h.Failed || h.Held {
 		h.Message = text.Field(str(col["message"], i), maxMessage)

@@ -65,9 +65,7 @@ const (
 	// and still failed after it (comma-separated): not the deploy's doing.
 	DeployAlreadyFailedUnits attribute.Key = "deploy.already_failed_units"
 	// DeployHealth is how a NixOS deploy ended once the switch's jobs were
-	// done: healthy, failed (units it failed), degraded (only units failed
-	// before it still failed) or unknown (systemd could not be asked, or
-	// another system ran by the time it was judged).
+	// done.
 	DeployHealth attribute.Key = "deploy.health"
 	// DeployCommitTime is when the deployed revision was committed (RFC
 	// 3339), where known: the commitTime setting (a flake's
