@@ -31,6 +31,9 @@ func (a *Annotator) judge(ctx context.Context, e *outbox.Entry) {
 		return
 	case e.Discovered.Platform != nixinfo.NixOS:
 		e.Health = health.Unknowable("not NixOS")
+	case e.Discovered.Scope == nixinfo.HomeManager:
+		// The system's units say nothing of a user's generation.
+		e.Health = health.Unknowable("a Home Manager generation")
 	case a.opts.Health == nil:
 		e.Health = health.Unknowable("systemd not asked")
 	default:
