@@ -36,6 +36,10 @@ func DeployAttributes(e *outbox.Entry, repositoryURL string) []attribute.KeyValu
 	}
 	attrs = append(attrs, changeAttributes(e.Changes)...)
 	attrs = append(attrs, healthAttributes(e.Health)...)
+	if g := e.Discovered; g != nil {
+		attrs = append(attrs, commitAttributes(e.Time, g.CommitTime, g.Rollback)...)
+	}
+	attrs = append(attrs, restoreAttributes(e)...)
 	if e.Annotation != nil {
 		attrs = append(attrs, vocab.AxiomAnnotationTitle.String(e.Annotation.Title))
 	}
@@ -155,7 +159,7 @@ func RolloutAttributes(r render.Rollout, repositoryURL string) []attribute.KeyVa
 	if u, err := render.RepositoryURL(repositoryURL); repositoryURL != "" && err == nil {
 		attrs = append(attrs, semconv.VCSRepositoryURLFull(u))
 	}
-	return attrs
+	return append(attrs, commitAttributes(r.Start, r.CommitTime, false)...)
 }
 
 // RunningAttributes describe, with the keys of DeployAttributes, the deploy

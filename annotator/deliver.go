@@ -251,14 +251,16 @@ func (a *Annotator) prepare(ctx context.Context, e *outbox.Entry) error {
 
 // render works out what changed since the previous system, under the span
 // "diff", and how the deploy ended, at once (the one asks Nix, the other
-// systemd), then renders the entry's annotation; it returns the changes,
-// nil when unknown or when there is nothing to compare with.
+// systemd), then the time to restore, and renders the entry's annotation;
+// it returns the changes, nil when unknown or when there is nothing to
+// compare with.
 func (a *Annotator) render(ctx context.Context, e *outbox.Entry) *nixinfo.Diff {
 	var judged sync.WaitGroup
 	judged.Go(func() { a.judge(ctx, e) })
 	diff := a.diff(ctx, e.Discovered)
 	judged.Wait()
 	e.Changes = outbox.CountChanges(diff)
+	a.restore(e)
 	ann := render.Deploy{Generation: e.Discovered, Diff: diff, TraceID: a.traceID(e), Time: e.Time, Health: e.Health}.Annotation(a.opts.Settings)
 	e.Annotation = &ann
 	return diff

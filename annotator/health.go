@@ -15,20 +15,12 @@ import (
 
 // Health judges NixOS deploys by their failed units (health.NixOS).
 type Health interface {
-	// Before is what failed before the switch: recorded with the deploy.
+	// Before is what failed before the switch, told by when each failed
+	// unit failed: asked by the run that judges the deploy.
 	Before(ctx context.Context) health.Before
 	// Judge is how the deploy of a system ended, once the switch's jobs
 	// are done: asked by the run that delivers it.
 	Judge(ctx context.Context, system string, before health.Before) *health.Report
-}
-
-// recordBefore keeps in a NixOS deploy's entry what failed before it.
-func (a *Annotator) recordBefore(ctx context.Context, e *outbox.Entry) {
-	if a.opts.Health == nil || e.Discovered == nil || e.Discovered.Platform != nixinfo.NixOS {
-		return
-	}
-	b := a.opts.Health.Before(ctx)
-	e.FailedBefore = &b
 }
 
 // judge works out, once, how a NixOS deploy ended; a deploy whose health
@@ -39,12 +31,21 @@ func (a *Annotator) judge(ctx context.Context, e *outbox.Entry) {
 		return
 	case e.Discovered.Platform != nixinfo.NixOS:
 		e.Health = health.Unknowable("not NixOS")
+	case e.Discovered.Scope == nixinfo.HomeManager:
+		// The system's units say nothing of a user's generation.
+		e.Health = health.Unknowable("a Home Manager generation")
 	case a.opts.Health == nil:
 		e.Health = health.Unknowable("systemd not asked")
 	default:
+		// What failed before the switch is told by the time each failed
+		// unit failed, as well now as when it was recorded: the record a
+		// switch waits for does not ask. Entries of older versions carry
+		// what their record found.
 		var before health.Before
 		if e.FailedBefore != nil {
 			before = *e.FailedBefore
+		} else {
+			before = a.opts.Health.Before(ctx)
 		}
 		e.Health = a.opts.Health.Judge(ctx, e.StorePath, before)
 		if e.Health.Status == health.Unknown {

@@ -1,6 +1,7 @@
 package annotator
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -8,6 +9,7 @@ import (
 
 	"github.com/bdsqqq/axiom-deploy-annotation/annotator/outbox"
 	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo"
+	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo/health"
 	"github.com/bdsqqq/axiom-deploy-annotation/telemetry/vocab"
 )
 
@@ -63,5 +65,35 @@ func TestScopesInVocabulary(t *testing.T) {
 	}
 	if len(nixinfo.Scopes) != len(declared) {
 		t.Errorf("nixinfo has %d scopes, the vocabulary %d", len(nixinfo.Scopes), len(declared))
+	}
+}
+
+// judgeOnly is a Health that counts what it was asked.
+type judgeOnly struct{ asked int }
+
+func (j *judgeOnly) Before(context.Context) health.Before {
+	j.asked++
+	return health.Before{Known: true}
+}
+func (j *judgeOnly) Judge(context.Context, string, health.Before) *health.Report {
+	j.asked++
+	return &health.Report{Status: health.Healthy}
+}
+
+// TestHomeManagerHealthUnknown: a user's generation on NixOS is not
+// judged by the system's failed units: unknown, and systemd not asked.
+func TestHomeManagerHealthUnknown(t *testing.T) {
+	j := &judgeOnly{}
+	a := &Annotator{opts: Options{Health: j}}
+	g := home(nixinfo.Generation{Number: intp(3), StorePath: "/nix/store/aaaa-home-manager-generation", Platform: nixinfo.NixOS})
+	e := &outbox.Entry{StorePath: g.StorePath, Discovered: g}
+	a.judge(context.Background(), e)
+	if e.Health == nil || e.Health.Status != health.Unknown || j.asked != 0 {
+		t.Errorf("health %+v, systemd asked %d times; want unknown, never asked", e.Health, j.asked)
+	}
+	sys := &outbox.Entry{StorePath: "/nix/store/dddd-nixos-system", Discovered: &nixinfo.Generation{StorePath: "/nix/store/dddd-nixos-system", Platform: nixinfo.NixOS}}
+	a.judge(context.Background(), sys)
+	if sys.Health == nil || sys.Health.Status != health.Healthy || j.asked != 2 {
+		t.Errorf("system deploy: health %+v, asked %d times; want healthy, asked twice", sys.Health, j.asked)
 	}
 }

@@ -41,11 +41,12 @@ func judge(last *outbox.Settled, pending *outbox.Entry, system string, force boo
 
 // byHistory is g judged by the systems deployed here (oldest first, the
 // newest recorded last): a system deployed before that is not the newest
-// is a rollback to it, named by the generation and revision it had then,
-// whatever the profile holds now (a rollback that deleted the newer
-// generation, or garbage collection that deleted the older one). A system
-// that was deployed before only as a test activation, with no generation,
-// is not a rollback by history. g itself is not changed.
+// is a rollback to it, named by the generation and revision (with its
+// commit time) it had then, whatever the profile holds now (a rollback
+// that deleted the newer generation, or garbage collection that deleted
+// the older one). A system that was deployed before only as a test
+// activation, with no generation, is not a rollback by history. g itself
+// is not changed.
 func byHistory(history []outbox.Deployed, g *nixinfo.Generation) *nixinfo.Generation {
 	n := len(history)
 	if n == 0 || history[n-1].StorePath == g.StorePath {
@@ -60,6 +61,10 @@ func byHistory(history []outbox.Deployed, g *nixinfo.Generation) *nixinfo.Genera
 		number := *d.Generation
 		c.Number, c.Rollback = &number, true
 		if d.Revision != "" {
+			// The commit time goes with the revision it was recorded with.
+			if d.Revision != g.Revision || d.CommitTime != nil {
+				c.CommitTime = d.CommitTime
+			}
 			c.Revision, c.Dirty = d.Revision, d.Dirty
 		}
 		return &c
@@ -99,8 +104,8 @@ func (a *Annotator) Record(ctx context.Context, g *nixinfo.Generation, at time.T
 				return nil, err
 			}
 			e := newEntry(ctx, byHistory(history, g), at)
+			a.warnSkew(e.Discovered, e.Time)
 			e.NoAnnotation = a.opts.NoAnnotation
-			a.recordBefore(ctx, e)
 			return e, nil
 		})
 	rec.Entry = added

@@ -123,7 +123,7 @@ func TestCharts(t *testing.T) {
 	r := build(t)
 	q := r.Queries()
 	for _, id := range []string{"fleet-now", "rollouts", "revisions-now", "deploys", "outcomes", "problems", "run-time",
-		"changes", "closure-size", "frequency", "rollbacks", "stale-hosts"} {
+		"changes", "closure-size", "stale-hosts", "frequency", "lead-time", "change-failure", "time-to-restore", "change-failure-hosts"} {
 		if q[id] == "" {
 			t.Errorf("no %s chart", id)
 		}
@@ -155,7 +155,7 @@ func TestCharts(t *testing.T) {
 		}
 	}
 	// Deploys are counted once each, at their time, from a row per deploy.
-	for _, id := range []string{"deploys", "frequency", "rollbacks"} {
+	for _, id := range []string{"deploys", "frequency", "lead-time", "change-failure", "time-to-restore", "change-failure-hosts"} {
 		if !strings.Contains(q[id], "by host, deployment") || !strings.Contains(q[id], "deployed = min(deployed)") {
 			t.Errorf("%s does not count each deploy once at its time:\n%s", id, q[id])
 		}
@@ -230,6 +230,54 @@ func TestFingerprint(t *testing.T) {
 		change(&c)
 		if !edited(c) {
 			t.Errorf("changing the %s is not an edit", name)
+		}
+	}
+}
+
+// The four keys of DORA are charts named so, under a note that says how
+// each is counted: deploy frequency and lead time (p50 and p90) per week,
+// the change failure rate (failed, degraded and rolled-back deploys over
+// all) per week and per host, and the time to restore.
+func TestDORACharts(t *testing.T) {
+	r := build(t)
+	q := r.Queries()
+	names := map[string]string{}
+	var note string
+	for _, c := range r.Dashboard.Charts {
+		names[c.ID] = c.Name
+		if c.ID == "dora" {
+			note = c.Text
+		}
+	}
+	for id, key := range map[string]string{"frequency": "deploy frequency", "lead-time": "lead time for changes", "change-failure": "change failure rate",
+		"time-to-restore": "time to restore", "change-failure-hosts": "change failure rate and time to restore by host"} {
+		if !strings.HasPrefix(names[id], "DORA "+key) {
+			t.Errorf("chart %s is named %q, not after the DORA key %q", id, names[id], key)
+		}
+	}
+	for _, want := range []string{"## DORA", "Deploy frequency", "Lead time for changes", "Change failure rate", "Time to restore", "rollback stands for the change it undid"} {
+		if !strings.Contains(note, want) {
+			t.Errorf("the DORA note does not say %q:\n%s", want, note)
+		}
+	}
+	for id, wants := range map[string][]string{
+		"frequency":            {"bin(_time, 7d), host"},
+		"lead-time":            {"['deploy.lead_time']", "percentiles_array(hours, 50, 90) by bin(_time, 7d)", "hours = seconds / 3600"},
+		"time-to-restore":      {"['deploy.time_to_restore']", "percentiles_array(hours, 50, 90) by bin(_time, 7d)"},
+		"change-failure":       {"['deploy.health']", "['nix.rollback']", "failed_change = failed or degraded or rolled_back", "by bin(_time, 7d)"},
+		"change-failure-hosts": {"['deploy.health']", "['nix.rollback']", "['deploy.time_to_restore']", "failed_changes = countif(failed_change)", "by host"},
+	} {
+		for _, want := range wants {
+			if !strings.Contains(q[id], want) {
+				t.Errorf("%s does not read %s:\n%s", id, want, q[id])
+			}
+		}
+	}
+	// Failed and degraded are deploy.health's values; a deploy counts as
+	// failed when any of its spans says so.
+	for _, want := range []string{"countif(health == 'failed')", "countif(health == 'degraded')", "extend failed = failed_spans > 0, degraded = degraded_spans > 0, rolled_back = rollback > 0"} {
+		if !strings.Contains(q["change-failure"], want) {
+			t.Errorf("change-failure lacks %s:\n%s", want, q["change-failure"])
 		}
 	}
 }

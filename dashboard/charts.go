@@ -1,6 +1,8 @@
 package dashboard
 
 import (
+	"slices"
+
 	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
 
 	"github.com/bdsqqq/axiom-deploy-annotation/telemetry/vocab"
@@ -94,20 +96,21 @@ func deploys(dataset string, extend, more string, lines ...string) string {
 // charts are the dashboard's charts, top down, each with its place on
 // the 12-column grid.
 func charts(dataset string) []placed {
-	return append(append(append([]placed{
+	return slices.Concat([]placed{
 		{Chart{ID: "note", Type: "Note", Text: note(dataset)}, 0, 0, 12, 3}},
-		fleetCharts(dataset)...), deliveryCharts(dataset)...), changeCharts(dataset)...)
+		fleetCharts(dataset), deliveryCharts(dataset), changeCharts(dataset), doraCharts(dataset, 45))
 }
 
 // fleetCharts say what each host runs, and which revisions reached whom.
 func fleetCharts(dataset string) []placed {
 	return []placed{
-		{Chart{ID: "fleet-now", Type: "Table", Name: "Fleet now: what each host runs", Query: &Query{APL: runs(dataset,
-			"extend generation = "+fGeneration+", revision = "+fRevision+", label = "+fLabel+", outcome = "+fOutcome,
-			"summarize deployed = min(deployed), arg_max(_time, generation, revision, label, outcome) by host, deployment",
-			"summarize arg_max(deployed, generation, revision, label, outcome) by host",
+		{Chart{ID: "fleet-now", Type: "Table", Name: "Fleet now: what each host runs, and whether its deploy failed", Query: &Query{APL: runs(dataset,
+			"extend generation = "+fGeneration+", revision = "+fRevision+", label = "+fLabel+", outcome = "+fOutcome+", health = "+fHealth,
+			"summarize deployed = min(deployed), "+healthCounts+", arg_max(_time, generation, revision, label, outcome) by host, deployment",
+			"extend "+deployHealth,
+			"summarize arg_max(deployed, generation, revision, label, health, outcome) by host",
 			"extend age = now() - deployed, revision = "+short,
-			"project host, generation, revision, label, deployed, age, last_outcome = outcome",
+			"project host, generation, revision, label, deployed, age, health, last_outcome = outcome",
 			"order by deployed desc",
 		)}}, 0, 3, 12, 7},
 
@@ -171,7 +174,7 @@ func deliveryCharts(dataset string) []placed {
 	}
 }
 
-// changeCharts say what changed, how often, and what went back.
+// changeCharts say what changed, and which hosts were left alone.
 func changeCharts(dataset string) []placed {
 	return []placed{
 		{Chart{ID: "changes", Type: "Table", Name: "What changed: packages per deploy", Query: &Query{APL: runs(dataset,
@@ -192,25 +195,13 @@ func changeCharts(dataset string) []placed {
 			"summarize closure_bytes = max(closure) by bin_auto(_time), host",
 		)}}, 6, 34, 6, 6},
 
-		{Chart{ID: "frequency", Type: "TimeSeries", Name: "Deploy frequency: deploys per host per week", Query: &Query{APL: deploys(dataset, "", "",
-			"project _time = deployed, host",
-			"summarize deploys = count() by bin(_time, 7d), host",
-		)}}, 0, 40, 4, 6},
-
-		{Chart{ID: "rollbacks", Type: "Table", Name: "Change failure: rollbacks per host", Query: &Query{APL: deploys(dataset,
-			"rollback = "+fRollback, "rollback = countif(rollback == true)",
-			"summarize deploys = count(), rollbacks = countif(rollback > 0) by host",
-			"extend rollback_percent = round(100.0 * rollbacks / deploys, 1)",
-			"order by rollbacks desc",
-		)}}, 4, 40, 4, 6},
-
 		{Chart{ID: "stale-hosts", Type: "Table", Name: "Hosts not deployed for 30 days", Query: &Query{APL: runs(dataset,
 			"summarize deployed = min(deployed), last_run = max(_time) by host, deployment",
 			"summarize last_deploy = max(deployed), last_run = max(last_run) by host",
 			"where last_deploy < ago(30d)",
 			"extend days_since_deploy = datetime_diff('day', now(), last_deploy)",
 			"order by last_deploy asc",
-		)}}, 8, 40, 4, 6},
+		)}}, 0, 40, 12, 5},
 	}
 }
 

@@ -42,6 +42,9 @@ type Host struct {
 	Label      string    `json:"label,omitempty"`
 	Deployed   time.Time `json:"deployed"`
 	LastRun    time.Time `json:"lastRun"`
+	// Health is the current deploy's deploy.health: healthy, failed,
+	// degraded, unknown; empty when no span said it.
+	Health string `json:"health,omitempty"`
 	// Outcome is the last outcome of the current deploy's runs.
 	Outcome string `json:"outcome"`
 	// Spooled is how many deploys the host's latest flush left spooled.
@@ -56,6 +59,10 @@ type Host struct {
 	Held   bool `json:"spooledPending"`
 	// Stale: not deployed for StaleAfter.
 	Stale bool `json:"stale"`
+	// DeployFailed: the current deploy failed units; Degraded: only units
+	// failed before it are still failed.
+	DeployFailed bool `json:"deployFailed"`
+	Degraded     bool `json:"degraded"`
 }
 
 // Fleet is every host seen, the most recently deployed first.
@@ -90,24 +97,24 @@ func (f Fleet) Incomplete() error {
 // name. The deploy rows of runs() and the host's flushes (runs that say
 // what they left spooled; the deployment they carry, what the host runs,
 // is set aside: CarriesRunning) are reduced per deploy, then
-// per host: its latest deploy, the last outcome and message of that
-// deploy's spans, its latest run of any kind, and what its latest flush
-// left spooled.
+// per host: its latest deploy, the health its spans say, the last outcome
+// and message of that deploy's spans, its latest run of any kind, and
+// what its latest flush left spooled.
 func FleetQuery(dataset string) string {
 	return apl(dataset,
 		"where name in "+vocab.In(vocab.SpanRun, vocab.SpanDeliver),
 		"extend host = "+fHost+", deployment = iff("+carriedRun+", '', "+fDeployment+"), store_path = "+fStorePath+", spooled = "+fSpooled,
 		"where isnotempty(host) and (isnotempty(deployment) and isnotempty(store_path) or isempty(deployment) and isnotnull(spooled))",
 		"extend deployed = coalesce("+fDeployTime+", _time), generation = "+fGeneration+", test_activation = "+fTest+
-			", revision = "+fRevision+", label = "+fLabel+", outcome = "+fOutcome+", message = "+fMessage+", scope = "+fScope,
-		"summarize deployed = min(deployed), last_run = max(_time), "+
+			", revision = "+fRevision+", label = "+fLabel+", outcome = "+fOutcome+", message = "+fMessage+", scope = "+fScope+", health = "+fHealth,
+		"summarize deployed = min(deployed), last_run = max(_time), "+healthCounts+", "+
 			"arg_max(_time, generation, test_activation, revision, label, outcome, message, spooled, scope) by host, deployment",
-		"extend flush = isempty(deployment)",
+		"extend flush = isempty(deployment), "+deployHealth,
 		"extend rank = iff(flush, datetime(1970-01-01), deployed), flush_spooled = iff(flush, spooled, tolong(0))",
 		"summarize deploys = countif(not(flush)), last_run = max(last_run), spooled = sum(flush_spooled), "+
-			"arg_max(rank, deployed, generation, test_activation, revision, label, outcome, message, scope) by host",
+			"arg_max(rank, deployed, generation, test_activation, revision, label, health, outcome, message, scope) by host",
 		"where deploys > 0",
-		"project host, scope, deployed, last_run, generation, test_activation, revision, label, outcome, spooled, message",
+		"project host, scope, deployed, last_run, generation, test_activation, revision, label, health, outcome, spooled, message",
 		"order by host asc",
 		"limit "+strconv.Itoa(MaxHosts+1),
 	)
@@ -272,6 +279,7 @@ func hostAt(col map[string]query.Column, i int, now time.Time) (Host, error) {
 		Revision: text.Field(str(col["revision"], i), maxRevision),
 		Label:    text.Field(str(col["label"], i), maxLabel),
 		Outcome:  text.Field(str(col["outcome"], i), maxOutcome),
+		Health:   text.Field(str(col["health"], i), maxOutcome),
 	}
 	var err error
 	if h.Deployed, err = when(col["deployed"], i); err != nil {
@@ -291,7 +299,9 @@ func hostAt(col map[string]query.Column, i int, now time.Time) (Host, error) {
 	if str(col["scope"], i) == scopeHome {
 		h.Scope = scopeHome
 	}
-	h.Failed = h.Outcome == "error"
+	h.DeployFailed = h.Health == string(vocab.HealthFailed)
+	h.Degraded = h.Health == string(vocab.HealthDegraded)
+	h.Failed = h.Outcome == string(vocab.OutcomeError)
 	h.Held = h.Spooled > 0 || h.Outcome == "spooled"
 	if h.Failed || h.Held {
 		h.Message = text.Field(str(col["message"], i), maxMessage)

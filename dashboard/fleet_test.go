@@ -371,3 +371,67 @@ func TestFleetHomeManager(t *testing.T) {
 		t.Errorf("rendered:\n%s", out.String())
 	}
 }
+
+// TestFleetDeployHealth: a host whose current deploy failed units is
+// marked "deploy failed", in red, before its other notes; one whose only
+// failed units were failed before it, "degraded", in yellow; a healthy
+// host, or one whose health is unknown, is not marked. The query that
+// asks binds on a new user's columns (the fake judges it).
+func TestFleetDeployHealth(t *testing.T) {
+	s := fleetFake(t)
+	fields := append(append([]fakeaxiom.QueryField(nil), fleetFields...), fakeaxiom.QueryField{Name: "health", Type: "string"})
+	setTable(s, fields, [][]any{
+		{"web-1", ago(time.Hour), ago(time.Hour), 43.0, false, revB, "24.05.1", "annotated", 0.0, nil, "failed"},
+		{"web-2", ago(2 * time.Hour), ago(2 * time.Hour), 18.0, false, revB, "24.05.1", "annotated", 0.0, nil, "healthy"},
+		{"db-1", ago(3 * time.Hour), ago(3 * time.Hour), 7.0, false, revA, "24.05.0", "annotated", 0.0, nil, "degraded"},
+		{"mac-1", ago(4 * time.Hour), ago(4 * time.Hour), 3.0, false, revB, "25.05", "annotated", 0.0, nil, "unknown"},
+	})
+	f, err := QueryFleet(context.Background(), viewClient(t, s), "deploy-traces", 0, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(FleetQuery("deploy-traces"), "['attributes.custom']['deploy.health']") {
+		t.Error("the fleet query does not read deploy.health")
+	}
+	got := map[string]Host{}
+	for _, h := range f.Hosts {
+		got[h.Host] = h
+	}
+	for host, want := range map[string][2]bool{"web-1": {true, false}, "web-2": {false, false}, "db-1": {false, true}, "mac-1": {false, false}} {
+		if h := got[host]; h.DeployFailed != want[0] || h.Degraded != want[1] {
+			t.Errorf("%s (health %q): deploy failed %v, degraded %v; want %v", host, h.Health, h.DeployFailed, h.Degraded, want)
+		}
+	}
+	var out bytes.Buffer
+	if err := f.Render(&out, false); err != nil {
+		t.Fatal(err)
+	}
+	want := `HOST   GEN  REVISION  LABEL    DEPLOYED                   OUTCOME
+web-1  43   bbbbbbb   24.05.1  2026-03-14 14:00 (1h ago)  annotated  deploy failed
+web-2  18   bbbbbbb   24.05.1  2026-03-14 13:00 (2h ago)  annotated
+db-1   7    aaaaaaa   24.05.0  2026-03-14 12:00 (3h ago)  annotated  degraded, behind
+mac-1  3    bbbbbbb   25.05    2026-03-14 11:00 (4h ago)  annotated
+`
+	if out.String() != want {
+		t.Errorf("rendered\n%s\nwant\n%s", out.String(), want)
+	}
+	out.Reset()
+	f.Render(&out, true)
+	if !strings.Contains(out.String(), red+"deploy failed"+reset) || !strings.Contains(out.String(), yellow+"degraded, behind"+reset) {
+		t.Errorf("colour:\n%q", out.String())
+	}
+	out.Reset()
+	if err := f.JSON(&out); err != nil {
+		t.Fatal(err)
+	}
+	var back struct{ Hosts []map[string]any }
+	if err := json.Unmarshal(out.Bytes(), &back); err != nil || len(back.Hosts) != 4 {
+		t.Fatalf("JSON %s: %v", out.String(), err)
+	}
+	if h := back.Hosts[0]; h["host"] != "web-1" || h["health"] != "failed" || h["deployFailed"] != true || h["degraded"] != false {
+		t.Errorf("JSON web-1: %v", h)
+	}
+	if h := back.Hosts[1]; h["health"] != "healthy" || h["deployFailed"] != false {
+		t.Errorf("JSON web-2: %v", h)
+	}
+}

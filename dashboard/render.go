@@ -45,6 +45,12 @@ const (
 
 // notes are what is worth a look about h, the most serious first.
 func (h Host) notes() (notes []string, serious bool) {
+	switch {
+	case h.DeployFailed:
+		notes = append(notes, "deploy failed")
+	case h.Degraded:
+		notes = append(notes, "degraded")
+	}
 	if h.Failed {
 		notes = append(notes, "delivery failed")
 	}
@@ -59,7 +65,7 @@ func (h Host) notes() (notes []string, serious bool) {
 	if h.Stale {
 		notes = append(notes, "not deployed for "+strings.TrimSuffix(age(StaleAfter), " ago"))
 	}
-	return notes, h.Failed
+	return notes, h.Failed || h.DeployFailed
 }
 
 // Render writes the fleet as aligned columns, one host a line; colour

@@ -260,6 +260,19 @@ let
         }
       '';
     });
+
+    commitTime = mkOption {
+      type = types.nullOr types.ints.unsigned;
+      default = null;
+      example = literalExpression "self.lastModified";
+      description = ''
+        When the configuration's revision was committed, in Unix seconds:
+        from a flake, `self.lastModified`. Each deploy's spans then carry
+        it and the lead time from it to the deploy (`deploy.commit_time`,
+        `deploy.lead_time`). More than a day ahead of the build's clock
+        fails the build. Null: unknown, no lead time.
+      '';
+    };
   }
   // lib.optionalAttrs user {
     revision = mkOption {

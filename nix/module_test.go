@@ -108,11 +108,13 @@ type unit struct {
 }
 
 type nixosEval struct {
-	Services         map[string]unit `json:"services"`
-	Timers           map[string]unit `json:"timers"`
-	FailedAssertions []string        `json:"failedAssertions"`
-	Warnings         []string        `json:"warnings"`
-	ConfigFile       string          `json:"configFile"`
+	Services         map[string]unit           `json:"services"`
+	Timers           map[string]unit           `json:"timers"`
+	Users            map[string]map[string]any `json:"users"`
+	Groups           map[string]map[string]any `json:"groups"`
+	FailedAssertions []string                  `json:"failedAssertions"`
+	Warnings         []string                  `json:"warnings"`
+	ConfigFile       string                    `json:"configFile"`
 }
 
 // exitStatuses reads SuccessExitStatus, which systemd takes as a list or as
@@ -241,8 +243,10 @@ func TestNixOSUnitsNix(t *testing.T) {
 				if sc["Type"] != "oneshot" || sc["RemainAfterExit"] != nil {
 					t.Errorf("%s: Type = %v, RemainAfterExit = %v; want a oneshot that runs again on every start", name, sc["Type"], sc["RemainAfterExit"])
 				}
-				if sc["DynamicUser"] != true {
-					t.Errorf("%s: DynamicUser = %v", name, sc["DynamicUser"])
+				// A dynamic user could not ask systemd over the bus how
+				// the switch went.
+				if sc["DynamicUser"] == true || sc["Group"] != sc["User"] {
+					t.Errorf("%s: DynamicUser = %v, User = %v, Group = %v; want a system user and its group", name, sc["DynamicUser"], sc["User"], sc["Group"])
 				}
 				users[fmt.Sprint(sc["User"])] = true
 
@@ -270,7 +274,12 @@ func TestNixOSUnitsNix(t *testing.T) {
 				}
 			}
 			if len(users) != 1 {
-				t.Errorf("services run as users %v: sharing one state directory needs one dynamic user", users)
+				t.Errorf("services run as users %v: sharing one state directory needs one user", users)
+			}
+			for u := range users {
+				if a := got.Users[u]; a["isSystemUser"] != true || a["group"] != u || got.Groups[u] == nil {
+					t.Errorf("the services' user %s is %v (group %v): want a system user of its own group", u, a, got.Groups[u])
+				}
 			}
 
 			m, ok := got.Services[main]

@@ -23,7 +23,7 @@ let
 
   # The token files reach the command as systemd credentials: systemd reads
   # them as root and hands the service a private copy, so they may stay
-  # readable by root only although the service runs as a dynamic user.
+  # readable by root only although the service runs as a user of its own.
   credentials = [
     "token:${settings.tokenFile}"
   ]
@@ -90,10 +90,15 @@ let
     # The command's own timeout bounds the run; this is the backstop.
     TimeoutStartSec = (import ./duration.nix lib).seconds settings.timeout + 15;
 
-    # One user name, so both services get the same dynamic UID and neither
-    # loses write access to the state the other made.
-    DynamicUser = true;
+    # One system user for both services, so neither loses write access to
+    # the state the other made. Not DynamicUser: the flush asks systemd
+    # which units a switch left failed, and the bus refuses a dynamic
+    # user's connection ("Transport endpoint is not connected", systemd
+    # 250.4 and later: the bus cannot resolve the user). systemd moves a
+    # state directory a DynamicUser made (/var/lib/private/NAME) back to
+    # /var/lib/NAME and gives it to this user.
     User = name;
+    Group = name;
     LoadCredential = credentials;
     StateDirectory = lib.removePrefix "/var/lib/" stateDir;
     StateDirectoryMode = "0700";
@@ -149,7 +154,7 @@ let
 
   # On PATH for manual runs, with the services' configuration. Run as root, it
   # reads the token files directly, and what it creates in the state
-  # directory belongs to the directory's owner, the services' dynamic user.
+  # directory belongs to the directory's owner, the services' user.
   cli = import ./cli.nix {
     inherit pkgs exe;
     inherit (cfg) configFile;
@@ -160,6 +165,13 @@ in
 
   config = lib.mkIf cfg.enable {
     environment.systemPackages = [ cli ];
+
+    users.users.${name} = {
+      isSystemUser = true;
+      group = name;
+      description = "Axiom deploy annotation";
+    };
+    users.groups.${name} = { };
 
     # Starting multi-user.target starts this inactive oneshot, so it runs at
     # boot and after every `switch` and `test`, with /run/current-system

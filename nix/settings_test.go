@@ -30,6 +30,7 @@ var everySetting = map[string]any{
 	"orgId":           "example-org-a1b2",
 	"spoolLimit":      float64(20),
 	"profile":         "/nix/var/nix/profiles/other",
+	"commitTime":      float64(1700000000),
 }
 
 // renamedOptions are the options users set before the settings moved into

@@ -30,8 +30,8 @@ const (
 	recordUnit = "axiom-deploy-annotation.service"
 	flushUnit  = "axiom-deploy-annotation-flush.service"
 	timerUnit  = "axiom-deploy-annotation-flush.timer"
-	stateDir   = "/var/lib/private/axiom-deploy-annotation"
-	cacheDir   = "/var/cache/private/axiom-deploy-annotation"
+	stateDir   = "/var/lib/axiom-deploy-annotation"
+	cacheDir   = "/var/cache/axiom-deploy-annotation"
 	testToken  = "xaat-00000000-0000-0000-0000-000000000000"
 	// srv holds the token, the fake Axiom and its control socket.
 	srv = "/srv/axiom"
@@ -147,6 +147,7 @@ func (m *machine) install(settings map[string]any, check bool) {
 	var ev struct {
 		Services   map[string]map[string]any `json:"services"`
 		Timers     map[string]map[string]any `json:"timers"`
+		Users      map[string]map[string]any `json:"users"`
 		ConfigFile string                    `json:"configFile"`
 		Package    string                    `json:"package"`
 	}
@@ -170,6 +171,10 @@ ExecStart=%s/fakeaxiomd -control %s/control.sock -token %s
 `, recordUnit, srv, srv, testToken)})
 	files = append(files, healthUnits...)
 	wants["multi-user.target"] = append(wants["multi-user.target"], "fake-axiom.service", probeUnit)
+	sysusers, users := nixosUsers(t, ev.Users)
+	write(t, filepath.Join(m.lib, "sysusers.d", "nixos.conf"), sysusers)
+	files = append(files, users)
+	wants["sysinit.target"] = append(wants["sysinit.target"], users.name)
 	for _, f := range files {
 		write(t, filepath.Join(dir, f.name), f.text)
 	}

@@ -126,3 +126,30 @@ func unitValue(v any) string {
 	}
 	return fmt.Sprint(v)
 }
+
+// nixosUsers stands for NixOS's users module, which makes the accounts
+// before any service starts: a sysusers.d line a system user (its group of
+// the same name, as the module test checks) and a unit that runs
+// systemd-sysusers early in the boot.
+func nixosUsers(t *testing.T, users map[string]map[string]any) (sysusers string, unit unitFile) {
+	t.Helper()
+	var b strings.Builder
+	for _, name := range slices.Sorted(maps.Keys(users)) {
+		u := users[name]
+		if u["isSystemUser"] != true || u["group"] != name {
+			t.Fatalf("user %s: %v; the stand-in makes system users with a group of their name only", name, u)
+		}
+		fmt.Fprintf(&b, "u %s - %q\n", name, fmt.Sprint(u["description"]))
+	}
+	return b.String(), unitFile{"nixos-users.service", `[Unit]
+Description=The users NixOS's activation makes
+DefaultDependencies=no
+Before=sysinit.target
+After=local-fs.target
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=systemd-sysusers /usr/local/lib/sysusers.d/nixos.conf
+`}
+}

@@ -96,7 +96,7 @@
   testScript = ''
     import json
 
-    state = "/var/lib/private/axiom-deploy-annotation"
+    state = "/var/lib/axiom-deploy-annotation"
     units = [
         "axiom-deploy-annotation.service",
         "axiom-deploy-annotation-flush.service",
@@ -143,7 +143,7 @@
     with subtest("a manual flush finds nothing left to deliver"):
         machine.succeed("axiom-deploy-annotate flush")
         assert len(annotations()) == 3
-        machine.fail("find /var/lib/private/axiom-deploy-annotation -user root | grep .")
+        machine.fail("find /var/lib/axiom-deploy-annotation -user root | grep .")
 
     with subtest("a state directory the command cannot use fails no unit and no switch"):
         # A directory where the lock file goes, which the service's user can

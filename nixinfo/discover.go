@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Platform is the kind of system: NixOS or nix-darwin; under a Home
@@ -54,6 +55,9 @@ type Options struct {
 	// the tree was: taken when the generation carries none, as a Home
 	// Manager generation never does.
 	Revision string
+	// CommitTime is when the configuration's revision was committed (a
+	// flake's self.lastModified); nil when unknown.
+	CommitTime *time.Time
 	// User is whose Home Manager generation it is; empty means the user
 	// running (CurrentUser).
 	User string
@@ -84,6 +88,10 @@ type Generation struct {
 	// it (and Number, as it was) for a system deployed before that is not
 	// the newest recorded, whatever the profile holds.
 	Rollback bool `json:"rollback"`
+	// CommitTime is when the configuration's revision was committed, as
+	// the commitTime setting says; nil when unknown, and in what older
+	// versions recorded.
+	CommitTime *time.Time `json:"commitTime,omitempty"`
 	// Scope says whose deploy it is: System, or HomeManager (a user's Home
 	// Manager generation). Empty in what older versions recorded: System.
 	Scope Scope `json:"scope,omitempty"`
@@ -122,6 +130,10 @@ func Discover(ctx context.Context, opts Options) (*Generation, error) {
 	}
 	if g.Revision == "" && opts.Revision != "" {
 		g.Revision, g.Dirty = strings.CutSuffix(opts.Revision, "-dirty")
+	}
+	if opts.CommitTime != nil {
+		t := opts.CommitTime.UTC()
+		g.CommitTime = &t
 	}
 	place(g, opts, log)
 	return g, nil

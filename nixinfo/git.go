@@ -8,7 +8,9 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/bounded"
 )
@@ -56,6 +58,21 @@ func GitRevision(ctx context.Context, dir string) (rev string, dirty bool, err e
 		return "", false, fmt.Errorf("git status in %s: %w", dir, err)
 	}
 	return rev, status != "", nil
+}
+
+// GitCommitTime is the committer time of revision rev (a commit, "-dirty"
+// allowed) in the git repository that holds dir.
+func GitCommitTime(ctx context.Context, dir, rev string) (time.Time, error) {
+	rev = strings.TrimSuffix(rev, "-dirty")
+	out, err := git(ctx, dir, "log", "-1", "--format=%ct", rev+"^{commit}", "--")
+	if err != nil {
+		return time.Time{}, fmt.Errorf("git log %s in %s: %w", rev, dir, err)
+	}
+	secs, err := strconv.ParseInt(strings.TrimSpace(out), 10, 64)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("git log %s in %s: unexpected answer %q", rev, dir, strings.TrimSpace(out))
+	}
+	return time.Unix(secs, 0).UTC(), nil
 }
 
 // maxGitOutput bounds what git may print: a commit id, or the first of

@@ -152,3 +152,40 @@ func TestGitRevisionFailures(t *testing.T) {
 		}
 	})
 }
+
+func TestGitCommitTime(t *testing.T) {
+	dir, _ := gitRepo(t, false)
+	commitAt := func(date, msg string) string {
+		t.Helper()
+		write(t, filepath.Join(dir, "f"), msg)
+		for _, args := range [][]string{{"add", "f"}, {"commit", "-q", "-m", msg}} {
+			cmd := exec.Command("git", append([]string{"-C", dir, "-c", "user.name=test", "-c", "user.email=test@example.com"}, args...)...)
+			cmd.Env = append(os.Environ(), "GIT_COMMITTER_DATE="+date, "GIT_AUTHOR_DATE=2001-01-01T00:00:00Z")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("git %v: %v\n%s", args, err, out)
+			}
+		}
+		out, err := exec.Command("git", "-C", dir, "rev-parse", "HEAD").Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	first := commitAt("2024-05-01T10:00:00Z", "first")
+	second := commitAt("2024-05-02T12:30:00+02:00", "second")
+	ctx := context.Background()
+	for rev, want := range map[string]time.Time{
+		first:             time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC),
+		second + "-dirty": time.Date(2024, 5, 2, 10, 30, 0, 0, time.UTC),
+		second[:7]:        time.Date(2024, 5, 2, 10, 30, 0, 0, time.UTC),
+		"HEAD":            time.Date(2024, 5, 2, 10, 30, 0, 0, time.UTC),
+	} {
+		got, err := GitCommitTime(ctx, dir, rev)
+		if err != nil || !got.Equal(want) {
+			t.Errorf("GitCommitTime(%s) = %v, %v; want the committer time %v", rev, got, err, want)
+		}
+	}
+	if _, err := GitCommitTime(ctx, dir, strings.Repeat("0", 40)); err == nil {
+		t.Error("a commit the repository does not hold has a commit time")
+	}
+}

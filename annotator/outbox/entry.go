@@ -49,11 +49,17 @@ type Entry struct {
 	Annotation *annotation.Annotation `json:"annotation,omitempty"`
 	// Changes sums up what changed, once the annotation is rendered.
 	Changes *ChangeCounts `json:"changes,omitempty"`
-	// FailedBefore is what failed before a NixOS deploy, as its record
-	// found; Health is how it ended, judged once by the run that first
-	// delivers it.
+	// FailedBefore is what failed before a NixOS deploy, as the record of
+	// an earlier version found (the run that judges a deploy now works it
+	// out itself); Health is how it ended, judged once by the run that
+	// first delivers it.
 	FailedBefore *health.Before `json:"failedBefore,omitempty"`
 	Health       *health.Report `json:"health,omitempty"`
+	// UnhealthySince is, on the first healthy deploy of the host after a
+	// failed, degraded or rolled-back one, when the first of those was
+	// deployed (time to restore runs from it); worked out with Health,
+	// from the deploy times the state's history keeps. Zero otherwise.
+	UnhealthySince time.Time `json:"unhealthySince,omitzero"`
 	// Attempts counts the deliveries tried.
 	Attempts int `json:"attempts"`
 	// MaybeSent says that an attempt reached the target without an

@@ -4,21 +4,30 @@ import (
 	"errors"
 	"slices"
 	"time"
+
+	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo/health"
 )
 
 // HistoryLimit is how many deployed systems the state's history keeps.
 const HistoryLimit = 32
 
 // Deployed is a deploy the state's history keeps: which system, and the
-// generation and revision it had when it was deployed, so that a later
-// deploy of it can be named as it was, whatever the profile holds by then.
+// generation, revision and commit time it had when it was deployed, so
+// that a later deploy of it can be named as it was, whatever the profile
+// holds by then; whether it was a rollback, and its health once judged,
+// so that time to restore can be measured. Records written before
+// Rollback, CommitTime and Health were kept have none: not a rollback,
+// commit time and health unknown.
 type Deployed struct {
-	Seq        uint64    `json:"seq,omitempty"`
-	StorePath  string    `json:"storePath"`
-	Generation *int      `json:"generation"`
-	Revision   string    `json:"revision,omitempty"`
-	Dirty      bool      `json:"dirty,omitempty"`
-	Time       time.Time `json:"time"`
+	Seq        uint64        `json:"seq,omitempty"`
+	StorePath  string        `json:"storePath"`
+	Generation *int          `json:"generation"`
+	Revision   string        `json:"revision,omitempty"`
+	Dirty      bool          `json:"dirty,omitempty"`
+	CommitTime *time.Time    `json:"commitTime,omitempty"`
+	Time       time.Time     `json:"time"`
+	Rollback   bool          `json:"rollback,omitempty"`
+	Health     health.Status `json:"health,omitempty"`
 }
 
 // checkHistory says what is wrong with a history read from state.json.
@@ -34,11 +43,14 @@ func checkHistory(h []Deployed) error {
 	return nil
 }
 
-// deployedOf is the history's record of entry e.
-func deployedOf(e *Entry) Deployed {
+// DeployedOf is the history's record of entry e.
+func DeployedOf(e *Entry) Deployed {
 	d := Deployed{Seq: e.Seq, StorePath: e.StorePath, Generation: e.Generation, Time: e.Time}
 	if g := e.Discovered; g != nil {
-		d.Revision, d.Dirty = g.Revision, g.Dirty
+		d.Revision, d.Dirty, d.CommitTime, d.Rollback = g.Revision, g.Dirty, g.CommitTime, g.Rollback
+	}
+	if e.Health != nil {
+		d.Health = e.Health.Status
 	}
 	return d
 }
@@ -48,7 +60,7 @@ func deployedOf(e *Entry) Deployed {
 func deployedOfSettled(r *Settled) Deployed {
 	d := Deployed{Seq: r.Seq, StorePath: r.StorePath, Generation: r.Generation, Time: r.Time}
 	if g := r.Discovered; g != nil {
-		d.Revision, d.Dirty = g.Revision, g.Dirty
+		d.Revision, d.Dirty, d.CommitTime, d.Rollback = g.Revision, g.Dirty, g.CommitTime, g.Rollback
 	}
 	return d
 }
@@ -63,10 +75,16 @@ func before(a, b Deployed) bool {
 }
 
 // remember is h with d in its place, oldest first, the oldest dropped
-// beyond HistoryLimit. A deploy it holds already is not added twice.
+// beyond HistoryLimit. A deploy it holds already is not added twice; its
+// health, once judged, is kept (d's when d's is known).
 func remember(h []Deployed, d Deployed) []Deployed {
-	for _, o := range h {
+	for i, o := range h {
 		if o.StorePath == d.StorePath && o.Seq == d.Seq && o.Time.Equal(d.Time) {
+			if d.Health == "" || d.Health == o.Health {
+				return h
+			}
+			h = slices.Clone(h)
+			h[i].Health = d.Health
 			return h
 		}
 	}
@@ -103,7 +121,7 @@ func (o *Outbox) History() ([]Deployed, error) {
 	}
 	for _, e := range pending {
 		if !e.Rollout {
-			h = remember(h, deployedOf(e))
+			h = remember(h, DeployedOf(e))
 		}
 	}
 	return h, nil

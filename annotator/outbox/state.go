@@ -48,6 +48,9 @@ type stateFile struct {
 
 // stateVersion is the format of state.json written now. Version 1 has no
 // "discovered", versions 1 and 2 no "history"; they are read as they are.
+// The history's "commitTime", "rollback" and "health" are optional within
+// version 3: records written before they were kept read as unknown, and a
+// run that does not know them drops them without harm.
 const stateVersion = 3
 
 // parseState reads state.json.
@@ -208,7 +211,7 @@ func (o *Outbox) settle(e *Entry, id, why string) error {
 		// State written before the history was kept starts it.
 		h = remember(h, deployedOfSettled(st.Last))
 	}
-	if err := o.writeState(rec, remember(h, deployedOf(e))); err != nil {
+	if err := o.writeState(rec, remember(h, DeployedOf(e))); err != nil {
 		return err
 	}
 	return o.remove(e)

@@ -25,7 +25,9 @@ type Rollout struct {
 	// Revision is the commit rolled out; a "-dirty" suffix is read as Dirty.
 	Revision string
 	Dirty    bool
-	TraceID  string
+	// CommitTime is when the revision was committed; nil when unknown.
+	CommitTime *time.Time
+	TraceID    string
 }
 
 // Failed reports whether the command failed or was killed.

@@ -13,7 +13,7 @@ import (
 
 // BenchmarkDryRunNix times the whole command, --dry-run, on the pairs of
 // consecutive 3000-path systems (pairShapes), as root and as nobody (a
-// service's dynamic user, what runs in production), both through a
+// service's user, what runs in production), both through a
 // nix-daemon the benchmark starts, against `nix store diff-closures` run
 // by the same user on the same pair, interleaved so that both see the same
 // load. "snapshot" has the previous system's closure snapshotted (by its

@@ -35,6 +35,7 @@ type config struct {
 	Type            string   `json:"type"`
 	RepositoryURL   string   `json:"repositoryUrl"`
 	Revision        string   `json:"revision"`
+	CommitTime      unixTime `json:"commitTime"`
 	Annotate        bool     `json:"annotate"`
 	Environment     string   `json:"environment"`
 	TracesEndpoint  string   `json:"tracesEndpoint"`
@@ -110,6 +111,7 @@ var settings = []setting{
 	{"type", "type", "TYPE", "annotation type", str(func(c *config) *string { return &c.Type })},
 	{"repository-url", "repositoryUrl", "URL", "links the commit: https://host/owner/repo, github:o/r, gitlab:o/r, sourcehut:~o/r", str(func(c *config) *string { return &c.RepositoryURL })},
 	{"revision", "revision", "REV", "the configuration's commit (-dirty for a dirty tree) where the generation carries none, as Home Manager's never do; rollout: the one deployed (default: git HEAD here)", str(func(c *config) *string { return &c.Revision })},
+	{"commit-time", "commitTime", "SECONDS", "when the revision was committed, in Unix seconds (a flake's self.lastModified): gives lead time", func(c *config) flag.Value { return &c.CommitTime }},
 	{"annotate", "annotate", "BOOL", "send annotations; --annotate=false records and traces deploys only", func(c *config) flag.Value { return (*boolValue)(&c.Annotate) }},
 	{"environment", "environment", "NAME", string(semconv.DeploymentEnvironmentNameKey) + " of the traces, e.g. production", str(func(c *config) *string { return &c.Environment })},
 	{"traces-endpoint", "tracesEndpoint", "URL", `OTLP/HTTP traces; "" turns export off`, str(func(c *config) *string { return &c.TracesEndpoint })},
@@ -354,28 +356,4 @@ func (v *listValue) setJSON(raw json.RawMessage) error {
 	}
 	*v.list = l
 	return nil
-}
-
-// duration is a time.Duration written as "30s", as a flag and in JSON.
-type duration time.Duration
-
-func (d *duration) String() string { return time.Duration(*d).String() }
-func (d *duration) Set(s string) error {
-	v, err := time.ParseDuration(s)
-	if err != nil || v <= 0 {
-		return errors.New("want a positive duration such as 30s")
-	}
-	*d = duration(v)
-	return nil
-}
-func (d *duration) setJSON(raw json.RawMessage) error {
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil || d.Set(s) != nil {
-		return fmt.Errorf("must be a positive duration such as \"30s\", not %.40s", raw)
-	}
-	return nil
-}
-
-func (d duration) MarshalJSON() ([]byte, error) {
-	return json.Marshal(time.Duration(d).String())
 }

@@ -45,10 +45,11 @@ const testToken = "xaat-script-0000-token"
 //	spoolid VAR DIR          set $VAR to the id of the first entry in DIR's spool
 //	dashboards N [VERSION]   the fake holds N dashboards, the first at VERSION
 //	deny PERMISSION          the fake's token lacks PERMISSION (dashboards, query…)
-//	fleettable DATASET [empty|hostile|N]
+//	fleettable DATASET [empty|hostile|failed|degraded|N]
 //	                         APL queries of DATASET answer two hosts (no
 //	                         rows, hosts whose values hold terminal escapes,
-//	                         or N hosts), one row each; the fake judges each
+//	                         web-1's deploy failed or degraded, or N hosts),
+//	                         one row each; the fake judges each
 //	                         query with Kusto's analyzer against a new
 //	                         user's columns (needs the condition [kusto])
 //	partial DATASET          the fake's answers for DATASET say they are partial
@@ -238,21 +239,25 @@ func TestScripts(t *testing.T) {
 
 // setFleetTable makes the fake answer the fleet query of dataset, one row
 // a host: two hosts, none ("empty"), two whose values hold terminal escapes
-// ("hostile"), or as many as kind says.
+// ("hostile"), web-1's current deploy failed or degraded ("failed",
+// "degraded"), or as many as kind says.
 func setFleetTable(fake *fakeaxiom.Server, dataset, kind string) {
 	fields := []fakeaxiom.QueryField{
 		{Name: "host", Type: "string"}, {Name: "deployed", Type: "datetime"}, {Name: "last_run", Type: "datetime"},
 		{Name: "generation", Type: "integer"}, {Name: "test_activation", Type: "boolean"}, {Name: "revision", Type: "string"},
 		{Name: "label", Type: "string"}, {Name: "outcome", Type: "string"}, {Name: "spooled", Type: "integer"}, {Name: "message", Type: "string"},
+		{Name: "health", Type: "string"},
 	}
 	at := func(d time.Duration) string { return time.Now().Add(-d).UTC().Format(time.RFC3339Nano) }
 	rows := [][]any{
-		{"web-1", at(2 * time.Hour), at(2 * time.Hour), 42.0, false, "bbbbbbb2222222222222222222222222222222222", "24.05.1", "annotated", 0.0, nil},
-		{"web-2", at(72 * time.Hour), at(time.Hour), 17.0, false, "aaaaaaa1111111111111111111111111111111111", "24.05.0", "spooled", 1.0, "axiom unavailable"},
+		{"web-1", at(2 * time.Hour), at(2 * time.Hour), 42.0, false, "bbbbbbb2222222222222222222222222222222222", "24.05.1", "annotated", 0.0, nil, "healthy"},
+		{"web-2", at(72 * time.Hour), at(time.Hour), 17.0, false, "aaaaaaa1111111111111111111111111111111111", "24.05.0", "spooled", 1.0, "axiom unavailable", nil},
 	}
 	switch n, err := strconv.Atoi(kind); {
 	case kind == "empty":
 		rows = nil
+	case kind == "failed" || kind == "degraded":
+		rows[0][10] = kind
 	case kind == "hostile":
 		rows[0][0] = "web\x1b]0;owned\x07-1"
 		rows[0][3] = 1e300
@@ -263,7 +268,7 @@ func setFleetTable(fake *fakeaxiom.Server, dataset, kind string) {
 		rows = nil
 		for i := range n {
 			rows = append(rows, []any{fmt.Sprintf("host-%05d", i), at(time.Duration(i+1) * time.Minute), at(time.Minute), float64(i + 1), false,
-				"bbbbbbb2222222222222222222222222222222222", "24.05.1", "annotated", 0.0, nil})
+				"bbbbbbb2222222222222222222222222222222222", "24.05.1", "annotated", 0.0, nil, "healthy"})
 		}
 	}
 	columns := make([][]any, len(fields))

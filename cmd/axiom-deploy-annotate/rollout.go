@@ -53,7 +53,12 @@ func (r *runner) rollout() (int, error) {
 	dctx, cancel := context.WithDeadline(ctx, r.budget.work())
 	defer cancel()
 	ro := render.Rollout{Command: r.args, Start: res.Start, End: res.End, ExitCode: res.ExitCode, Signal: res.SignalName()}
-	ro.Revision, ro.Dirty = r.revision(dctx)
+	var wd string
+	ro.Revision, ro.Dirty, wd = r.revision(dctx)
+	ro.CommitTime = r.commitTime(dctx, wd, ro.Revision)
+	if _, ok := annotator.LeadTime(ro.Start, ro.CommitTime, false); !ok && ro.CommitTime != nil {
+		r.log.Debug("no lead time: the revision's commit time is after the rollout's start (clock skew?)", "commit_time", ro.CommitTime.Format(time.RFC3339))
+	}
 	if r.exporting {
 		ro.TraceID = span.SpanContext().TraceID().String()
 	}
@@ -69,12 +74,12 @@ func (r *runner) rollout() (int, error) {
 }
 
 // revision is the revision rolled out: --revision, else HEAD of the git
-// work tree the command runs in.
-func (r *runner) revision(ctx context.Context) (string, bool) {
+// work tree the command runs in; and that directory.
+func (r *runner) revision(ctx context.Context) (rev string, dirty bool, wd string) {
+	wd, _ = os.Getwd()
 	if r.c.Revision != "" {
-		return r.c.Revision, false
+		return r.c.Revision, false, wd
 	}
-	wd, _ := os.Getwd()
 	rev, dirty, err := nixinfo.GitRevision(ctx, wd)
 	switch {
 	case errors.Is(err, nixinfo.ErrNoRevision):
@@ -82,7 +87,21 @@ func (r *runner) revision(ctx context.Context) (string, bool) {
 	case err != nil:
 		r.log.Warn("revision unknown", "err", err)
 	}
-	return rev, dirty
+	return rev, dirty, wd
+}
+
+// commitTime is when the revision rolled out was committed: --commit-time,
+// else the committer time git gives for it in wd; nil when unknown.
+func (r *runner) commitTime(ctx context.Context, wd, rev string) *time.Time {
+	if r.c.CommitTime.t != nil || rev == "" {
+		return r.c.CommitTime.t
+	}
+	t, err := nixinfo.GitCommitTime(ctx, wd, rev)
+	if err != nil {
+		r.log.Debug("commit time unknown: no lead time", "revision", rev, "err", err)
+		return nil
+	}
+	return &t
 }
 
 // annotateRollout records the rollout's annotation and delivers the spool

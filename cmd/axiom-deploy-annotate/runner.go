@@ -263,6 +263,7 @@ func (r *runner) discover(ctx context.Context, a *annotator.Annotator) (*nixinfo
 	g, err := a.Discover(ctx, nixinfo.Options{
 		Scope:         nixinfo.Scope(r.c.Scope),
 		Revision:      r.c.Revision,
+		CommitTime:    r.c.CommitTime.t,
 		CurrentSystem: r.c.CurrentSystem,
 		Profile:       r.c.Profile,
 		Hostname:      r.host,

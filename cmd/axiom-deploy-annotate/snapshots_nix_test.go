@@ -50,7 +50,7 @@ func bigPair(t testing.TB, shape string) []string {
 }
 
 // user is who runs the command and Nix: root, or nobody as a service's
-// dynamic user does; both reach the store through the test's daemon (root
+// system user does; both reach the store through the test's daemon (root
 // with the daemon's socket present, as on NixOS, where root's own Nix
 // commands still open the store directly).
 type user struct {

@@ -8,8 +8,9 @@ import (
 
 // failingUnits puts on the command's PATH a systemctl that answers as
 // systemd 252's does with --plain --no-legend --full: no jobs, the units
-// named in the returned file failed (one a line), each failed long before
-// any switch. The real systemd is nix/systemd_nix_test.go's; this one lets
+// named in the returned file failed (one a line): "UNIT before" failed long
+// before any switch, a bare "UNIT" at the moment it is asked about, after
+// the switch. The real systemd is nix/systemd_nix_test.go's; this one lets
 // a host without it report failed units.
 func (h *host) failingUnits() string {
 	h.t.Helper()
@@ -19,13 +20,17 @@ func (h *host) failingUnits() string {
 for a; do
 	case $a in
 	list-jobs) exit 0 ;;
-	list-units) while read -r u; do echo "$u loaded failed failed Failing on purpose"; done < ` + failed + `; exit 0 ;;
+	list-units) while read -r u _; do echo "$u loaded failed failed Failing on purpose"; done < ` + failed + `; exit 0 ;;
 	show) break ;;
 	esac
 done
 past=
 for a; do
-	[ "$past" ] && printf 'Id=%s\nStateChangeTimestamp=Wed 2020-01-01 00:00:00.000000 UTC\n\n' "$a"
+	if [ "$past" ]; then
+		at=$(date -u '+%a %Y-%m-%d %H:%M:%S.%6N UTC')
+		grep -qx "$a before" ` + failed + ` && at='Wed 2020-01-01 00:00:00.000000 UTC'
+		printf 'Id=%s\nStateChangeTimestamp=%s\n\n' "$a" "$at"
+	fi
 	[ "$a" = -- ] && past=1
 done
 exit 0

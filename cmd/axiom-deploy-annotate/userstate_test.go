@@ -30,7 +30,7 @@ func TestUserStateDirectory(t *testing.T) {
 }
 
 // TestRootRunOnServiceState: root running the bare command on a state
-// directory that a service's user keeps (the NixOS module's dynamic user)
+// directory that a service's user keeps (the NixOS module's system user)
 // leaves nothing that user cannot read or replace; and a state file that
 // user cannot read makes the state directory unusable (exit 4, nothing
 // sent), never "nothing annotated yet".

@@ -78,8 +78,29 @@ func (c *config) validate() error {
 	if time.Duration(c.Timeout) < minTimeout {
 		return fmt.Errorf("invalid timeout %s: want %s or more", time.Duration(c.Timeout), minTimeout)
 	}
+	if err := checkCommitTime(c.CommitTime.t, time.Now()); err != nil {
+		return err
+	}
 	if c.SpoolLimit < 1 {
 		return fmt.Errorf("invalid spool limit %d: want 1 or more", c.SpoolLimit)
+	}
+	return nil
+}
+
+// commitTimeAhead is how far in the future a commit time may be: clocks
+// differ, but not by days.
+const commitTimeAhead = 24 * time.Hour
+
+// checkCommitTime refuses a commit time before 1970 or more than a day
+// after now.
+func checkCommitTime(t *time.Time, now time.Time) error {
+	switch {
+	case t == nil:
+		return nil
+	case t.Unix() < 0:
+		return fmt.Errorf("invalid commit time %d: want Unix seconds, 0 or more", t.Unix())
+	case t.After(now.Add(commitTimeAhead)):
+		return fmt.Errorf("invalid commit time %d (%s): more than a day in the future", t.Unix(), t.UTC().Format(time.RFC3339))
 	}
 	return nil
 }

@@ -35,6 +35,21 @@ func Vocabulary() (resource, span map[string]string) {
 	return resource, span
 }
 
+// Reserved is the keys of the span attributes the vocabulary declares but
+// no run sets yet. A query may read one where Axiom will keep it (a key of
+// the custom map reads null until some span carries it); once the
+// vocabulary names the spans that carry it, it is no longer reserved, and
+// what real runs export must show it.
+func Reserved() []string {
+	var keys []string
+	for _, a := range vocab.Attributes {
+		if !a.Resource && len(a.Spans) == 0 && a.Event == "" {
+			keys = append(keys, string(a.Key))
+		}
+	}
+	return keys
+}
+
 func kustoTypeOf(t attribute.Type) string {
 	switch t {
 	case attribute.STRING:

@@ -2,11 +2,14 @@ package axiomcols
 
 import (
 	"maps"
+	"slices"
 	"testing"
 
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+
+	"github.com/bdsqqq/axiom-deploy-annotation/telemetry/vocab"
 )
 
 func kv(k string, v *commonpb.AnyValue) *commonpb.KeyValue {
@@ -62,5 +65,23 @@ func TestAll(t *testing.T) {
 	}
 	if len(FirstDeploy()) == 0 {
 		t.Error("no first-deploy columns")
+	}
+}
+
+// The reserved keys and those the runs carry are apart, and together are
+// every span attribute the vocabulary declares (but those of events).
+func TestReserved(t *testing.T) {
+	_, span := Vocabulary()
+	reserved := Reserved()
+	for _, k := range reserved {
+		if _, ok := span[k]; ok {
+			t.Errorf("%s is reserved and carried", k)
+		}
+	}
+	for _, a := range vocab.Attributes {
+		_, carried := span[string(a.Key)]
+		if !a.Resource && a.Event == "" && !carried && !slices.Contains(reserved, string(a.Key)) {
+			t.Errorf("%s is neither carried nor reserved", a.Key)
+		}
 	}
 }

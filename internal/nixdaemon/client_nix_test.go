@@ -321,7 +321,7 @@ func TestNixConnect(t *testing.T) {
 }
 
 // TestNixQueryPathInfosUnprivileged walks a closure as the user nobody,
-// through the daemon, as a service's dynamic user does: this test binary
+// through the daemon, as a service's user does: this test binary
 // runs itself as nobody.
 func TestNixQueryPathInfosUnprivileged(t *testing.T) {
 	if os.Getenv("NIXDAEMON_WALK") != "" {

@@ -57,9 +57,9 @@ func Require(t testing.TB) {
 // (libdbi-perl provides a virtual package nix-bin needs, which debootstrap
 // does not resolve).
 //
-// libnss-systemd resolves dynamic users, as NixOS does by default: without
-// it the bus refuses a DynamicUser service's connection ("Transport
-// endpoint is not connected"), and such a service cannot ask systemd.
+// libnss-systemd resolves dynamic users, as NixOS does by default (the bus
+// still refuses their connections: the module's services run as a system
+// user).
 var Packages = []string{"systemd", "systemd-sysv", "dbus", "libnss-systemd", "nix-setup-systemd", "libdbi-perl"}
 
 // prepare is what is done to the root once debootstrap made it; it is part
@@ -76,7 +76,7 @@ var prepare = []struct{ path, content string }{
 	{"etc/systemd/system/systemd-update-utmp-runlevel.service", "@/dev/null"},
 	{"etc/hostname", "web-1\n"},
 	// NixOS's daemon socket directory is world-readable; Debian's is for
-	// the nix-users group only, which a dynamic user is not in.
+	// the nix-users group only, which the services' user is not in.
 	{"etc/tmpfiles.d/nix-daemon.conf", "d /nix/var/nix/daemon-socket 0755 root root\n"},
 }
 

@@ -15,7 +15,7 @@
 // they all take; see Lock.
 //
 // Owners: run as root, what it makes in a directory that belongs to
-// someone else (the NixOS service's dynamic user) belongs to that owner
+// someone else (the NixOS services' user) belongs to that owner
 // from the moment it appears, so root running the command by hand leaves
 // nothing the service cannot read or replace.
 package statedir

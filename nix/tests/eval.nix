@@ -86,9 +86,19 @@ let
           type = unit;
           default = { };
         };
+        # NixOS's users module makes these accounts (users-groups.nix).
+        users.users = mkOption {
+          type = types.attrsOf types.anything;
+          default = { };
+        };
+        users.groups = mkOption {
+          type = types.attrsOf types.anything;
+          default = { };
+        };
       };
       result = config: {
         inherit (config.systemd) services timers;
+        inherit (config.users) users groups;
         systemPackages = config.environment.systemPackages;
       };
     };

@@ -402,6 +402,11 @@ let
           description = "positive integer, meaning >0";
           descriptionClass = "nonRestrictiveClause";
         };
+        unsigned = addCheck int (x: x >= 0) // {
+          name = "unsignedInt";
+          description = "unsigned integer, meaning >=0";
+          descriptionClass = "nonRestrictiveClause";
+        };
       };
       strMatching =
         pattern:

@@ -9,22 +9,24 @@ package health
 import (
 	"slices"
 	"strings"
+
+	"github.com/bdsqqq/axiom-deploy-annotation/telemetry/vocab"
 )
 
 // Status is how a deploy ended, as deploy.health says it.
-type Status string
+type Status = vocab.Health
 
 // The statuses.
 const (
 	// Healthy: no unit failed once the switch's jobs were done.
-	Healthy Status = "healthy"
+	Healthy = vocab.HealthHealthy
 	// Failed: units failed that were not failed before the deploy.
-	Failed Status = "failed"
+	Failed = vocab.HealthFailed
 	// Degraded: the only failed units were failed before the deploy too.
-	Degraded Status = "degraded"
+	Degraded = vocab.HealthDegraded
 	// Unknown: systemd could not be asked (no bus, a sandbox, not NixOS),
 	// or the deploy was judged too late (another system runs now).
-	Unknown Status = "unknown"
+	Unknown = vocab.HealthUnknown
 )
 
 // MaxUnits bounds the units a report names; Report.More counts the rest.

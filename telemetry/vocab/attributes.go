@@ -75,9 +75,9 @@ var Attributes = []Attribute{
 	{Key: DeployFailedUnits, Type: attribute.STRING, Spans: deploySpans},
 	{Key: DeployAlreadyFailedUnits, Type: attribute.STRING, Spans: deploySpans},
 	{Key: DeployHealth, Type: attribute.STRING, Spans: deploySpans},
-	{Key: DeployCommitTime, Type: attribute.STRING, Time: true},
-	{Key: DeployLeadTime, Type: attribute.FLOAT64},
-	{Key: DeployTimeToRestore, Type: attribute.FLOAT64},
+	{Key: DeployCommitTime, Type: attribute.STRING, Time: true, Spans: []string{SpanRun, SpanDeliver, SpanRollout}},
+	{Key: DeployLeadTime, Type: attribute.FLOAT64, Spans: []string{SpanRun, SpanDeliver, SpanRollout}},
+	{Key: DeployTimeToRestore, Type: attribute.FLOAT64, Spans: deploySpans},
 
 	{Key: NixStorePath, Type: attribute.STRING, Spans: []string{SpanRun, SpanDiscover, SpanDeliver, SpanDiff}},
 	{Key: NixGeneration, Type: attribute.INT64, Spans: discoverySpans},

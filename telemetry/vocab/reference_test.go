@@ -151,8 +151,8 @@ func referenceTable(t *testing.T, name string, consts []constant) string {
 // valueOf is the attribute whose values each value type names; valued,
 // those attributes.
 var (
-	valueOf = map[string]attribute.Key{"Mode": DeployMode, "Outcome": DeployOutcome, "Result": DeployResult, "Scope": NixScope}
-	valued  = []attribute.Key{DeployMode, DeployOutcome, DeployResult, NixScope}
+	valueOf = map[string]attribute.Key{"Mode": DeployMode, "Outcome": DeployOutcome, "Result": DeployResult, "Scope": NixScope, "Health": DeployHealth}
+	valued  = []attribute.Key{DeployMode, DeployOutcome, DeployResult, NixScope, DeployHealth}
 )
 
 // meaning is a constant's doc comment as a table cell: without its name,

@@ -103,3 +103,25 @@ const (
 
 // KeyValue is s as the value of nix.scope.
 func (s Scope) KeyValue() attribute.KeyValue { return NixScope.String(string(s)) }
+
+// Health is how a NixOS deploy ended, as deploy.health says it.
+type Health string
+
+// The healths.
+const (
+	// HealthHealthy is a deploy that left no unit failed once the switch's
+	// jobs were done.
+	HealthHealthy Health = "healthy"
+	// HealthFailed is a deploy that left units failed that were not failed
+	// before it.
+	HealthFailed Health = "failed"
+	// HealthDegraded is a deploy whose only failed units were failed
+	// before it too.
+	HealthDegraded Health = "degraded"
+	// HealthUnknown is a deploy systemd could not be asked about (no bus,
+	// not NixOS), or judged once another system ran.
+	HealthUnknown Health = "unknown"
+)
+
+// KeyValue is h as the value of deploy.health.
+func (h Health) KeyValue() attribute.KeyValue { return DeployHealth.String(string(h)) }

@@ -65,9 +65,7 @@ const (
 	// and still failed after it (comma-separated): not the deploy's doing.
 	DeployAlreadyFailedUnits attribute.Key = "deploy.already_failed_units"
 	// DeployHealth is how a NixOS deploy ended once the switch's jobs were
-	// done: healthy, failed (units it failed), degraded (only units failed
-	// before it still failed) or unknown (systemd could not be asked, or
-	// another system ran by the time it was judged).
+	// done.
 	DeployHealth attribute.Key = "deploy.health"
 	// DeployCommitTime is when the deployed revision was committed (RFC
 	// 3339), where known: the commitTime setting (a flake's
@@ -77,9 +75,10 @@ const (
 	// time less its revision's commit time. Not set on a rollback, which
 	// brings back an old revision.
 	DeployLeadTime attribute.Key = "deploy.lead_time"
-	// DeployTimeToRestore is, on the first healthy deploy of a host after a
-	// failed, degraded or rolled-back one, the seconds from the first of
-	// those to this one.
+	// DeployTimeToRestore is the time to restore, in seconds: on the first
+	// healthy deploy of a host after a failed, degraded or rolled-back one
+	// (or on the rollback that undid one), the time from the first of those
+	// to this one, by their deploy times.
 	DeployTimeToRestore attribute.Key = "deploy.time_to_restore"
 )
 
