@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"maps"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/codes"
@@ -249,30 +250,39 @@ func (a *Annotator) prepare(ctx context.Context, e *outbox.Entry) error {
 }
 
 // render works out what changed since the previous system, under the span
-// "diff", and renders the entry's annotation; it returns the changes, nil
-// when unknown or when there is nothing to compare with.
+// "diff", and how the deploy ended, at once (the one asks Nix, the other
+// systemd), then the time to restore, and renders the entry's annotation;
+// it returns the changes, nil when unknown or when there is nothing to
+// compare with.
 func (a *Annotator) render(ctx context.Context, e *outbox.Entry) *nixinfo.Diff {
-	g := e.Discovered
-	var diff *nixinfo.Diff
-	if g.Previous != "" {
-		ctx, span := a.opts.Tracer.Start(ctx, vocab.SpanDiff, trace.WithAttributes(
-			vocab.NixPreviousStorePath.String(g.Previous),
-			vocab.NixStorePath.String(g.StorePath),
-		))
-		d, err := a.opts.Diff(ctx, g.Previous, g.StorePath)
-		if err != nil {
-			a.log.Warn("package changes unknown", "previous", g.Previous, "err", err)
-			span.RecordError(err)
-		} else {
-			diff = d
-			recordChanges(span, d)
-		}
-		span.End()
-	}
+	var judged sync.WaitGroup
+	judged.Go(func() { a.judge(ctx, e) })
+	diff := a.diff(ctx, e.Discovered)
+	judged.Wait()
 	e.Changes = outbox.CountChanges(diff)
-	a.judge(ctx, e)
 	a.restore(e)
-	ann := render.Deploy{Generation: g, Diff: diff, TraceID: a.traceID(e), Time: e.Time, Health: e.Health}.Annotation(a.opts.Settings)
+	ann := render.Deploy{Generation: e.Discovered, Diff: diff, TraceID: a.traceID(e), Time: e.Time, Health: e.Health}.Annotation(a.opts.Settings)
 	e.Annotation = &ann
 	return diff
+}
+
+// diff is what changed since the system deployed before g, under the span
+// "diff"; nil when unknown or when there is nothing to compare with.
+func (a *Annotator) diff(ctx context.Context, g *nixinfo.Generation) *nixinfo.Diff {
+	if g.Previous == "" {
+		return nil
+	}
+	ctx, span := a.opts.Tracer.Start(ctx, vocab.SpanDiff, trace.WithAttributes(
+		vocab.NixPreviousStorePath.String(g.Previous),
+		vocab.NixStorePath.String(g.StorePath),
+	))
+	defer span.End()
+	d, err := a.opts.Diff(ctx, g.Previous, g.StorePath)
+	if err != nil {
+		a.log.Warn("package changes unknown", "previous", g.Previous, "err", err)
+		span.RecordError(err)
+		return nil
+	}
+	recordChanges(span, d)
+	return d
 }

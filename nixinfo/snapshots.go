@@ -29,6 +29,58 @@ type Closures struct {
 	Log      *slog.Logger
 	// connect reaches the daemon; tests replace it.
 	connect connectFunc
+
+	mu sync.Mutex
+	// early is the connection Expect began, for the next walk to take.
+	early <-chan dialed
+}
+
+// dialed is a connection made, or why not.
+type dialed struct {
+	conn daemonConn
+	err  error
+}
+
+// Expect says that a diff with system is to come: when system has no
+// snapshot, its closure will be walked, so the connection to the daemon
+// (for which the daemon starts a process that opens the store) begins now,
+// in the background, while the run does other work. The next walk takes
+// it; Close closes it if none does.
+func (c *Closures) Expect(ctx context.Context, system string) {
+	p, err := resolveStorePath(system)
+	if err != nil || c.Snapshots != nil && c.Snapshots.Has(p) {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.early != nil {
+		return
+	}
+	ch := make(chan dialed, 1)
+	connect, log := c.connector(), c.logger()
+	go func() {
+		conn, err := connect(ctx, log)
+		ch <- dialed{conn, err}
+	}()
+	c.early = ch
+}
+
+// Close closes the connection Expect began if no walk took it.
+func (c *Closures) Close() {
+	if early := c.takeEarly(); early != nil {
+		if d := <-early; d.conn != nil {
+			d.conn.Close()
+		}
+	}
+}
+
+// takeEarly takes the connection Expect began, nil if none.
+func (c *Closures) takeEarly() <-chan dialed {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	early := c.early
+	c.early = nil
+	return early
 }
 
 func (c *Closures) logger() *slog.Logger {
@@ -38,12 +90,17 @@ func (c *Closures) logger() *slog.Logger {
 	return c.Log
 }
 
-func (c *Closures) walker() *walker {
-	connect := c.connect
-	if connect == nil {
-		connect = connectDaemon
+func (c *Closures) connector() connectFunc {
+	if c.connect == nil {
+		return connectDaemon
 	}
-	return &walker{g: storeGraph{}, connect: connect, log: c.logger()}
+	return c.connect
+}
+
+// walker is a walker on a new graph, with the connection Expect began if
+// there is one.
+func (c *Closures) walker() *walker {
+	return &walker{g: storeGraph{}, connect: c.connector(), early: c.takeEarly(), log: c.logger()}
 }
 
 // load reads the snapshot of system into the walker's graph; false when

@@ -154,6 +154,51 @@ func TestNixClosuresMatchDiffClosures(t *testing.T) {
 	}
 }
 
+// TestNixClosuresExpect: a diff told to expect a system with no snapshot
+// walks over the connection begun then, not a second one; a system with a
+// snapshot begins none.
+func TestNixClosuresExpect(t *testing.T) {
+	nixtest.Require(t)
+	before, after := uniqueSystems(t)
+	want := expect(t, before, after)
+	ctx := context.Background()
+	var n counter
+	dir := t.TempDir()
+	n.closures(dir).Retain(ctx, before, nil)
+	n.connections.Store(0)
+	n.asked.Store(0)
+
+	// Expect connects by itself; Close ends a connection no walk took.
+	c := n.closures(dir)
+	c.Expect(ctx, after)
+	c.Close()
+	if n.connections.Load() != 1 {
+		t.Fatalf("Expect, then Close: %d connections, want 1", n.connections.Load())
+	}
+	c = n.closures(dir)
+	c.Expect(ctx, after)
+	d, err := c.Diff(ctx, before, after)
+	c.Close()
+	want.check(t, d, err)
+	if n.connections.Load() != 2 || n.asked.Load() != int64(want.newOnly) {
+		t.Errorf("expected: asked about %d paths on %d connections; want %d on the one Expect began", n.asked.Load(), n.connections.Load()-1, want.newOnly)
+	}
+
+	// Once the system has its snapshot, nothing connects.
+	if _, err := n.closures(dir).Diff(ctx, before, after); err != nil {
+		t.Fatal(err)
+	}
+	n.connections.Store(0)
+	c = n.closures(dir)
+	c.Expect(ctx, after)
+	d, err = c.Diff(ctx, before, after)
+	c.Close()
+	want.check(t, d, err)
+	if n.connections.Load() != 0 {
+		t.Errorf("expecting a snapshotted system: %d connections, want none", n.connections.Load())
+	}
+}
+
 // uniqueSystems builds a pair of small systems whose packages no other
 // test builds, so that collecting them takes nothing from anyone else.
 func uniqueSystems(t *testing.T) (before, after string) {

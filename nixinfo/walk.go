@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 
 	"github.com/bdsqqq/axiom-deploy-annotation/internal/nixdaemon"
 	"github.com/bdsqqq/axiom-deploy-annotation/nixinfo/snapshot"
@@ -33,13 +34,19 @@ type daemonConn interface {
 // connectFunc reaches the Nix daemon.
 type connectFunc func(ctx context.Context, log *slog.Logger) (daemonConn, error)
 
-// connectDaemon reaches the daemon as Nix would (nixdaemon.Connect).
+// daemonConnections is how many connections a walk asks the daemon over:
+// the daemon serves each in a process of its own, so that two answer at
+// once on two processors (the machines measured had two).
+var daemonConnections = min(runtime.NumCPU(), 2)
+
+// connectDaemon reaches the daemon as Nix would (nixdaemon.Connect), over
+// daemonConnections connections.
 func connectDaemon(ctx context.Context, log *slog.Logger) (daemonConn, error) {
-	c, err := nixdaemon.Connect(ctx, log)
+	cs, err := nixdaemon.ConnectAll(ctx, log, daemonConnections)
 	if err != nil {
 		return nil, err
 	}
-	return c, nil
+	return cs, nil
 }
 
 // walker walks closures for one diff: through g where it knows the paths,
@@ -47,25 +54,38 @@ func connectDaemon(ctx context.Context, log *slog.Logger) (daemonConn, error) {
 type walker struct {
 	g       storeGraph
 	connect connectFunc
-	log     *slog.Logger
-	client  daemonConn
+	// early is a connection begun before the walker was made, which it
+	// uses instead of connecting.
+	early  <-chan dialed
+	log    *slog.Logger
+	client daemonConn
 }
 
 func (w *walker) close() {
+	if w.client == nil && w.early != nil {
+		w.client = (<-w.early).conn
+	}
 	if w.client != nil {
 		w.client.Close()
 	}
 }
 
-// querier connects to the daemon on first use.
+// querier connects to the daemon on first use, or takes the connection
+// begun early.
 func (w *walker) querier(ctx context.Context) (daemonConn, error) {
-	if w.client == nil {
-		c, err := w.connect(ctx, w.log)
-		if err != nil {
-			return nil, err
-		}
-		w.client = c
+	if w.client != nil {
+		return w.client, nil
 	}
+	var d dialed
+	if w.early != nil {
+		d, w.early = <-w.early, nil
+	} else {
+		d.conn, d.err = w.connect(ctx, w.log)
+	}
+	if d.err != nil {
+		return nil, d.err
+	}
+	w.client = d.conn
 	return w.client, nil
 }
 
@@ -162,12 +182,18 @@ func (g storeGraph) addSnapshot(s *snapshot.Closure) (closure, error) {
 		c.paths[i] = p.Path
 		c.size += int64(p.NarSize)
 	}
+	// The references of all paths, in one array.
+	n := 0
 	for _, p := range s.Paths {
-		refs := make([]string, len(p.References))
-		for k, r := range p.References {
-			refs[k] = s.Paths[r].Path
+		n += len(p.References)
+	}
+	all := make([]string, 0, n)
+	for _, p := range s.Paths {
+		start := len(all)
+		for _, r := range p.References {
+			all = append(all, s.Paths[r].Path)
 		}
-		g[p.Path] = pathNode{narSize: int64(p.NarSize), refs: refs}
+		g[p.Path] = pathNode{narSize: int64(p.NarSize), refs: all[start:len(all):len(all)]}
 	}
 	return c, nil
 }

@@ -37,6 +37,13 @@ func (r *runner) recordCurrent(ctx context.Context, a *annotator.Annotator) (ann
 	return rec, err
 }
 
+// expectDiff tells the closures that the running system's diff is to
+// come (annotate and the dry run render it): the connection to the Nix
+// daemon its walk may need begins while the run discovers the system.
+func (r *runner) expectDiff(ctx context.Context) {
+	r.closureDiffs().Expect(ctx, r.c.CurrentSystem)
+}
+
 // record records the current system if it is a new deploy.
 func (r *runner) record(ctx context.Context, a *annotator.Annotator) (outcome, error) {
 	rec, err := r.recordCurrent(ctx, a)
@@ -97,6 +104,7 @@ func carryRunning(ctx context.Context, a *annotator.Annotator) {
 
 // annotateCurrent is annotate but for what its span says of the host.
 func (r *runner) annotateCurrent(ctx context.Context, a *annotator.Annotator) (outcome, error) {
+	r.expectDiff(ctx)
 	rec, err := r.recordCurrent(ctx, a)
 	if err != nil {
 		return outcome{}, err
@@ -257,6 +265,7 @@ func (r *runner) showDrop(_ context.Context, a *annotator.Annotator) (outcome, e
 // preview is the dry run of annotate and record: what the annotator says
 // recording the current system would do, and what would be sent.
 func (r *runner) preview(ctx context.Context, a *annotator.Annotator) (outcome, error) {
+	r.expectDiff(ctx)
 	g, err := r.discover(ctx, a)
 	if err != nil {
 		return outcome{}, err

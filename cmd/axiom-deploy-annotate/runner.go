@@ -46,6 +46,8 @@ type runner struct {
 	// settles before it ends; settled says it has.
 	delivering *annotator.Annotator
 	settled    bool
+	// closures diffs the closures of the run's deploys; made at first use.
+	closures *nixinfo.Closures
 }
 
 // shortHostname finds the host name when --hostname gives none.
@@ -206,6 +208,7 @@ func (r *runner) withAnnotator(ctx context.Context, f modeFunc) (outcome, error)
 	if !r.mode.state {
 		return f(r, ctx, nil)
 	}
+	defer r.closureDiffs().Close()
 	if r.c.dryRun {
 		return f(r, ctx, annotator.New(outbox.OpenReadOnly(r.c.StateDir, r.log), r.options(false)))
 	}
@@ -217,15 +220,22 @@ func (r *runner) withAnnotator(ctx context.Context, f modeFunc) (outcome, error)
 	return f(r, ctx, annotator.New(ob, r.options(r.mode.token == tokenToSend)))
 }
 
-// options are the annotator's; a target only where something is sent.
-// Closures are diffed with the snapshots in the state directory, which a
-// dry run reads but never writes.
-func (r *runner) options(send bool) annotator.Options {
-	closures := &nixinfo.Closures{
-		Snapshots: snapshot.Open(filepath.Join(r.c.StateDir, "snapshots")),
-		ReadOnly:  r.c.dryRun,
-		Log:       r.log,
+// closureDiffs diffs closures with the snapshots in the state directory,
+// which a dry run reads but never writes.
+func (r *runner) closureDiffs() *nixinfo.Closures {
+	if r.closures == nil {
+		r.closures = &nixinfo.Closures{
+			Snapshots: snapshot.Open(filepath.Join(r.c.StateDir, "snapshots")),
+			ReadOnly:  r.c.dryRun,
+			Log:       r.log,
+		}
 	}
+	return r.closures
+}
+
+// options are the annotator's; a target only where something is sent.
+func (r *runner) options(send bool) annotator.Options {
+	closures := r.closureDiffs()
 	opts := annotator.Options{
 		Settings:     r.c.settings(),
 		SpoolLimit:   r.c.SpoolLimit,

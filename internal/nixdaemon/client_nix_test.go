@@ -40,7 +40,9 @@ func bigSystem(t testing.TB) string {
 
 // closure walks the closure of root and returns each path's info. Each
 // answer goes to hook, which may fail the walk.
-func closure(ctx context.Context, c *Client, root string, hook func(n int)) (map[string]*PathInfo, error) {
+func closure(ctx context.Context, c interface {
+	QueryPathInfos(context.Context, []string, func(*PathInfo, *Queue) error) error
+}, root string, hook func(n int)) (map[string]*PathInfo, error) {
 	got := map[string]*PathInfo{}
 	seen := map[string]bool{root: true}
 	err := c.QueryPathInfos(ctx, []string{root}, func(info *PathInfo, q *Queue) error {
@@ -229,6 +231,49 @@ func TestNixDaemonKilledMidWalk(t *testing.T) {
 			checkClosure(t, root, again)
 		})
 	}
+}
+
+// TestNixClientsWalk walks the closure over two connections to the
+// daemon, each served by a worker of its own: the closure comes whole,
+// and killing the workers in the middle of a walk ends it with a one-line
+// error, as with one connection.
+func TestNixClientsWalk(t *testing.T) {
+	root := bigSystem(t)
+	d := nixtest.StartDaemon(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	connect := func() Clients {
+		t.Setenv("NIX_REMOTE", "daemon")
+		t.Setenv("NIX_DAEMON_SOCKET_PATH", d.Socket)
+		cs, err := ConnectAll(ctx, nil, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cs
+	}
+	cs := connect()
+	got, err := closure(ctx, cs, root, nil)
+	cs.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkClosure(t, root, got)
+
+	cs = connect()
+	defer cs.Close()
+	killed := 0
+	got, err = closure(ctx, cs, root, func(n int) {
+		if n == 100 {
+			killed = d.KillWorkers()
+		}
+	})
+	if killed != 2 {
+		t.Fatalf("killed %d workers, want 2", killed)
+	}
+	if err == nil || ctx.Err() != nil || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("walk with the workers killed after 100 answers: %d paths, error %v; want a one-line error", len(got), err)
+	}
+	t.Logf("after %d answers: %v", len(got), err)
 }
 
 func TestNixConnect(t *testing.T) {

@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -292,4 +294,81 @@ func TestPipelined(t *testing.T) {
 			t.Fatalf("answer %d is %s, %d; want %s, %d", i, info.Path, info.NarSize, paths[i], i)
 		}
 	}
+}
+
+// TestClientsShareWalk walks a closure over two connections: every path is
+// asked about once, over one of them, and both take a share. Each peer
+// holds back its answers but the first until the other has been asked
+// about a path too, so a walk that left one connection idle would not end.
+func TestClientsShareWalk(t *testing.T) {
+	const children, grandchildren = 200, 300
+	refs := map[string][]string{}
+	root := pathA
+	for i := range children {
+		child := fmt.Sprintf("%s-child%d", pathA, i)
+		refs[root] = append(refs[root], child)
+		for k := range 2 {
+			refs[child] = append(refs[child], fmt.Sprintf("%s-grandchild%d", pathA, (2*i+k)%grandchildren))
+		}
+	}
+	var mu sync.Mutex
+	asked := map[string]int{}
+	var served [2]int
+	started := [2]chan struct{}{make(chan struct{}), make(chan struct{})}
+	var cs Clients
+	for i := range 2 {
+		cs = append(cs, peer(t, 35, func(e *encoder, d *decoder) {
+			for n := 0; ; n++ {
+				if _, err := d.u64(); err != nil {
+					return
+				}
+				p, err := d.string()
+				if err != nil {
+					return
+				}
+				mu.Lock()
+				asked[p]++
+				served[i]++
+				mu.Unlock()
+				if n == 0 {
+					close(started[i])
+				} else {
+					<-started[1-i]
+				}
+				e.u64(stderrLast)
+				answer(e, 1, refs[p]...)
+				if e.flush() != nil {
+					return
+				}
+			}
+		}))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	got, seen := map[string]bool{}, map[string]bool{root: true}
+	err := cs.QueryPathInfos(ctx, []string{root}, func(info *PathInfo, q *Queue) error {
+		if got[info.Path] {
+			t.Errorf("%s answered twice", info.Path)
+		}
+		got[info.Path] = true
+		for _, r := range info.References {
+			if !seen[r] {
+				seen[r] = true
+				q.Add(r)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 1 + children + grandchildren; len(got) != want || len(asked) != want {
+		t.Errorf("%d paths answered, %d asked about; want %d", len(got), len(asked), want)
+	}
+	for p, n := range asked {
+		if n != 1 {
+			t.Errorf("%s asked about %d times", p, n)
+		}
+	}
+	t.Logf("answers over each connection: %v", served)
 }

@@ -69,6 +69,30 @@ func Connect(ctx context.Context, log *slog.Logger) (*Client, error) {
 	return nil, fmt.Errorf("%w: NIX_REMOTE=%s", ErrUnsupported, remote)
 }
 
+// ConnectAll makes n connections at once, each as Connect does, for a
+// walk over all of them (Clients.QueryPathInfos); if one fails, the others
+// are closed and its error returned.
+func ConnectAll(ctx context.Context, log *slog.Logger, n int) (Clients, error) {
+	cs := make(Clients, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range cs {
+		wg.Go(func() { cs[i], errs[i] = Connect(ctx, log) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			for _, c := range cs {
+				if c != nil {
+					c.Close()
+				}
+			}
+			return nil, err
+		}
+	}
+	return cs, nil
+}
+
 // noDaemon says whether a dial failed for want of a daemon: no socket, or
 // nobody listening on it.
 func noDaemon(err error) bool {

@@ -83,15 +83,22 @@ func fileName(system string) (string, error) {
 	return hash + ".closure", nil
 }
 
+// fileOf opens the snapshot directory, making it first when create is
+// set, and names the file of system's snapshot in it.
+func (d *Dir) fileOf(system string, create bool) (*statedir.Dir, string, error) {
+	name, err := fileName(system)
+	if err != nil {
+		return nil, "", err
+	}
+	dir, err := d.open(create)
+	return dir, name, err
+}
+
 // Load reads the snapshot of system: nil and no error when there is none;
 // an error when the file is unreadable, corrupt, of another version or of
 // another system, which callers treat as none.
 func (d *Dir) Load(system string) (*Closure, error) {
-	name, err := fileName(system)
-	if err != nil {
-		return nil, err
-	}
-	dir, err := d.open(false)
+	dir, name, err := d.fileOf(system, false)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -116,18 +123,26 @@ func (d *Dir) Load(system string) (*Closure, error) {
 	return c, nil
 }
 
+// Has says whether there is a snapshot of system: a regular file, not
+// read, so one that Load may still refuse.
+func (d *Dir) Has(system string) bool {
+	dir, name, err := d.fileOf(system, false)
+	if err != nil {
+		return false
+	}
+	defer dir.Close()
+	fi, err := dir.Lstat(name)
+	return err == nil && fi.Mode().IsRegular()
+}
+
 // Save writes the snapshot of c.System, replacing any. The directory is
 // made if missing; a symbolic link in its place is refused.
 func (d *Dir) Save(c *Closure) error {
-	name, err := fileName(c.System)
-	if err != nil {
-		return err
-	}
 	b, err := format(c)
 	if err != nil {
 		return err
 	}
-	dir, err := d.open(true)
+	dir, name, err := d.fileOf(c.System, true)
 	if err != nil {
 		return err
 	}
@@ -203,9 +218,12 @@ func parse(b []byte) (*Closure, error) {
 		return nil, errors.New("bad number of paths")
 	}
 	c := &Closure{System: system, Paths: make([]Path, n)}
+	// The paths' references, in one array: no more than a reference a
+	// comma and one a path.
+	refs := make([]int, 0, strings.Count(s, ",")+int(n))
 	var err error
 	for i := range c.Paths {
-		if c.Paths[i], err = parsePath(line(), int(n)); err != nil {
+		if c.Paths[i], refs, err = parsePath(line(), int(n), refs); err != nil {
 			return nil, fmt.Errorf("path %d: %w", i, err)
 		}
 	}
@@ -230,36 +248,38 @@ func cutLastLine(b []byte) (body []byte, last string, ok bool) {
 	return b[:i+1], string(b[i+1 : len(b)-1]), true
 }
 
-// parsePath reads the line of a path in a closure of n paths.
-func parsePath(line string, n int) (Path, error) {
+// parsePath reads the line of a path in a closure of n paths, its
+// references appended to refs.
+func parsePath(line string, n int, refs []int) (Path, []int, error) {
 	var f [5]string
 	for i := range 4 {
 		var ok bool
 		if f[i], line, ok = strings.Cut(line, "\t"); !ok {
-			return Path{}, errors.New("too few fields")
+			return Path{}, refs, errors.New("too few fields")
 		}
 	}
 	f[4] = line
 	if !strings.HasPrefix(f[0], "/") || strings.Contains(f[4], "\t") {
-		return Path{}, errors.New("malformed")
+		return Path{}, refs, errors.New("malformed")
 	}
 	size, ok := number(f[3])
 	if !ok {
-		return Path{}, errors.New("bad NAR size")
+		return Path{}, refs, errors.New("bad NAR size")
 	}
 	p := Path{Path: f[0], Name: f[1], Version: f[2], NarSize: size}
 	if f[4] == "" {
-		return p, nil
+		return p, refs, nil
 	}
-	p.References = make([]int, 0, strings.Count(f[4], ",")+1)
+	start := len(refs)
 	for r := range strings.SplitSeq(f[4], ",") {
 		k, ok := number(r)
 		if !ok || k >= uint64(n) {
-			return Path{}, fmt.Errorf("bad reference %q", r)
+			return Path{}, refs, fmt.Errorf("bad reference %q", r)
 		}
-		p.References = append(p.References, int(k))
+		refs = append(refs, int(k))
 	}
-	return p, nil
+	p.References = refs[start:len(refs):len(refs)]
+	return p, refs, nil
 }
 
 // number reads a number as format writes it: decimal digits, no leading
