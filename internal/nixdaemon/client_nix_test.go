@@ -407,3 +407,30 @@ func TestNixWalkCancelled(t *testing.T) {
 		})
 	}
 }
+
+// TestNixConnectAll: two connections to the daemon's socket, each served
+// by a worker of its own; one to a store served over a pipe, where a second
+// nix-daemon --stdio would only slow the walk.
+func TestNixConnectAll(t *testing.T) {
+	nixtest.Require(t)
+	d := nixtest.StartDaemon(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	t.Setenv("NIX_DAEMON_SOCKET_PATH", d.Socket)
+	for remote, want := range map[string]int{"daemon": 2, "local": 1} {
+		t.Setenv("NIX_REMOTE", remote)
+		cs, err := ConnectAll(ctx, nil, 2)
+		if err != nil {
+			t.Fatalf("NIX_REMOTE=%s: %v", remote, err)
+		}
+		if len(cs) != want {
+			t.Errorf("NIX_REMOTE=%s: %d connections, want %d", remote, len(cs), want)
+		}
+		cs.Close()
+	}
+	t.Setenv("NIX_REMOTE", "daemon")
+	t.Setenv("NIX_DAEMON_SOCKET_PATH", "/nonexistent/socket")
+	if cs, err := ConnectAll(ctx, nil, 2); err == nil || cs != nil {
+		t.Errorf("no daemon: %d connections, error %v; want none and an error", len(cs), err)
+	}
+}

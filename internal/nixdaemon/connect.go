@@ -69,14 +69,25 @@ func Connect(ctx context.Context, log *slog.Logger) (*Client, error) {
 	return nil, fmt.Errorf("%w: NIX_REMOTE=%s", ErrUnsupported, remote)
 }
 
-// ConnectAll makes n connections at once, each as Connect does, for a
-// walk over all of them (Clients.QueryPathInfos); if one fails, the others
-// are closed and its error returned.
+// ConnectAll makes up to n connections, each as Connect does, for a walk
+// over all of them (Clients.QueryPathInfos): the first, then the others
+// at once, to the daemon's socket, where each is served by a worker of
+// its own. A store served over a pipe (nix-daemon --stdio) gets one: two
+// such processes walk slower than one (BenchmarkNixQueryPathInfos). If one
+// fails, the others are closed and its error returned.
 func ConnectAll(ctx context.Context, log *slog.Logger, n int) (Clients, error) {
+	first, err := Connect(ctx, log)
+	if err != nil {
+		return nil, err
+	}
+	if _, pipe := first.conn.(*pipeConn); pipe || n <= 1 {
+		return Clients{first}, nil
+	}
 	cs := make(Clients, n)
+	cs[0] = first
 	errs := make([]error, n)
 	var wg sync.WaitGroup
-	for i := range cs {
+	for i := 1; i < n; i++ {
 		wg.Go(func() { cs[i], errs[i] = Connect(ctx, log) })
 	}
 	wg.Wait()
